@@ -1,0 +1,12 @@
+# The bot. Migrations are applied by `npm start` before it connects to Discord or Slack.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# Dev dependencies stay: the bot runs TypeScript through tsx, and prisma's CLI migrates on start.
+RUN npm ci --include=dev && npm cache clean --force
+COPY . .
+RUN npx prisma generate
+ENV DATA_DIR=/data
+VOLUME ["/data"]
+CMD ["npm", "start"]

@@ -1,0 +1,588 @@
+// The one place that reads the environment. Every setting is declared once in `settings` below:
+// its zod schema, a description and what to set. The README's configuration table is generated
+// from the same list (npm run config:docs), and a test fails when the two drift apart.
+import { existsSync, readFileSync } from "node:fs";
+import { parse as parseDotenv } from "dotenv";
+import { z } from "zod";
+
+type Env = Record<string, string | undefined>;
+
+/** How a setting is documented; `hint` is what the error line tells a person to set. */
+interface SettingDoc {
+  group: string;
+  description: string;
+  hint: string;
+  secret?: boolean;
+}
+
+const text = z.string().trim().min(1);
+const optionalText = text.optional();
+const url = z.url({ protocol: /^(https?|wss?)$/ });
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const money = z.coerce.number().min(0);
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+// A cron expression of 5 or 6 fields; node-cron validates the fields themselves at start.
+const cron = z
+  .string()
+  .trim()
+  .regex(/^(\S+\s+){4,5}\S+$/, "expected a cron expression such as '0 * * * *'");
+const list = z
+  .string()
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^(discord:\d+|slack:[A-Z0-9]+:[A-Z0-9]+)$/,
+          "expected discord:<userId> or slack:<teamId>:<userId>",
+        ),
+    ),
+  );
+const jsonRecord = z.string().transform((v, ctx) => {
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "expected JSON" });
+    return z.NEVER;
+  }
+});
+
+function setting<T extends z.ZodType>(schema: T, doc: SettingDoc) {
+  return { schema, doc };
+}
+
+/** Every environment variable the bot reads, in the order the README lists them. */
+export const settings = {
+  // Discord
+  DISCORD_TOKEN: setting(optionalText, {
+    group: "Discord",
+    description: "Bot token. Setting it enables the Discord adapter.",
+    hint: "the bot token from the Discord developer portal (Bot > Reset Token)",
+    secret: true,
+  }),
+  DISCORD_APPLICATION_ID: setting(z.string().regex(/^\d+$/, "expected a numeric id").optional(), {
+    group: "Discord",
+    description: "Application id (used to register the /assistant command).",
+    hint: "the Application ID from the Discord developer portal (General Information)",
+  }),
+  DISCORD_DEV_GUILD_ID: setting(z.string().regex(/^\d+$/, "expected a numeric id").optional(), {
+    group: "Discord",
+    description: "Register commands in this guild only (instant, for development) instead of globally.",
+    hint: "a server id (Developer Mode > right-click the server > Copy Server ID)",
+  }),
+  DISCORD_API_URL: setting(url.default("https://discord.com/api"), {
+    group: "Discord",
+    description: "Discord REST base URL (for proxies and tests).",
+    hint: "a URL such as https://discord.com/api",
+  }),
+  // Slack
+  SLACK_BOT_TOKEN: setting(
+    z.string().startsWith("xoxb-", "expected a bot token starting with xoxb-").optional(),
+    {
+      group: "Slack",
+      description: "Bot token. Setting it enables the Slack adapter.",
+      hint: "the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page",
+      secret: true,
+    },
+  ),
+  SLACK_SIGNING_SECRET: setting(optionalText, {
+    group: "Slack",
+    description: "Signing secret, to verify requests over HTTP.",
+    hint: "the Signing Secret from your Slack app's Basic Information page",
+    secret: true,
+  }),
+  SLACK_APP_TOKEN: setting(
+    z.string().startsWith("xapp-", "expected an app-level token starting with xapp-").optional(),
+    {
+      group: "Slack",
+      description: "App-level token; when set the bot uses Socket Mode instead of HTTP.",
+      hint: "an App-Level Token with connections:write (xapp-...) from Basic Information",
+      secret: true,
+    },
+  ),
+  SLACK_PORT: setting(int(0, 65535).default(3000), {
+    group: "Slack",
+    description: "Port of the HTTP receiver (POST /slack/events) when not in Socket Mode.",
+    hint: "a port number such as 3000",
+  }),
+  SLACK_API_URL: setting(url.default("https://slack.com/api/"), {
+    group: "Slack",
+    description: "Slack Web API base URL (for proxies and tests).",
+    hint: "a URL such as https://slack.com/api/",
+  }),
+  // Language model
+  LLM_PROVIDER: setting(z.enum(["openai", "gemini"]).default("openai"), {
+    group: "Language model",
+    description: "Who answers: `openai` (or any OpenAI-compatible server) or `gemini`.",
+    hint: "openai or gemini",
+  }),
+  OPENAI_API_KEY: setting(optionalText, {
+    group: "Language model",
+    description: "OpenAI key (any non-empty value for local OpenAI-compatible servers).",
+    hint: "an API key from platform.openai.com (or any value for a local server)",
+    secret: true,
+  }),
+  OPENAI_BASE_URL: setting(url.default("https://api.openai.com/v1"), {
+    group: "Language model",
+    description: "OpenAI API base URL; point it at Ollama, vLLM or llama.cpp to use them.",
+    hint: "a URL such as http://localhost:11434/v1",
+  }),
+  GEMINI_API_KEY: setting(optionalText, {
+    group: "Language model",
+    description: "Gemini Developer API key (not needed with Vertex AI).",
+    hint: "an API key from Google AI Studio",
+    secret: true,
+  }),
+  GEMINI_BASE_URL: setting(url.optional(), {
+    group: "Language model",
+    description: "Gemini / Vertex AI API base URL (for proxies and tests); the SDK's default when unset.",
+    hint: "a URL such as https://generativelanguage.googleapis.com",
+  }),
+  GEMINI_USE_VERTEX: setting(bool.default(false), {
+    group: "Language model",
+    description: "Use Gemini through Vertex AI (needed for Gemini tuning).",
+    hint: "true or false",
+  }),
+  GOOGLE_CLOUD_PROJECT: setting(optionalText, {
+    group: "Language model",
+    description: "Google Cloud project for Vertex AI.",
+    hint: "your Google Cloud project id",
+  }),
+  GOOGLE_CLOUD_LOCATION: setting(text.default("us-central1"), {
+    group: "Language model",
+    description: "Vertex AI region.",
+    hint: "a region such as us-central1",
+  }),
+  CHAT_MODEL: setting(optionalText, {
+    group: "Language model",
+    description: "Base chat model. Default: gpt-4.1-mini (openai) or gemini-2.5-flash (gemini).",
+    hint: "a model name such as gpt-4.1-mini",
+  }),
+  EMBEDDING_MODEL: setting(optionalText, {
+    group: "Language model",
+    description:
+      "Embedding model. Default: text-embedding-3-small (openai) or gemini-embedding-001 (gemini).",
+    hint: "a model name such as text-embedding-3-small",
+  }),
+  EMBEDDING_DIMENSIONS: setting(int(16, 2000).default(1536), {
+    group: "Language model",
+    description: "Embedding width requested from the provider (pgvector indexes stop at 2000).",
+    hint: "a whole number from 16 to 2000",
+  }),
+  CHAT_PRICE_INPUT_PER_1M: setting(money.default(0.4), {
+    group: "Language model",
+    description: "Chat price in USD per 1M input tokens (for spend tracking).",
+    hint: "a number such as 0.4",
+  }),
+  CHAT_PRICE_OUTPUT_PER_1M: setting(money.default(1.6), {
+    group: "Language model",
+    description: "Chat price in USD per 1M output tokens.",
+    hint: "a number such as 1.6",
+  }),
+  SYSTEM_PROMPT: setting(
+    text.default(
+      "You are a helpful assistant in a team chat. Answer concisely and adapt to the person you are talking to.",
+    ),
+    {
+      group: "Language model",
+      description: "System prompt for every reply (and every training example).",
+      hint: "a sentence describing the assistant",
+    },
+  ),
+  RATING_EMOJI: setting(jsonRecord.pipe(z.record(z.string(), z.number().int().min(1).max(5))).optional(), {
+    group: "Language model",
+    description:
+      'Emoji-to-rating map as JSON, replacing the default (👍 5, 👎 1, 1️⃣-5️⃣). E.g. {"👍":5,"+1":5}.',
+    hint: 'a JSON object such as {"👍":5,"👎":1}',
+  }),
+  // Fine-tuning
+  FINETUNE_PROVIDER: setting(z.enum(["openai", "vertex", "none"]).default("openai"), {
+    group: "Fine-tuning",
+    description: "Where per-user models are trained: `openai`, `vertex` (Gemini), or `none`.",
+    hint: "openai, vertex or none",
+  }),
+  FINETUNE_BASE_MODEL: setting(optionalText, {
+    group: "Fine-tuning",
+    description: "Model to tune. Default: gpt-4.1-mini-2025-04-14 (openai) or gemini-2.5-flash (vertex).",
+    hint: "a tunable model such as gpt-4.1-mini-2025-04-14",
+  }),
+  FINETUNE_THRESHOLD: setting(int(1).default(100), {
+    group: "Fine-tuning",
+    description: "Ready examples (highly rated, not yet trained on) before a fine-tune is proposed.",
+    hint: "a whole number such as 100",
+  }),
+  FINETUNE_MIN_RATING: setting(int(1, 5).default(4), {
+    group: "Fine-tuning",
+    description: "Lowest rating that counts as a training example.",
+    hint: "a whole number from 1 to 5",
+  }),
+  FINETUNE_EPOCHS: setting(z.union([z.literal("auto"), int(1, 25)]).default("auto"), {
+    group: "Fine-tuning",
+    description:
+      "Training epochs, or `auto` to let the provider choose (the estimate resolves it the same way).",
+    hint: "auto or a whole number from 1 to 25",
+  }),
+  FINETUNE_PRICE_PER_1M_TOKENS: setting(money.default(5), {
+    group: "Fine-tuning",
+    description: "Training price in USD per 1M trained tokens (gpt-4.1-mini: 5).",
+    hint: "a number such as 5",
+  }),
+  FINETUNE_MIN_REPLY_CHARS: setting(int(0).default(20), {
+    group: "Fine-tuning",
+    description: "Replies shorter than this are not used for training.",
+    hint: "a whole number such as 20",
+  }),
+  FINETUNE_PROPOSAL_TTL_HOURS: setting(int(1).default(72), {
+    group: "Fine-tuning",
+    description: "Hours an approval prompt stays valid.",
+    hint: "a whole number of hours such as 72",
+  }),
+  FINETUNE_DECLINE_COOLDOWN: setting(int(0).default(50), {
+    group: "Fine-tuning",
+    description: "New ready examples needed after a Decline before the next proposal.",
+    hint: "a whole number such as 50",
+  }),
+  READINESS_SCHEDULE: setting(cron.default("0 * * * *"), {
+    group: "Fine-tuning",
+    description: "Cron schedule of the readiness check that sends approval prompts.",
+    hint: "a cron expression such as '0 * * * *'",
+  }),
+  MONITOR_SCHEDULE: setting(cron.default("*/5 * * * *"), {
+    group: "Fine-tuning",
+    description: "Cron schedule of the job that follows running fine-tunes.",
+    hint: "a cron expression such as '*/5 * * * *'",
+  }),
+  RETIREMENT_SCHEDULE: setting(cron.default("30 3 * * *"), {
+    group: "Fine-tuning",
+    description: "Cron schedule of the daily check of fine-tuned models' shutdown dates.",
+    hint: "a cron expression such as '30 3 * * *'",
+  }),
+  GCS_BUCKET: setting(optionalText, {
+    group: "Fine-tuning",
+    description: "Cloud Storage bucket for Vertex training files.",
+    hint: "a bucket name such as my-tuning-data",
+  }),
+  GCS_BASE_URL: setting(url.default("https://storage.googleapis.com"), {
+    group: "Fine-tuning",
+    description: "Cloud Storage API base URL (for proxies and tests).",
+    hint: "a URL such as https://storage.googleapis.com",
+  }),
+  // Operators and runtime
+  OPERATORS: setting(list.default([]), {
+    group: "Operators and runtime",
+    description:
+      "Comma-separated admins allowed to run the limits commands: `discord:<userId>`, `slack:<teamId>:<userId>`.",
+    hint: "a list such as discord:123456789012345678,slack:T0123:U0456",
+  }),
+  DATABASE_URL: setting(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "expected postgres://...")
+      .optional(),
+    {
+      group: "Operators and runtime",
+      description: "Postgres (with pgvector) to use. Unset: an embedded PGlite database in DATA_DIR.",
+      hint: "a URL such as postgres://bot:bot@localhost:5432/bot",
+      secret: true,
+    },
+  ),
+  DATA_DIR: setting(text.default(".data"), {
+    group: "Operators and runtime",
+    description: "Directory of the embedded database and other local state.",
+    hint: "a directory path such as .data",
+  }),
+  LOG_LEVEL: setting(z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"), {
+    group: "Operators and runtime",
+    description: "Log level.",
+    hint: "one of trace, debug, info, warn, error",
+  }),
+} as const;
+
+type Settings = typeof settings;
+type Raw = { [K in keyof Settings]: z.output<Settings[K]["schema"]> };
+
+/** One line a person can act on: names the variable and says what to set. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.variable}: ${p.message}`;
+}
+
+const rawSchema = z.object(
+  Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, v.schema])) as {
+    [K in keyof Settings]: Settings[K]["schema"];
+  },
+);
+
+function hintFor(variable: string): string {
+  return (settings as Record<string, { doc: SettingDoc }>)[variable]?.doc.hint ?? "a valid value";
+}
+
+/** The typed configuration every other module receives. */
+export interface Config {
+  discord?: { token: string; applicationId: string; devGuildId?: string; apiUrl: string };
+  slack?: {
+    botToken: string;
+    signingSecret?: string;
+    appToken?: string;
+    socketMode: boolean;
+    port: number;
+    apiUrl: string;
+  };
+  llm: {
+    provider: "openai" | "gemini";
+    chatModel: string;
+    embeddingModel: string;
+    embeddingDimensions: number;
+    systemPrompt: string;
+    priceInputPer1M: number;
+    priceOutputPer1M: number;
+    openai: { apiKey?: string; baseUrl: string };
+    gemini: { apiKey?: string; baseUrl?: string; vertex: boolean; project?: string; location: string };
+  };
+  ratingEmoji?: Record<string, number>;
+  fineTune: {
+    provider: "openai" | "vertex" | "none";
+    baseModel: string;
+    threshold: number;
+    minRating: number;
+    epochs: "auto" | number;
+    pricePer1MTokens: number;
+    minReplyChars: number;
+    proposalTtlHours: number;
+    declineCooldown: number;
+    schedules: { readiness: string; monitor: string; retirement: string };
+    gcs: { bucket?: string; baseUrl: string };
+  };
+  operators: string[];
+  database: DatabaseConfig;
+  logLevel: Raw["LOG_LEVEL"];
+}
+
+export interface DatabaseConfig {
+  /** Unset: embedded PGlite in `dataDir`. */
+  url?: string;
+  dataDir: string;
+}
+
+/** Environment plus `.env` (real environment variables win, as with every dotenv tool). */
+export function readEnvironment(env: Env = process.env, dotenvPath = ".env"): Env {
+  const fromFile = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  return onlySettings({ ...fromFile, ...env });
+}
+
+/** Keeps our variables; empty strings mean "unset" (compose files and .env templates write `FOO=`). */
+function onlySettings(env: Env): Env {
+  const cleaned: Env = {};
+  for (const key of Object.keys(settings)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== "") cleaned[key] = v;
+  }
+  return cleaned;
+}
+
+function parseRaw(env: Env): Raw {
+  const result = rawSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? "configuration");
+        const value = env[variable];
+        const why = value === undefined ? "is required" : `is invalid (${issue.message})`;
+        return { variable, message: `${why}; set it to ${hintFor(variable)}` };
+      }),
+    );
+  }
+  return result.data as Raw;
+}
+
+/** Just the database settings: what `prisma.config.ts` needs without the rest of the bot's. */
+export function loadDatabaseConfig(input: Env = readEnvironment()): DatabaseConfig {
+  const env = onlySettings(input);
+  const schema = z.object({ DATABASE_URL: settings.DATABASE_URL.schema, DATA_DIR: settings.DATA_DIR.schema });
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => {
+        const variable = String(i.path[0]);
+        return { variable, message: `is invalid (${i.message}); set it to ${hintFor(variable)}` };
+      }),
+    );
+  }
+  return { url: result.data.DATABASE_URL, dataDir: result.data.DATA_DIR };
+}
+
+const platformProblems: ConfigProblem[] = [
+  {
+    variable: "DISCORD_TOKEN",
+    message: `no platform is configured; set it to ${hintFor("DISCORD_TOKEN")} (with DISCORD_APPLICATION_ID)`,
+  },
+  {
+    variable: "SLACK_BOT_TOKEN",
+    message: `or set it to ${hintFor("SLACK_BOT_TOKEN")} (with SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN for Socket Mode)`,
+  },
+];
+
+/**
+ * Parses and cross-checks the whole configuration; throws ConfigError listing every problem.
+ * `requirePlatform`: also a problem when neither Discord nor Slack is configured (npm start).
+ */
+export function loadConfig(
+  input: Env = readEnvironment(),
+  options: { requirePlatform?: boolean } = {},
+): Config {
+  const env = onlySettings(input);
+  const platformMissing =
+    options.requirePlatform && env.DISCORD_TOKEN === undefined && env.SLACK_BOT_TOKEN === undefined
+      ? platformProblems
+      : [];
+  let r: Raw;
+  try {
+    r = parseRaw(env);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError([...platformMissing, ...e.problems]);
+    throw e;
+  }
+  const problems: ConfigProblem[] = [...platformMissing];
+  const need = (variable: keyof Settings, when: string) => {
+    if (env[variable] === undefined)
+      problems.push({ variable, message: `is required ${when}; set it to ${hintFor(variable)}` });
+  };
+
+  if (r.DISCORD_TOKEN) need("DISCORD_APPLICATION_ID", "when DISCORD_TOKEN is set");
+  if (r.SLACK_BOT_TOKEN && !r.SLACK_APP_TOKEN)
+    need("SLACK_SIGNING_SECRET", "for Slack over HTTP (or set SLACK_APP_TOKEN for Socket Mode)");
+  if (r.LLM_PROVIDER === "openai") need("OPENAI_API_KEY", "when LLM_PROVIDER is openai");
+  if (r.LLM_PROVIDER === "gemini" && !r.GEMINI_USE_VERTEX)
+    need("GEMINI_API_KEY", "when LLM_PROVIDER is gemini");
+  if (r.GEMINI_USE_VERTEX || r.FINETUNE_PROVIDER === "vertex")
+    need("GOOGLE_CLOUD_PROJECT", "for Vertex AI (GEMINI_USE_VERTEX or FINETUNE_PROVIDER=vertex)");
+  if (r.FINETUNE_PROVIDER === "vertex") need("GCS_BUCKET", "when FINETUNE_PROVIDER is vertex");
+  if (r.FINETUNE_PROVIDER === "openai" && r.LLM_PROVIDER !== "openai")
+    need("OPENAI_API_KEY", "when FINETUNE_PROVIDER is openai");
+  if (problems.length) throw new ConfigError(problems);
+
+  const gemini = r.LLM_PROVIDER === "gemini";
+  return {
+    discord: r.DISCORD_TOKEN
+      ? {
+          token: r.DISCORD_TOKEN,
+          applicationId: r.DISCORD_APPLICATION_ID!,
+          devGuildId: r.DISCORD_DEV_GUILD_ID,
+          apiUrl: r.DISCORD_API_URL.replace(/\/+$/, ""),
+        }
+      : undefined,
+    slack: r.SLACK_BOT_TOKEN
+      ? {
+          botToken: r.SLACK_BOT_TOKEN,
+          signingSecret: r.SLACK_SIGNING_SECRET,
+          appToken: r.SLACK_APP_TOKEN,
+          socketMode: r.SLACK_APP_TOKEN !== undefined,
+          port: r.SLACK_PORT,
+          apiUrl: r.SLACK_API_URL.endsWith("/") ? r.SLACK_API_URL : `${r.SLACK_API_URL}/`,
+        }
+      : undefined,
+    llm: {
+      provider: r.LLM_PROVIDER,
+      chatModel: r.CHAT_MODEL ?? (gemini ? "gemini-2.5-flash" : "gpt-4.1-mini"),
+      embeddingModel: r.EMBEDDING_MODEL ?? (gemini ? "gemini-embedding-001" : "text-embedding-3-small"),
+      embeddingDimensions: r.EMBEDDING_DIMENSIONS,
+      systemPrompt: r.SYSTEM_PROMPT,
+      priceInputPer1M: r.CHAT_PRICE_INPUT_PER_1M,
+      priceOutputPer1M: r.CHAT_PRICE_OUTPUT_PER_1M,
+      openai: { apiKey: r.OPENAI_API_KEY, baseUrl: r.OPENAI_BASE_URL },
+      gemini: {
+        apiKey: r.GEMINI_API_KEY,
+        baseUrl: r.GEMINI_BASE_URL,
+        vertex: r.GEMINI_USE_VERTEX,
+        project: r.GOOGLE_CLOUD_PROJECT,
+        location: r.GOOGLE_CLOUD_LOCATION,
+      },
+    },
+    ratingEmoji: r.RATING_EMOJI,
+    fineTune: {
+      provider: r.FINETUNE_PROVIDER,
+      baseModel:
+        r.FINETUNE_BASE_MODEL ??
+        (r.FINETUNE_PROVIDER === "vertex" ? "gemini-2.5-flash" : "gpt-4.1-mini-2025-04-14"),
+      threshold: r.FINETUNE_THRESHOLD,
+      minRating: r.FINETUNE_MIN_RATING,
+      epochs: r.FINETUNE_EPOCHS,
+      pricePer1MTokens: r.FINETUNE_PRICE_PER_1M_TOKENS,
+      minReplyChars: r.FINETUNE_MIN_REPLY_CHARS,
+      proposalTtlHours: r.FINETUNE_PROPOSAL_TTL_HOURS,
+      declineCooldown: r.FINETUNE_DECLINE_COOLDOWN,
+      schedules: {
+        readiness: r.READINESS_SCHEDULE,
+        monitor: r.MONITOR_SCHEDULE,
+        retirement: r.RETIREMENT_SCHEDULE,
+      },
+      gcs: { bucket: r.GCS_BUCKET, baseUrl: r.GCS_BASE_URL },
+    },
+    operators: r.OPERATORS,
+    database: { url: r.DATABASE_URL, dataDir: r.DATA_DIR },
+    logLevel: r.LOG_LEVEL,
+  };
+}
+
+/** The platforms to start; empty means there is nothing to serve. */
+export function configuredPlatforms(config: Config): Array<"discord" | "slack"> {
+  return [...(config.discord ? (["discord"] as const) : []), ...(config.slack ? (["slack"] as const) : [])];
+}
+
+/** Markdown table of every setting, grouped: the README embeds this verbatim. */
+export function configurationTable(): string {
+  const rows: string[] = [];
+  let group = "";
+  for (const [name, { schema, doc }] of Object.entries(settings) as Array<
+    [string, { schema: z.ZodType; doc: SettingDoc }]
+  >) {
+    if (doc.group !== group) {
+      group = doc.group;
+      rows.push(`| **${group}** | | |`);
+    }
+    const parsed = schema.safeParse(undefined);
+    const def =
+      parsed.success && parsed.data !== undefined
+        ? `\`${Array.isArray(parsed.data) ? parsed.data.join(",") : String(parsed.data)}\``
+        : "";
+    rows.push(`| \`${name}\` | ${def} | ${doc.description.replaceAll("|", "\\|")} |`);
+  }
+  return ["| Variable | Default | What it does |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
+/** `.env.example`: every setting, commented, with its default; generated like the README table. */
+export function envExample(): string {
+  const lines = ["# Copy to .env and fill in what you use. Generated by `npm run config:docs`.", ""];
+  let group = "";
+  for (const [name, { schema, doc }] of Object.entries(settings) as Array<
+    [string, { schema: z.ZodType; doc: SettingDoc }]
+  >) {
+    if (doc.group !== group) {
+      group = doc.group;
+      lines.push(`# --- ${group} ---`);
+    }
+    const parsed = schema.safeParse(undefined);
+    const def = parsed.success && parsed.data !== undefined ? String(parsed.data) : "";
+    lines.push(`# ${doc.description}`, `${name}=${/\s/.test(def) ? JSON.stringify(def) : def}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

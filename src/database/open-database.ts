@@ -1,0 +1,62 @@
+// Opens the bot's database: migrations first (Prisma's migrate engine), then a Prisma client over
+// the right driver adapter. Embedded PGlite when DATABASE_URL is unset, node-postgres when it is set.
+import type { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { DatabaseConfig } from "../config.ts";
+import { PrismaClient } from "../generated/prisma/client.ts";
+import { openPGlite } from "./adapters.ts";
+import { acquireDataDirLock, pgliteDir } from "./data-dir-lock.ts";
+import { applyMigrations } from "./migrate.ts";
+import { servePGlite } from "./pglite-server.ts";
+
+export type Database = PrismaClient;
+
+export interface OpenDatabase {
+  db: Database;
+  kind: "pglite" | "postgres";
+  /** The embedded database, when there is one (tests serve it over a socket). */
+  pglite?: PGlite;
+  close(): Promise<void>;
+}
+
+/** Migrates an open PGlite through a loopback socket, so only this process ever opens its files. */
+export async function migratePGlite(pglite: PGlite): Promise<string> {
+  const served = await servePGlite(pglite);
+  try {
+    return await applyMigrations(served.url);
+  } finally {
+    await served.stop();
+  }
+}
+
+export async function openDatabase(config: DatabaseConfig): Promise<OpenDatabase> {
+  if (config.url) {
+    await applyMigrations(config.url);
+    const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: config.url }) });
+    return { db, kind: "postgres", close: () => db.$disconnect() };
+  }
+  // Lock first: a second bot on the same directory must stop before it touches the files.
+  const release = acquireDataDirLock(config.dataDir);
+  let pglite: PGlite | undefined;
+  try {
+    pglite = await openPGlite(pgliteDir(config.dataDir));
+    await migratePGlite(pglite);
+    const db = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    const opened = pglite;
+    return {
+      db,
+      kind: "pglite",
+      pglite: opened,
+      async close() {
+        await db.$disconnect();
+        if (!opened.closed) await opened.close();
+        release();
+      },
+    };
+  } catch (e) {
+    if (pglite && !pglite.closed) await pglite.close();
+    release();
+    throw e;
+  }
+}
