@@ -16,3 +16,115 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+// ---------------------------------------------------------------------------------------------
+// Language models
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface ChatResult {
+  text: string;
+  /** The model that answered, as the provider reports it. */
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/**
+ * A provider error with what the retry logic needs. `status` is the HTTP status (429, 500, ...) or
+ * undefined for network failures and timeouts; `retryAfterMs` comes from the provider's headers.
+ */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryAfterMs?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = "ProviderError";
+  }
+  get retryable(): boolean {
+    return this.status === undefined || this.status === 429 || this.status >= 500;
+  }
+}
+
+/** Chat and embeddings from one provider (OpenAI or compatible, Gemini). */
+export interface LlmProvider {
+  readonly name: "openai" | "gemini";
+  /** One attempt; throws ProviderError. Retries are the caller's business (src/core/retry.ts). */
+  chat(request: { model: string; messages: ChatMessage[]; signal?: AbortSignal }): Promise<ChatResult>;
+  /** One vector per input, each `dimensions` wide. Throws ProviderError. */
+  embed(request: {
+    model: string;
+    dimensions: number;
+    inputs: string[];
+    signal?: AbortSignal;
+  }): Promise<number[][]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fine-tuning
+
+export type FineTuneStatus = "validating" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface FineTuneJobInfo {
+  providerJobId: string;
+  status: FineTuneStatus;
+  /** The tuned model to answer with, once succeeded (OpenAI `ft:...`, Vertex endpoint resource name). */
+  fineTunedModel?: string;
+  /** Billed tokens (OpenAI `trained_tokens`; Vertex dataset tokens x epochs) once known. */
+  trainedTokens?: number;
+  /** The provider's reason, when failed. */
+  error?: string;
+}
+
+/** Trains models on a provider: OpenAI fine-tuning or Gemini tuning on Vertex AI. */
+export interface FineTuneProvider {
+  readonly name: "openai" | "vertex";
+  /** Minimum number of training examples the provider accepts. */
+  readonly minExamples: number;
+  /** Uploads a JSONL file; returns the provider's file id (OpenAI) or gs:// URI (Vertex). */
+  uploadFile(request: { filename: string; content: string }): Promise<string>;
+  /** Creates the job. `suffix` is already safe (hash of the user id, <= 40 chars). */
+  createJob(request: {
+    baseModel: string;
+    trainingFile: string;
+    validationFile?: string;
+    epochs: number;
+    suffix: string;
+  }): Promise<FineTuneJobInfo>;
+  getJob(providerJobId: string): Promise<FineTuneJobInfo>;
+  cancelJob(providerJobId: string): Promise<void>;
+  /** The date the provider stops serving a tuned model, if it announces one. */
+  modelShutdownDate(model: string): Promise<Date | undefined>;
+  deleteFile(fileId: string): Promise<void>;
+  deleteModel(model: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Platforms
+
+/** An approval prompt the core asks a platform to deliver by DM. */
+export interface ApprovalPrompt {
+  proposalId: string;
+  text: string;
+  approveLabel: string;
+  declineLabel: string;
+}
+
+/** Where a DM was delivered, so it can be edited later (to show the outcome and drop the buttons). */
+export type MessageRef = Record<string, string>;
+
+/** What the core and the jobs need from a platform to reach a user outside a conversation. */
+export interface Notifier {
+  /** DMs the approval prompt with Approve/Decline buttons; returns where it was delivered. */
+  sendApprovalPrompt(externalUserId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
+  /** Replaces a delivered prompt with `text` and no buttons. */
+  closeApprovalPrompt(ref: MessageRef, text: string): Promise<void>;
+  /** A plain DM (training finished, failed, model retiring). */
+  sendDirectMessage(externalUserId: string, text: string): Promise<void>;
+}

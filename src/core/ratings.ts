@@ -1,0 +1,109 @@
+// Reactions on the bot's replies become the asker's rating of that reply. The rating is the latest
+// rating reaction still present, so removing one restores the one before; only the person who
+// asked can rate; unknown emoji and replayed events change nothing.
+import type { Database } from "../database/open-database.ts";
+import type { Clock, Logger } from "./ports.ts";
+import { type RatingMap, ratingFor } from "./rating-emoji.ts";
+
+export interface ReactionInput {
+  platform: "discord" | "slack";
+  /** Platform id of the reacted-to message (one of the bot's reply parts). */
+  messageId: string;
+  /** Opaque identity of the person who reacted. */
+  reactorExternalId: string;
+  emoji: string;
+  action: "add" | "remove";
+  /** A delivery id, when the platform gives one: the same id twice is applied once. */
+  eventKey?: string;
+}
+
+export type ReactionOutcome =
+  | { kind: "rated"; exchangeId: bigint; rating: number | null }
+  | { kind: "ignored"; reason: "not_a_reply" | "not_owner" | "unknown_emoji" | "duplicate" | "no_change" };
+
+export interface RatingDeps {
+  db: Database;
+  clock: Clock;
+  log: Logger;
+  ratingMap: RatingMap;
+  /** Ratings at or above this count as highly rated (and as training examples). */
+  minRating: number;
+}
+
+export function createRatings(deps: RatingDeps) {
+  const { db, clock } = deps;
+
+  async function react(input: ReactionInput): Promise<ReactionOutcome> {
+    const rating = ratingFor(deps.ratingMap, input.emoji);
+    if (rating === undefined) return { kind: "ignored", reason: "unknown_emoji" };
+    const exchange =
+      (await db.exchange.findFirst({
+        where: { platform: input.platform, replyMessageId: input.messageId },
+        select: { id: true, userId: true, user: { select: { externalId: true } } },
+      })) ??
+      (await db.exchange.findFirst({
+        where: { platform: input.platform, replyMessageIds: { has: input.messageId } },
+        select: { id: true, userId: true, user: { select: { externalId: true } } },
+      }));
+    if (!exchange) return { kind: "ignored", reason: "not_a_reply" };
+    if (exchange.user.externalId !== input.reactorExternalId) return { kind: "ignored", reason: "not_owner" };
+
+    const now = clock.now();
+    return db.$transaction(async (tx) => {
+      if (input.eventKey) {
+        const seen = await tx.processedEvent.createMany({
+          data: [{ key: input.eventKey }],
+          skipDuplicates: true,
+        });
+        if (seen.count === 0) return { kind: "ignored", reason: "duplicate" } as const;
+      }
+      const existing = await tx.exchangeReaction.findUnique({
+        where: { exchangeId_emoji: { exchangeId: exchange.id, emoji: input.emoji } },
+      });
+      if (input.action === "add") {
+        if (existing && !existing.removedAt) return { kind: "ignored", reason: "no_change" } as const;
+        await tx.exchangeReaction.upsert({
+          where: { exchangeId_emoji: { exchangeId: exchange.id, emoji: input.emoji } },
+          create: { exchangeId: exchange.id, emoji: input.emoji, rating, addedAt: now },
+          update: { rating, addedAt: now, removedAt: null },
+        });
+      } else {
+        if (!existing || existing.removedAt) return { kind: "ignored", reason: "no_change" } as const;
+        await tx.exchangeReaction.update({ where: { id: existing.id }, data: { removedAt: now } });
+      }
+
+      const before = await tx.exchange.findUniqueOrThrow({
+        where: { id: exchange.id },
+        select: { rating: true, trainedAt: true, status: true },
+      });
+      const latest = await tx.exchangeReaction.findFirst({
+        where: { exchangeId: exchange.id, removedAt: null },
+        orderBy: [{ addedAt: "desc" }, { id: "desc" }],
+      });
+      const after = latest?.rating ?? null;
+      await tx.exchange.update({
+        where: { id: exchange.id },
+        data: { rating: after, ratedAt: latest?.addedAt ?? null },
+      });
+      // Keep the user's counters in step, so the readiness job reads one row instead of counting.
+      const rated = (r: number | null) => (r === null ? 0 : 1);
+      const high = (r: number | null) => (r !== null && r >= deps.minRating ? 1 : 0);
+      const ready = (r: number | null) =>
+        before.trainedAt === null && before.status === "answered" ? high(r) : 0;
+      await tx.user.update({
+        where: { id: exchange.userId },
+        data: {
+          ratedCount: { increment: rated(after) - rated(before.rating) },
+          highRatedCount: { increment: high(after) - high(before.rating) },
+          readyCount: { increment: ready(after) - ready(before.rating) },
+        },
+      });
+      deps.log.info("rating", { exchangeId: exchange.id, rating: after });
+      return { kind: "rated", exchangeId: exchange.id, rating: after } as const;
+    });
+  }
+
+  return { react };
+}
+
+export type Ratings = ReturnType<typeof createRatings>;

@@ -1,0 +1,96 @@
+// What `/assistant status` shows a user: what the bot knows about them and where they stand on the
+// way to their own fine-tuned model. Read from the user's counters plus two small aggregates.
+import type { Database } from "../database/open-database.ts";
+import type { UserRef } from "./users.ts";
+
+export interface UserStatus {
+  exchanges: number;
+  rated: number;
+  highlyRated: number;
+  /** Highly rated and not yet trained on. */
+  readyForFineTune: number;
+  threshold: number;
+  /** 0..1 */
+  progress: number;
+  activeModel: { model: string; fineTuned: boolean; version?: number };
+  /** Exchanges with an embedding: what memory can search. */
+  memorySize: number;
+  spend: { chatUsd: number; trainingUsd: number };
+  optedOut: boolean;
+}
+
+export function createStatus(deps: { db: Database; settings: { threshold: number; chatModel: string } }) {
+  const { db } = deps;
+  async function status(ref: UserRef): Promise<UserStatus> {
+    const user = await db.user.findUnique({
+      where: { externalId: ref.externalId },
+      select: {
+        id: true,
+        optedOut: true,
+        exchangeCount: true,
+        ratedCount: true,
+        highRatedCount: true,
+        readyCount: true,
+        activeModelVersion: { select: { modelId: true, version: true, status: true } },
+      },
+    });
+    const threshold = deps.settings.threshold;
+    if (!user) {
+      return {
+        exchanges: 0,
+        rated: 0,
+        highlyRated: 0,
+        readyForFineTune: 0,
+        threshold,
+        progress: 0,
+        activeModel: { model: deps.settings.chatModel, fineTuned: false },
+        memorySize: 0,
+        spend: { chatUsd: 0, trainingUsd: 0 },
+        optedOut: false,
+      };
+    }
+    const [memorySize, chat, training] = await Promise.all([
+      db.exchange.count({ where: { userId: user.id, embeddingModel: { not: null } } }),
+      db.exchange.aggregate({ where: { userId: user.id }, _sum: { costUsd: true } }),
+      db.costLedgerEntry.aggregate({
+        where: { userId: user.id, kind: "training", status: { in: ["reserved", "settled"] } },
+        _sum: { amountUsd: true },
+      }),
+    ]);
+    const active = user.activeModelVersion?.status === "available" ? user.activeModelVersion : undefined;
+    return {
+      exchanges: user.exchangeCount,
+      rated: user.ratedCount,
+      highlyRated: user.highRatedCount,
+      readyForFineTune: user.readyCount,
+      threshold,
+      progress: Math.min(1, user.readyCount / threshold),
+      activeModel: active
+        ? { model: active.modelId, fineTuned: true, version: active.version }
+        : { model: deps.settings.chatModel, fineTuned: false },
+      memorySize,
+      spend: { chatUsd: Number(chat._sum.costUsd ?? 0), trainingUsd: Number(training._sum.amountUsd ?? 0) },
+      optedOut: user.optedOut,
+    };
+  }
+
+  /** Plain-text rendering shared by both platforms (Discord adds an embed around the same facts). */
+  function formatStatus(s: UserStatus): string {
+    const bar = progressBar(s.progress);
+    return [
+      `Exchanges remembered: ${s.exchanges} (searchable memory: ${s.memorySize})`,
+      `Rated replies: ${s.rated}, highly rated: ${s.highlyRated}`,
+      `Fine-tune progress: ${bar} ${s.readyForFineTune}/${s.threshold} ready examples`,
+      `Answering model: ${s.activeModel.model}${s.activeModel.fineTuned ? ` (your fine-tuned model v${s.activeModel.version})` : " (base model)"}`,
+      `Spend on you: $${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
+      ...(s.optedOut ? ["You opted out: nothing new is stored or used for training."] : []),
+    ].join("\n");
+  }
+
+  return { status, formatStatus };
+}
+
+export function progressBar(fraction: number, width = 20): string {
+  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+  return `[${"█".repeat(filled)}${"░".repeat(width - filled)}]`;
+}

@@ -1,0 +1,91 @@
+// One shape over the OpenAI and Gemini emulators, so behaviour suites run unchanged against both
+// providers: start the emulator, build our provider on it through its base URL, and read back what
+// reached it.
+
+import type { LlmProvider } from "../../src/core/ports.ts";
+import { createGeminiProvider } from "../../src/core/providers/gemini-llm.ts";
+import { createOpenAIProvider } from "../../src/core/providers/openai-llm.ts";
+import { type GeminiEmulator, startGeminiEmulator } from "../emulators/gemini-emulator.ts";
+import type { RecordedRequest } from "../emulators/http-recorder.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai-emulator.ts";
+
+export interface LlmHarness {
+  name: "openai" | "gemini";
+  provider: LlmProvider;
+  chatModel: string;
+  embeddingModel: string;
+  embeddingDimensions: number;
+  /** Chat requests that reached the emulator (failed ones included), oldest first. */
+  chatRequests(): RecordedRequest[];
+  /** Everything the last chat request carried, as text. */
+  lastChatText(): string;
+  failChat(n: number, status: number, retryAfterMs?: number): void;
+  failEmbeddings(n: number, status: number): void;
+  hangChat(n: number): void;
+  setReply(fn: (lastUserText: string) => string): void;
+  emulator: OpenAIEmulator | GeminiEmulator;
+  close(): Promise<void>;
+}
+
+export async function startOpenAIHarness(): Promise<LlmHarness> {
+  const emu = await startOpenAIEmulator();
+  const provider = createOpenAIProvider({ apiKey: "test-key", baseUrl: `${emu.url}/v1`, timeoutMs: 2_000 });
+  const chat = () => emu.requests.filter((r) => r.path.endsWith("/chat/completions"));
+  return {
+    name: "openai",
+    provider,
+    chatModel: "gpt-4.1-mini",
+    embeddingModel: "text-embedding-3-small",
+    embeddingDimensions: 256,
+    chatRequests: chat,
+    lastChatText: () => JSON.stringify(chat().at(-1)?.body ?? null),
+    failChat: (n, status, retryAfterMs) =>
+      emu.failNext(n, { status, retryAfterMs, match: "/chat/completions" }),
+    failEmbeddings: (n, status) => emu.failNext(n, { status, match: "/embeddings" }),
+    hangChat: (n) => emu.hangNext(n, { match: "/chat/completions" }),
+    setReply: (fn) =>
+      emu.setReply((body) => {
+        const last = [...body.messages].reverse().find((m) => m.role === "user");
+        return fn(typeof last?.content === "string" ? last.content : "");
+      }),
+    emulator: emu,
+    close: () => emu.close(),
+  };
+}
+
+export async function startGeminiHarness(): Promise<LlmHarness> {
+  const emu = await startGeminiEmulator();
+  const provider = createGeminiProvider({
+    apiKey: "test-key",
+    baseUrl: emu.url,
+    vertex: false,
+    location: "us-central1",
+    timeoutMs: 2_000,
+  });
+  const chat = () => emu.requests.filter((r) => r.path.includes(":generateContent"));
+  const embedMatch = (r: RecordedRequest) => /:(batchEmbedContents|embedContent|predict)$/.test(r.path);
+  return {
+    name: "gemini",
+    provider,
+    chatModel: "gemini-2.5-flash",
+    embeddingModel: "gemini-embedding-001",
+    embeddingDimensions: 256,
+    chatRequests: chat,
+    lastChatText: () => JSON.stringify(chat().at(-1)?.body ?? null),
+    failChat: (n, status) => emu.failNext(n, { status, match: ":generateContent" }),
+    failEmbeddings: (n, status) => emu.failNext(n, { status, match: embedMatch }),
+    hangChat: (n) => emu.hangNext(n, { match: ":generateContent" }),
+    setReply: (fn) =>
+      emu.setReply((body) => {
+        const last = [...body.contents].reverse().find((c) => c.role === undefined || c.role === "user");
+        return fn(last?.parts?.map((p) => p.text ?? "").join("") ?? "");
+      }),
+    emulator: emu,
+    close: () => emu.close(),
+  };
+}
+
+export const llmHarnesses = [
+  ["openai", startOpenAIHarness],
+  ["gemini", startGeminiHarness],
+] as const;
