@@ -98,6 +98,11 @@ export interface FineTuneProvider {
     suffix: string;
   }): Promise<FineTuneJobInfo>;
   getJob(providerJobId: string): Promise<FineTuneJobInfo>;
+  /**
+   * The job created from this training file, if any: lets a launch interrupted between "create" and
+   * "record the id" find its job instead of creating a second one.
+   */
+  findJobByTrainingFile?(trainingFile: string): Promise<FineTuneJobInfo | undefined>;
   cancelJob(providerJobId: string): Promise<void>;
   /** The date the provider stops serving a tuned model, if it announces one. */
   modelShutdownDate(model: string): Promise<Date | undefined>;

@@ -1,0 +1,477 @@
+// Spending limits and the cost ledger. Admin limits must never be exceeded, even when several
+// approvals arrive at once (two Approve clicks, two replicas), so every change to training
+// reservations runs in one transaction that first locks the single AdminLimits row: whoever holds
+// that lock sees every earlier reservation, checks the limits against them and inserts its own
+// before the next caller may look. Amounts are compared as exact decimals; numbers exist only at
+// the edges (arguments, results).
+import type { Database } from "../database/open-database.ts";
+import { Prisma } from "../generated/prisma/client.ts";
+import type { Clock } from "./ports.ts";
+
+type Decimal = Prisma.Decimal;
+type Tx = Prisma.TransactionClient;
+
+/** Admin limits; `null` means "no limit". Money is US dollars. */
+export interface Limits {
+  /** Training spend (reserved + settled) per user per calendar month (UTC). */
+  trainingPerUserMonthUsd: number | null;
+  /** Training spend (reserved + settled) for everyone together per calendar month (UTC). */
+  trainingTotalMonthUsd: number | null;
+  /** Number of trainings (reserved + settled) per user per calendar month (UTC). */
+  trainingsPerUserMonth: number | null;
+  /** Chat spend for everyone together per UTC day. */
+  chatPerDayUsd: number | null;
+}
+
+export const LIMIT_KEYS = [
+  "trainingPerUserMonthUsd",
+  "trainingTotalMonthUsd",
+  "trainingsPerUserMonth",
+  "chatPerDayUsd",
+] as const satisfies ReadonlyArray<keyof Limits>;
+
+export const NO_LIMITS: Limits = {
+  trainingPerUserMonthUsd: null,
+  trainingTotalMonthUsd: null,
+  trainingsPerUserMonth: null,
+  chatPerDayUsd: null,
+};
+
+export type TrainingRefusalReason = "user_month_spend" | "total_month_spend" | "user_month_trainings";
+
+export interface TrainingRefusal {
+  ok: false;
+  reason: TrainingRefusalReason;
+  /** The limit that would be passed (dollars, or a count for `user_month_trainings`). */
+  limit: number;
+  /** What already counts against it this month. */
+  used: number;
+  /** What this training would add (its estimate, or 1 for the count). */
+  needed: number;
+}
+
+export type TrainingCheck = { ok: true } | TrainingRefusal;
+export type ReserveResult = { ok: true; entryId: bigint } | TrainingRefusal;
+export type ChatCheck = { ok: true } | { ok: false; limit: number; used: number };
+
+/** A training ledger entry, named by the proposal it was reserved for or by its own id. */
+export type TrainingEntryRef =
+  | { proposalId: string; entryId?: undefined }
+  | { entryId: bigint; proposalId?: undefined };
+
+export type SettleResult = { entryId: bigint; amountUsd: number; alreadySettled: boolean };
+export type ReleaseResult = "released" | "already_released" | "settled" | "not_found";
+
+export interface SpendTotals {
+  /** Training estimates still held for running or pending jobs. */
+  trainingReservedUsd: number;
+  /** Actual cost of finished trainings. */
+  trainingSettledUsd: number;
+  /** Trainings that count against the per-user count limit (reserved + settled). */
+  trainings: number;
+  chatMonthUsd: number;
+  chatTodayUsd: number;
+}
+
+export interface Spend {
+  /** "YYYY-MM", the UTC month of the clock's now. */
+  period: string;
+  /** "YYYY-MM-DD", the UTC day chat limits are counted for. */
+  day: string;
+  total: SpendTotals;
+  /** Present when asked for a user. */
+  user?: SpendTotals;
+}
+
+/** A limits patch that does not make sense (negative, not a number, a fractional count...). */
+export class LimitsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LimitsError";
+  }
+}
+
+// Decimal(14, 6) holds at most 8 integer digits; the count column is a Postgres int4.
+const MAX_USD = 99_999_999;
+const MAX_COUNT = 2_147_483_647;
+
+// Transaction windows. On embedded PGlite every transaction holds the one connection, so callers
+// queue behind each other inside startTransaction: maxWait must cover a queue of them, not one.
+const LOCK_TX_OPTIONS = { maxWait: 30_000, timeout: 15_000 } as const;
+
+/** The UTC calendar month of `date`, as stored in `CostLedgerEntry.period`. */
+export function periodOf(date: Date): string {
+  return date.toISOString().slice(0, 7);
+}
+
+/** The UTC day containing `date`: [start, end). */
+export function utcDay(date: Date): { day: string; start: Date; end: Date } {
+  const start = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  const end = new Date(start.getTime() + 24 * 60 * 60 * 1000);
+  return { day: start.toISOString().slice(0, 10), start, end };
+}
+
+/** Checks a patch and returns only the keys it sets. Throws LimitsError. */
+export function validateLimitsPatch(patch: Partial<Limits>): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (!(LIMIT_KEYS as readonly string[]).includes(key)) throw new LimitsError(`Unknown limit "${key}".`);
+    const k = key as keyof Limits;
+    if (value === undefined) continue;
+    if (value === null) {
+      out[k] = null;
+      continue;
+    }
+    if (typeof value !== "number" || !Number.isFinite(value)) throw new LimitsError(`${k} must be a number.`);
+    if (value < 0) throw new LimitsError(`${k} cannot be negative.`);
+    if (k === "trainingsPerUserMonth") {
+      if (!Number.isInteger(value)) throw new LimitsError(`${k} must be a whole number.`);
+      if (value > MAX_COUNT) throw new LimitsError(`${k} is too large.`);
+    } else if (value > MAX_USD) {
+      throw new LimitsError(`${k} is too large (at most ${MAX_USD} USD).`);
+    }
+    out[k] = value;
+  }
+  return out;
+}
+
+function usd(amount: number, what: string): Decimal {
+  if (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0)
+    throw new RangeError(`${what} must be a non-negative number of dollars, got ${amount}`);
+  if (amount > MAX_USD) throw new RangeError(`${what} is too large: ${amount}`);
+  // The column keeps 6 decimals; round up so a reservation never holds less than was estimated.
+  return new Prisma.Decimal(amount).toDecimalPlaces(6, Prisma.Decimal.ROUND_UP);
+}
+
+function num(value: Decimal | string | number | null | undefined): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+interface LimitsRow {
+  trainingPerUserMonthUsd: string | null;
+  trainingTotalMonthUsd: string | null;
+  trainingsPerUserMonth: number | null;
+  chatPerDayUsd: string | null;
+}
+
+function toLimits(row: LimitsRow | Prisma.AdminLimitsModel | null | undefined): Limits {
+  if (!row) return { ...NO_LIMITS };
+  return {
+    trainingPerUserMonthUsd: num(row.trainingPerUserMonthUsd),
+    trainingTotalMonthUsd: num(row.trainingTotalMonthUsd),
+    trainingsPerUserMonth: row.trainingsPerUserMonth,
+    chatPerDayUsd: num(row.chatPerDayUsd),
+  };
+}
+
+function dec(value: string | null | undefined): Decimal {
+  return new Prisma.Decimal(value ?? 0);
+}
+
+/** The limits check shared by reserve and wouldFit. `q` is the locked transaction for reserve. */
+async function checkTraining(
+  q: Tx | Database,
+  limits: Limits,
+  userId: string,
+  needed: Decimal,
+  period: string,
+): Promise<TrainingCheck> {
+  const { trainingPerUserMonthUsd: perUser, trainingTotalMonthUsd: total, trainingsPerUserMonth } = limits;
+  if (perUser === null && total === null && trainingsPerUserMonth === null) return { ok: true };
+  // One scan of this month's counted training entries; sums are cast to text so both driver
+  // adapters hand back the exact decimal instead of their own numeric representation.
+  const rows = await q.$queryRaw<Array<{ total: string; user_total: string; user_count: string }>>`
+    SELECT COALESCE(SUM("amountUsd"), 0)::text AS total,
+           COALESCE(SUM("amountUsd") FILTER (WHERE "userId" = ${userId}::uuid), 0)::text AS user_total,
+           COUNT(*) FILTER (WHERE "userId" = ${userId}::uuid)::text AS user_count
+    FROM "CostLedgerEntry"
+    WHERE "kind" = 'training' AND "period" = ${period} AND "status" IN ('reserved', 'settled')`;
+  const row = rows[0];
+  const usedTotal = dec(row?.total);
+  const usedUser = dec(row?.user_total);
+  const countUser = Number(row?.user_count ?? 0);
+  const refuse = (
+    reason: TrainingRefusalReason,
+    limit: number,
+    used: Decimal | number,
+    need: Decimal | number,
+  ) => ({ ok: false, reason, limit, used: Number(used), needed: Number(need) }) as const;
+
+  if (perUser !== null && usedUser.plus(needed).gt(perUser))
+    return refuse("user_month_spend", perUser, usedUser, needed);
+  if (total !== null && usedTotal.plus(needed).gt(total))
+    return refuse("total_month_spend", total, usedTotal, needed);
+  if (trainingsPerUserMonth !== null && countUser + 1 > trainingsPerUserMonth)
+    return refuse("user_month_trainings", trainingsPerUserMonth, countUser, 1);
+  return { ok: true };
+}
+
+export interface Budgets {
+  getLimits(): Promise<Limits>;
+  /** Changes the given limits (`null` clears one) and returns them all. Throws LimitsError. */
+  setLimits(patch: Partial<Limits>, by: string): Promise<Limits>;
+  /**
+   * Holds `amountUsd` of training budget for a proposal, or says which limit it would pass.
+   * Atomic with every other reservation; a second call for the same proposal returns the first
+   * reservation instead of holding the money twice.
+   */
+  reserveTraining(input: { userId: string; proposalId: string; amountUsd: number }): Promise<ReserveResult>;
+  /** The same check as reserveTraining without holding anything (to decide whether to propose). */
+  wouldFitTraining(input: { userId: string; amountUsd: number }): Promise<TrainingCheck>;
+  /** Replaces a reservation by the actual cost. A second settle changes nothing. */
+  settleTraining(input: TrainingEntryRef & { jobId?: string; actualUsd: number }): Promise<SettleResult>;
+  /** Gives a reservation's budget back (job failed or cancelled). No-op when settled or released. */
+  releaseTraining(ref: TrainingEntryRef): Promise<ReleaseResult>;
+  /** Records the cost of one answer. A second call for the same exchange records nothing. */
+  recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }): Promise<void>;
+  /** Whether today's chat spend is still under the daily limit. */
+  checkChat(): Promise<ChatCheck>;
+  /** This month's spend, for everyone and (when asked) for one user. */
+  spend(input?: { userId?: string }): Promise<Spend>;
+}
+
+export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
+  const { db, clock } = deps;
+
+  /**
+   * Runs `fn` in a transaction that holds the AdminLimits row lock. Every training reservation,
+   * settlement and release goes through here, so they happen one after another.
+   */
+  async function underLock<T>(fn: (tx: Tx, limits: Limits) => Promise<T>): Promise<T> {
+    return db.$transaction(async (tx) => {
+      // READ COMMITTED explicitly: each statement after the lock must see what earlier lock
+      // holders committed. Under REPEATABLE READ the snapshot would predate the lock and a
+      // concurrent reservation could be missed. Must be the transaction's first statement.
+      await tx.$executeRaw`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`;
+      // The row is the lock, so it has to exist; a concurrent insert waits and then does nothing.
+      await tx.$executeRaw`INSERT INTO "AdminLimits" ("id") VALUES (1) ON CONFLICT ("id") DO NOTHING`;
+      const rows = await tx.$queryRaw<LimitsRow[]>`
+        SELECT "trainingPerUserMonthUsd"::text AS "trainingPerUserMonthUsd",
+               "trainingTotalMonthUsd"::text AS "trainingTotalMonthUsd",
+               "trainingsPerUserMonth",
+               "chatPerDayUsd"::text AS "chatPerDayUsd"
+        FROM "AdminLimits" WHERE "id" = 1 FOR UPDATE`;
+      return fn(tx, toLimits(rows[0]));
+    }, LOCK_TX_OPTIONS);
+  }
+
+  async function findTraining(q: Tx | Database, ref: TrainingEntryRef) {
+    // Oldest first: with the lock there is only ever one entry per proposal, but if rows were
+    // ever duplicated the first is the one callers were given.
+    return q.costLedgerEntry.findFirst({
+      where:
+        ref.entryId !== undefined
+          ? { id: ref.entryId, kind: "training" }
+          : { proposalId: ref.proposalId, kind: "training" },
+      orderBy: { id: "asc" },
+    });
+  }
+
+  async function getLimits(): Promise<Limits> {
+    return toLimits(await db.adminLimits.findUnique({ where: { id: 1 } }));
+  }
+
+  async function setLimits(patch: Partial<Limits>, by: string): Promise<Limits> {
+    const valid = validateLimitsPatch(patch);
+    // Under the same lock as reservations, so a reservation is checked either entirely against
+    // the old limits or entirely against the new ones.
+    return underLock(async (tx) => {
+      const row = await tx.adminLimits.update({ where: { id: 1 }, data: { ...valid, updatedBy: by } });
+      return toLimits(row);
+    });
+  }
+
+  async function reserveTraining(input: {
+    userId: string;
+    proposalId: string;
+    amountUsd: number;
+  }): Promise<ReserveResult> {
+    const needed = usd(input.amountUsd, "amountUsd");
+    return underLock(async (tx, limits) => {
+      const now = clock.now();
+      const period = periodOf(now);
+      // Inside the lock, so two concurrent reserves of one proposal cannot both miss it.
+      const existing = await findTraining(tx, { proposalId: input.proposalId });
+      if (existing && existing.status !== "released") return { ok: true, entryId: existing.id };
+
+      const check = await checkTraining(tx, limits, input.userId, needed, period);
+      if (!check.ok) return check;
+
+      // A released reservation is revived (checked again, against this month) rather than a second
+      // row added, so one proposal keeps one ledger entry.
+      const data = { status: "reserved", userId: input.userId, amountUsd: needed, period, settledAt: null };
+      const entry = existing
+        ? await tx.costLedgerEntry.update({ where: { id: existing.id }, data })
+        : await tx.costLedgerEntry.create({
+            data: { ...data, kind: "training", proposalId: input.proposalId, createdAt: now },
+          });
+      return { ok: true, entryId: entry.id };
+    });
+  }
+
+  async function wouldFitTraining(input: { userId: string; amountUsd: number }): Promise<TrainingCheck> {
+    const needed = usd(input.amountUsd, "amountUsd");
+    // Advisory only (no lock): the binding check is reserveTraining's, at approval time.
+    return checkTraining(db, await getLimits(), input.userId, needed, periodOf(clock.now()));
+  }
+
+  async function settleTraining(
+    input: TrainingEntryRef & { jobId?: string; actualUsd: number },
+  ): Promise<SettleResult> {
+    const actual = usd(input.actualUsd, "actualUsd");
+    return underLock(async (tx) => {
+      const entry = await findTraining(tx, input);
+      if (!entry) throw new Error(`no training reservation for ${describeRef(input)}`);
+      if (entry.status === "settled")
+        return { entryId: entry.id, amountUsd: Number(entry.amountUsd), alreadySettled: true };
+      // A released entry is settled too: if the provider billed anyway, the money was spent and
+      // the ledger has to say so, even though it may now exceed a limit.
+      const updated = await tx.costLedgerEntry.update({
+        where: { id: entry.id },
+        data: {
+          status: "settled",
+          amountUsd: actual,
+          settledAt: clock.now(),
+          ...(input.jobId !== undefined ? { jobId: input.jobId } : {}),
+        },
+      });
+      return { entryId: updated.id, amountUsd: Number(updated.amountUsd), alreadySettled: false };
+    });
+  }
+
+  async function releaseTraining(ref: TrainingEntryRef): Promise<ReleaseResult> {
+    return underLock(async (tx) => {
+      const entry = await findTraining(tx, ref);
+      if (!entry) return "not_found";
+      if (entry.status === "settled") return "settled";
+      if (entry.status === "released") return "already_released";
+      await tx.costLedgerEntry.update({ where: { id: entry.id }, data: { status: "released" } });
+      return "released";
+    });
+  }
+
+  async function recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }) {
+    const amount = usd(input.amountUsd, "amountUsd");
+    // No lock: answers are frequent and the chat limit is checked before an answer whose cost is
+    // only known afterwards, so it can be overshot by the answers in flight anyway. Duplicates are
+    // already prevented upstream (one exchange per platform message); this lookup covers retries.
+    const existing = await db.costLedgerEntry.findFirst({
+      where: { kind: "chat", exchangeId: input.exchangeId },
+      select: { id: true },
+    });
+    if (existing) return;
+    const now = clock.now();
+    await db.costLedgerEntry.create({
+      data: {
+        kind: "chat",
+        status: "settled",
+        userId: input.userId,
+        exchangeId: input.exchangeId,
+        amountUsd: amount,
+        period: periodOf(now),
+        // The clock's time, not the database's, so the UTC day and month follow the injected clock.
+        createdAt: now,
+        settledAt: now,
+      },
+    });
+  }
+
+  async function chatToday(userId?: string): Promise<Decimal> {
+    const { start, end } = utcDay(clock.now());
+    const agg = await db.costLedgerEntry.aggregate({
+      where: {
+        kind: "chat",
+        status: "settled",
+        createdAt: { gte: start, lt: end },
+        ...(userId !== undefined ? { userId } : {}),
+      },
+      _sum: { amountUsd: true },
+    });
+    return agg._sum.amountUsd ?? new Prisma.Decimal(0);
+  }
+
+  async function checkChat(): Promise<ChatCheck> {
+    const { chatPerDayUsd: limit } = await getLimits();
+    if (limit === null) return { ok: true };
+    const used = await chatToday();
+    // At the limit counts as reached: the next answer would cost something and pass it.
+    return used.lt(limit) ? { ok: true } : { ok: false, limit, used: Number(used) };
+  }
+
+  async function totals(period: string, userId?: string): Promise<SpendTotals> {
+    const where = { period, ...(userId !== undefined ? { userId } : {}) };
+    const [groups, today] = await Promise.all([
+      db.costLedgerEntry.groupBy({
+        by: ["kind", "status"],
+        where,
+        _sum: { amountUsd: true },
+        _count: { _all: true },
+      }),
+      chatToday(userId),
+    ]);
+    const pick = (kind: string, status: string) => groups.find((g) => g.kind === kind && g.status === status);
+    const sum = (kind: string, status: string) => Number(pick(kind, status)?._sum.amountUsd ?? 0);
+    const count = (kind: string, status: string) => pick(kind, status)?._count._all ?? 0;
+    return {
+      trainingReservedUsd: sum("training", "reserved"),
+      trainingSettledUsd: sum("training", "settled"),
+      trainings: count("training", "reserved") + count("training", "settled"),
+      chatMonthUsd: sum("chat", "settled"),
+      chatTodayUsd: Number(today),
+    };
+  }
+
+  async function spend(input: { userId?: string } = {}): Promise<Spend> {
+    const now = clock.now();
+    const period = periodOf(now);
+    const total = await totals(period);
+    const user = input.userId !== undefined ? await totals(period, input.userId) : undefined;
+    return { period, day: utcDay(now).day, total, ...(user ? { user } : {}) };
+  }
+
+  return {
+    getLimits,
+    setLimits,
+    reserveTraining,
+    wouldFitTraining,
+    settleTraining,
+    releaseTraining,
+    recordChat,
+    checkChat,
+    spend,
+  };
+}
+
+function describeRef(ref: TrainingEntryRef): string {
+  return ref.entryId !== undefined ? `entry ${ref.entryId}` : `proposal ${ref.proposalId}`;
+}
+
+/** Dollars for people: cents, or four decimals for amounts under a cent (chat answers). */
+export function formatUsd(amount: number): string {
+  const digits = amount !== 0 && Math.abs(amount) < 0.01 ? 4 : 2;
+  return `$${amount.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
+}
+
+/** The `limits show` text, the same on Discord and Slack (plain lines, no platform markup). */
+export function formatLimits(limits: Limits, spend: Spend): string {
+  const money = (v: number | null) => (v === null ? "no limit" : formatUsd(v));
+  const t = spend.total;
+  const lines = [
+    `Spending limits (UTC month ${spend.period}):`,
+    `- Training per user per month: ${money(limits.trainingPerUserMonthUsd)}`,
+    `- Training for everyone per month: ${money(limits.trainingTotalMonthUsd)}`,
+    `- Trainings per user per month: ${limits.trainingsPerUserMonth === null ? "no limit" : limits.trainingsPerUserMonth}`,
+    `- Chat for everyone per day: ${money(limits.chatPerDayUsd)}`,
+    `This month: training ${formatUsd(t.trainingSettledUsd)} spent + ${formatUsd(t.trainingReservedUsd)} reserved ` +
+      `(${t.trainings} training${t.trainings === 1 ? "" : "s"}); chat ${formatUsd(t.chatMonthUsd)}, ` +
+      `today (${spend.day}) ${formatUsd(t.chatTodayUsd)}.`,
+  ];
+  if (spend.user) {
+    const u = spend.user;
+    lines.push(
+      `You this month: training ${formatUsd(u.trainingSettledUsd)} spent + ${formatUsd(u.trainingReservedUsd)} ` +
+        `reserved (${u.trainings}); chat ${formatUsd(u.chatMonthUsd)}.`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,428 @@
+// Both fine-tuning providers against their emulators through the real SDKs (openai 6, @google/genai 2)
+// and plain HTTP to the Cloud Storage emulator: one behaviour suite for the FineTuneProvider port, then
+// what is specific to each provider.
+import { afterEach, describe, expect, it } from "vitest";
+import { countJsonlTokens } from "../src/core/fine-tune/cost-estimate.ts";
+import { buildDataset, type DatasetSource } from "../src/core/fine-tune/dataset.ts";
+import { type FineTuneProvider, type FineTuneStatus, ProviderError } from "../src/core/ports.ts";
+import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
+import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
+import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
+import { type GcsEmulator, startGcsEmulator } from "./emulators/gcs-emulator.ts";
+import { type GeminiEmulator, startGeminiEmulator } from "./emulators/gemini-emulator.ts";
+import type { FailOptions } from "./emulators/http-recorder.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { offlineVertexAuth } from "./emulators/vertex-emulator.ts";
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+interface Harness {
+  provider: FineTuneProvider;
+  baseModel: string;
+  /** A valid training file in the provider's format with `n` examples. */
+  jsonl(n: number): string;
+  /** Bytes the emulator stored for an uploaded file id / gs:// URI. */
+  stored(fileId: string): Buffer | undefined;
+  tick(): boolean;
+  runJobs(): void;
+  failNextJob(message: string): void;
+  /** Faults on the API that runs jobs. */
+  failApi(n: number, options: FailOptions): void;
+  /** Faults on the API that stores files. */
+  failStorage(n: number, options: FailOptions): void;
+  /** How the emulator recorded the job's training/validation files and display suffix. */
+  jobFiles(jobId: string): { training: string; validation: string | null };
+}
+
+function examples(n: number, provider: "openai" | "vertex"): string {
+  const sources: DatasetSource[] = Array.from({ length: n }, (_, i) => ({
+    id: BigInt(i + 1),
+    userText: `How do I say "thank you" in language number ${i + 1}? (ünïcödé ✓)`,
+    replyText: `In language ${i + 1} you say it like this — and smile while you do.`,
+    status: "answered",
+    rating: null,
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, i)),
+  }));
+  return buildDataset(sources, {
+    provider,
+    systemPrompt: "Be brief.",
+    minReplyChars: 10,
+    privacy: createPrivacyFilter(),
+    minForValidation: Number.POSITIVE_INFINITY,
+  }).trainJsonl;
+}
+
+async function openaiHarness(): Promise<Harness & { emu: OpenAIEmulator }> {
+  const emu = await startOpenAIEmulator({ apiKey: "sk-test" });
+  closers.push(() => emu.close());
+  const provider = createOpenAIFineTuneProvider({ apiKey: "sk-test", baseUrl: `${emu.url}/v1` });
+  return {
+    emu,
+    provider,
+    baseModel: "gpt-4.1-mini",
+    jsonl: (n) => examples(n, "openai"),
+    stored: (id) => emu.files.get(id)?.bytes,
+    tick: () => emu.tick(),
+    runJobs: () => emu.runJobs(),
+    failNextJob: (message) => emu.failNextJob(message),
+    failApi: (n, options) => emu.failNext(n, { match: "/fine_tuning/", ...options }),
+    failStorage: (n, options) => emu.failNext(n, { match: "/files", ...options }),
+    jobFiles: (id) => {
+      const job = emu.fineTuning.get(id);
+      return { training: job.training_file, validation: job.validation_file };
+    },
+  };
+}
+
+async function vertexHarness(): Promise<Harness & { emu: GeminiEmulator; storage: GcsEmulator }> {
+  const storage = await startGcsEmulator();
+  closers.push(() => storage.close());
+  const emu = await startGeminiEmulator({ gcs: storage });
+  closers.push(() => emu.close());
+  const provider = createVertexFineTuneProvider({
+    project: "test-project",
+    location: "europe-west4",
+    bucket: "tuning-data",
+    baseUrl: emu.url,
+    gcsBaseUrl: storage.url,
+    googleAuthOptions: offlineVertexAuth("vertex-test-token"),
+  });
+  return {
+    emu,
+    storage,
+    provider,
+    baseModel: "gemini-2.5-flash",
+    jsonl: (n) => examples(n, "vertex"),
+    stored: (uri) => storage.readGsUri(uri)?.bytes,
+    tick: () => emu.tick(),
+    runJobs: () => emu.runJobs(),
+    failNextJob: (message) => emu.failNextJob(message),
+    failApi: (n, options) => emu.failNext(n, { match: "/tuningJobs", ...options }),
+    failStorage: (n, options) => storage.failNext(n, options),
+    jobFiles: (name) => {
+      const spec = emu.tuning.get(name.split("/").at(-1)!).supervisedTuningSpec;
+      return { training: spec.trainingDatasetUri, validation: spec.validationDatasetUri ?? null };
+    },
+  };
+}
+
+const harnesses: Array<[string, () => Promise<Harness>]> = [
+  ["openai", openaiHarness],
+  ["vertex", vertexHarness],
+];
+
+async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ProviderError);
+  return error as ProviderError;
+}
+
+describe.each(harnesses)("FineTuneProvider behaviour: %s", (name, start) => {
+  it("uploads the exact bytes", async () => {
+    const h = await start();
+    const content = h.jsonl(h.provider.minExamples);
+    const id = await h.provider.uploadFile({ filename: "user-1-train.jsonl", content });
+    expect(h.stored(id)?.equals(Buffer.from(content, "utf8"))).toBe(true);
+    if (name === "vertex") expect(id).toBe("gs://tuning-data/fine-tune/user-1-train.jsonl");
+  });
+
+  it("runs a job through its states to a tuned model", async () => {
+    const h = await start();
+    const content = h.jsonl(h.provider.minExamples);
+    const trainingFile = await h.provider.uploadFile({ filename: "train.jsonl", content });
+    const validationFile = await h.provider.uploadFile({ filename: "valid.jsonl", content: h.jsonl(3) });
+    const created = await h.provider.createJob({
+      baseModel: h.baseModel,
+      trainingFile,
+      validationFile,
+      epochs: 2,
+      suffix: "u-0a1b2c",
+    });
+    expect(created.status).toBe("validating");
+    expect(created.fineTunedModel).toBeUndefined();
+    expect(h.jobFiles(created.providerJobId)).toEqual({ training: trainingFile, validation: validationFile });
+
+    const statuses: FineTuneStatus[] = [created.status];
+    while (h.tick()) {
+      const job = await h.provider.getJob(created.providerJobId);
+      if (job.status !== statuses.at(-1)) statuses.push(job.status);
+    }
+    expect(statuses).toEqual(
+      name === "openai"
+        ? ["validating", "queued", "running", "succeeded"]
+        : ["validating", "running", "succeeded"],
+    );
+    const done = await h.provider.getJob(created.providerJobId);
+    expect(done.fineTunedModel).toBeTruthy();
+    expect(done.error).toBeUndefined();
+    expect(done.trainedTokens).toBe(countJsonlTokens(content, h.provider.name) * 2);
+  });
+
+  it("reports the provider's reason when a job fails", async () => {
+    const h = await start();
+    const trainingFile = await h.provider.uploadFile({
+      filename: "train.jsonl",
+      content: h.jsonl(h.provider.minExamples),
+    });
+    h.failNextJob("Training diverged: the loss became NaN at step 12.");
+    const job = await h.provider.createJob({
+      baseModel: h.baseModel,
+      trainingFile,
+      epochs: 1,
+      suffix: "u-1",
+    });
+    h.runJobs();
+    const failed = await h.provider.getJob(job.providerJobId);
+    expect(failed).toMatchObject({
+      status: "failed",
+      error: "Training diverged: the loss became NaN at step 12.",
+    });
+    expect(failed.fineTunedModel).toBeUndefined();
+  });
+
+  it("fails a job whose file has too few examples, with the provider's message", async () => {
+    const h = await start();
+    const trainingFile = await h.provider.uploadFile({
+      filename: "train.jsonl",
+      content: h.jsonl(h.provider.minExamples - 1),
+    });
+    const job = await h.provider.createJob({
+      baseModel: h.baseModel,
+      trainingFile,
+      epochs: 1,
+      suffix: "u-1",
+    });
+    h.runJobs();
+    const failed = await h.provider.getJob(job.providerJobId);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(new RegExp(`${h.provider.minExamples}`));
+  });
+
+  it("cancels a job, idempotently, but not one that already finished", async () => {
+    const h = await start();
+    const trainingFile = await h.provider.uploadFile({
+      filename: "train.jsonl",
+      content: h.jsonl(h.provider.minExamples),
+    });
+    const job = await h.provider.createJob({
+      baseModel: h.baseModel,
+      trainingFile,
+      epochs: 1,
+      suffix: "u-1",
+    });
+    h.tick();
+    await h.provider.cancelJob(job.providerJobId);
+    await h.provider.cancelJob(job.providerJobId);
+    h.runJobs();
+    expect((await h.provider.getJob(job.providerJobId)).status).toBe("cancelled");
+
+    const other = await h.provider.createJob({
+      baseModel: h.baseModel,
+      trainingFile,
+      epochs: 1,
+      suffix: "u-2",
+    });
+    h.runJobs();
+    expect((await h.provider.getJob(other.providerJobId)).status).toBe("succeeded");
+    const error = await rejection(h.provider.cancelJob(other.providerJobId));
+    expect(error.status).toBe(400);
+    expect(error.retryable).toBe(false);
+  });
+
+  it("surfaces 429 and 500 as retryable ProviderErrors, with retry-after", async () => {
+    const h = await start();
+    const trainingFile = await h.provider.uploadFile({
+      filename: "train.jsonl",
+      content: h.jsonl(h.provider.minExamples),
+    });
+    const job = await h.provider.createJob({
+      baseModel: h.baseModel,
+      trainingFile,
+      epochs: 1,
+      suffix: "u-1",
+    });
+
+    h.failApi(1, { status: 429, retryAfter: 7 });
+    const limited = await rejection(h.provider.getJob(job.providerJobId));
+    expect(limited).toMatchObject({ status: 429, retryAfterMs: 7_000 });
+    expect(limited.retryable).toBe(true);
+
+    h.failApi(1, { status: 500 });
+    const broken = await rejection(
+      h.provider.createJob({ baseModel: h.baseModel, trainingFile, epochs: 1, suffix: "x" }),
+    );
+    expect(broken.status).toBe(500);
+    expect(broken.retryable).toBe(true);
+
+    h.failStorage(1, { status: 503 });
+    const storage = await rejection(h.provider.uploadFile({ filename: "again.jsonl", content: h.jsonl(1) }));
+    expect(storage.status).toBe(503);
+    expect(storage.retryable).toBe(true);
+
+    // The next call goes through: nothing was left half-done by the failures.
+    expect((await h.provider.getJob(job.providerJobId)).status).toBe("validating");
+  });
+
+  it("maps client errors to non-retryable ProviderErrors", async () => {
+    const h = await start();
+    const unknown =
+      name === "openai" ? "ftjob-doesnotexist" : "projects/1/locations/europe-west4/tuningJobs/42";
+    const missing = await rejection(h.provider.getJob(unknown));
+    expect(missing.status).toBe(404);
+    expect(missing.retryable).toBe(false);
+    const badModel = await rejection(
+      h.provider.createJob({ baseModel: "not-a-model", trainingFile: "gs://x/y", epochs: 1, suffix: "s" }),
+    );
+    expect(badModel.status).toBe(400);
+    expect(badModel.message).toMatch(/not-a-model/);
+  });
+
+  it("deletes uploaded files, and deleting again is not an error", async () => {
+    const h = await start();
+    const id = await h.provider.uploadFile({ filename: "train.jsonl", content: h.jsonl(2) });
+    await h.provider.deleteFile(id);
+    expect(h.stored(id)).toBeUndefined();
+    await h.provider.deleteFile(id);
+  });
+});
+
+describe("OpenAI fine-tune provider", () => {
+  async function succeeded(h: Awaited<ReturnType<typeof openaiHarness>>, suffix: string) {
+    const trainingFile = await h.provider.uploadFile({ filename: "train", content: h.jsonl(10) });
+    const job = await h.provider.createJob({ baseModel: "gpt-4.1-mini", trainingFile, epochs: 1, suffix });
+    h.runJobs();
+    return h.provider.getJob(job.providerJobId);
+  }
+
+  it("reads a tuned model's shutdown date", async () => {
+    const h = await openaiHarness();
+    const job = await succeeded(h, "u-1");
+    const model = job.fineTunedModel!;
+    expect(await h.provider.modelShutdownDate(model)).toBeUndefined();
+    h.emu.setShutdownDate(model, "2027-01-14");
+    expect(await h.provider.modelShutdownDate(model)).toEqual(new Date("2027-01-14T00:00:00Z"));
+    h.emu.setShutdownDate("gpt-4.1-mini", "2027-01-14T00:00:00Z");
+    expect((await h.provider.modelShutdownDate("gpt-4.1-mini"))?.toISOString()).toBe(
+      "2027-01-14T00:00:00.000Z",
+    );
+  });
+
+  it("puts a safe suffix into the model name", async () => {
+    const h = await openaiHarness();
+    expect((await succeeded(h, "u-9f8e7d")).fineTunedModel).toMatch(
+      /^ft:gpt-4\.1-mini-2025-04-14:emulator-org:u-9f8e7d:\w{8}$/,
+    );
+    // Colons would break the ft:base:org:suffix:id name; OpenAI caps the suffix at 64 characters.
+    expect((await succeeded(h, " user:42 ädmin ")).fineTunedModel).toMatch(
+      /:emulator-org:user-42-dmin:\w{8}$/,
+    );
+    const long = await succeeded(h, "x".repeat(80));
+    expect(long.fineTunedModel).toContain(`:${"x".repeat(64)}:`);
+    expect((await succeeded(h, "::")).fineTunedModel).toMatch(/:emulator-org::\w{8}$/);
+    expect(h.emu.fineTuning.list(undefined, 10).data.map((j) => j.user_provided_suffix)).toEqual([
+      null,
+      "x".repeat(64),
+      "user-42-dmin",
+      "u-9f8e7d",
+    ]);
+  });
+
+  it("sends the epochs as supervised hyperparameters and names files .jsonl", async () => {
+    const h = await openaiHarness();
+    const trainingFile = await h.provider.uploadFile({ filename: "train", content: h.jsonl(10) });
+    expect(h.emu.files.get(trainingFile)?.filename).toBe("train.jsonl");
+    await h.provider.createJob({ baseModel: "gpt-4.1-mini", trainingFile, epochs: 3, suffix: "s" });
+    expect(h.emu.requests.at(-1)?.body).toMatchObject({
+      model: "gpt-4.1-mini",
+      training_file: trainingFile,
+      method: { type: "supervised", supervised: { hyperparameters: { n_epochs: 3 } } },
+    });
+    expect(h.emu.requests.at(-1)?.body).not.toHaveProperty("validation_file");
+  });
+
+  it("deletes a tuned model, idempotently", async () => {
+    const h = await openaiHarness();
+    const model = (await succeeded(h, "u-1")).fineTunedModel!;
+    await h.provider.deleteModel(model);
+    expect(h.emu.models.has(model)).toBe(false);
+    await h.provider.deleteModel(model);
+  });
+
+  it("turns a refused key and an unreachable server into ProviderErrors", async () => {
+    const h = await openaiHarness();
+    const wrongKey = createOpenAIFineTuneProvider({ apiKey: "sk-wrong", baseUrl: `${h.emu.url}/v1` });
+    const denied = await rejection(wrongKey.getJob("ftjob-x"));
+    expect(denied).toMatchObject({ status: 401, code: "invalid_api_key" });
+    expect(denied.retryable).toBe(false);
+
+    const gone = createOpenAIFineTuneProvider({ apiKey: "sk-test", baseUrl: "http://127.0.0.1:9/v1" });
+    const offline = await rejection(gone.getJob("ftjob-x"));
+    expect(offline.status).toBeUndefined();
+    expect(offline.retryable).toBe(true);
+  });
+
+  it("needs at least 10 examples", async () => {
+    const h = await openaiHarness();
+    expect(h.provider).toMatchObject({ name: "openai", minExamples: 10 });
+  });
+});
+
+describe("Vertex fine-tune provider", () => {
+  it("uses the suffix as display name, the endpoint as model, and bearer auth everywhere", async () => {
+    const h = await vertexHarness();
+    const content = h.jsonl(16);
+    const trainingFile = await h.provider.uploadFile({ filename: "u-1/train.jsonl", content });
+    expect(trainingFile).toBe("gs://tuning-data/fine-tune/u-1/train.jsonl");
+    const upload = h.storage.requests.at(-1)!;
+    expect(upload.headers.authorization).toBe("Bearer vertex-test-token");
+    expect(upload.query).toMatchObject({ uploadType: "media", name: "fine-tune/u-1/train.jsonl" });
+
+    const job = await h.provider.createJob({
+      baseModel: "gemini-2.5-flash",
+      trainingFile,
+      epochs: 3,
+      suffix: "u-1a2b",
+    });
+    expect(job.providerJobId).toMatch(
+      /^projects\/123456789012\/locations\/europe-west4\/tuningJobs\/\d{19}$/,
+    );
+    const create = h.emu.requests.at(-1)!;
+    expect(create.path).toBe("/v1beta1/projects/test-project/locations/europe-west4/tuningJobs");
+    expect(create.headers.authorization).toBe("Bearer vertex-test-token");
+    expect(create.body).toMatchObject({
+      baseModel: "gemini-2.5-flash",
+      tunedModelDisplayName: "u-1a2b",
+      supervisedTuningSpec: { trainingDatasetUri: trainingFile, hyperParameters: { epochCount: 3 } },
+    });
+    h.runJobs();
+    const done = await h.provider.getJob(job.providerJobId);
+    expect(done.fineTunedModel).toMatch(/^projects\/123456789012\/locations\/europe-west4\/endpoints\/\d+$/);
+    expect(done.trainedTokens).toBe(countJsonlTokens(content, "vertex") * 3);
+    expect(await h.provider.modelShutdownDate(done.fineTunedModel!)).toBeUndefined();
+  });
+
+  it("refuses to delete tuned models, without inviting retries", async () => {
+    const h = await vertexHarness();
+    const error = await rejection(h.provider.deleteModel("projects/1/locations/europe-west4/endpoints/2"));
+    expect(error.code).toBe("unsupported");
+    expect(error.retryable).toBe(false);
+    expect(h.provider).toMatchObject({ name: "vertex", minExamples: 16 });
+  });
+
+  it("reports Google's error status and message", async () => {
+    const h = await vertexHarness();
+    h.failApi(1, { status: 429 });
+    const error = await rejection(h.provider.getJob("projects/1/locations/europe-west4/tuningJobs/1"));
+    expect(error).toMatchObject({
+      status: 429,
+      code: "RESOURCE_EXHAUSTED",
+      message: "Resource has been exhausted (e.g. check quota).",
+    });
+  });
+});
