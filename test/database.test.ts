@@ -57,7 +57,9 @@ describe("migrations", () => {
     const applied = await second.db.$queryRaw<
       Array<{ n: bigint }>
     >`SELECT count(*) AS n FROM _prisma_migrations`;
-    const migrations = readdirSync("prisma/migrations", { withFileTypes: true }).filter((d) => d.isDirectory());
+    const migrations = readdirSync("prisma/migrations", { withFileTypes: true }).filter((d) =>
+      d.isDirectory(),
+    );
     expect(Number(applied[0]!.n)).toBe(migrations.length);
     await second.close();
   });

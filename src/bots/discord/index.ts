@@ -2,13 +2,19 @@
 import type { Config } from "../../config.ts";
 import type { AdapterDeps, RunningPlatform } from "../platform.ts";
 
-export async function startDiscord(deps: AdapterDeps<NonNullable<Config["discord"]>>): Promise<RunningPlatform> {
+export async function startDiscord(
+  deps: AdapterDeps<NonNullable<Config["discord"]>>,
+): Promise<RunningPlatform> {
   deps.log.warn("the Discord adapter is not implemented in this version");
   const unavailable = async (): Promise<never> => {
     throw new Error("The Discord adapter is not implemented yet.");
   };
   return {
-    notifier: { sendApprovalPrompt: unavailable, closeApprovalPrompt: unavailable, sendDirectMessage: unavailable },
+    notifier: {
+      sendApprovalPrompt: unavailable,
+      closeApprovalPrompt: unavailable,
+      sendDirectMessage: unavailable,
+    },
     connected: () => false,
     stop: async () => {},
   };

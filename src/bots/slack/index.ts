@@ -1,15 +1,80 @@
-// Placeholder until the Slack adapter lands: it connects to nothing and says so.
+// The Slack adapter: Bolt in, core calls out. Mentions and DMs -> `mention`, reactions -> `reaction`,
+// `/assistant` -> the command calls, Approve/Decline buttons -> `approvalClick`; the notifier lets
+// the core DM people. Over HTTP or Socket Mode, as configured. It translates; it decides nothing.
 import type { Config } from "../../config.ts";
 import type { AdapterDeps, RunningPlatform } from "../platform.ts";
+import { createSlackTransport, identifyWorkspace, webClientOptions } from "./app.ts";
+import { registerApprovalActions } from "./approvals.ts";
+import { registerCommands } from "./commands.ts";
+import { createInFlight } from "./in-flight.ts";
+import { errorFields, type ListenerDeps } from "./listener-deps.ts";
+import { registerMessageListeners } from "./messages.ts";
+import { createSlackNotifier } from "./notifier.ts";
+import { registerReactionListeners } from "./reactions.ts";
+import { createRecentEvents } from "./recent-events.ts";
 
-export async function startSlack(deps: AdapterDeps<NonNullable<Config["slack"]>>): Promise<RunningPlatform> {
-  deps.log.warn("the Slack adapter is not implemented in this version");
-  const unavailable = async (): Promise<never> => {
-    throw new Error("The Slack adapter is not implemented yet.");
-  };
+export interface SlackPlatform extends RunningPlatform {
+  /** Over HTTP: the port Bolt listens on (the chosen one when SLACK_PORT is 0). */
+  readonly httpPort?: number;
+  /** The workspace and bot user the token belongs to. */
+  readonly workspace: { teamId: string; botUserId: string };
+}
+
+/** How long stop() waits for replies still being written before it gives up on them. */
+const DRAIN_TIMEOUT_MS = 15_000;
+
+export async function startSlack(deps: AdapterDeps<NonNullable<Config["slack"]>>): Promise<SlackPlatform> {
+  const { config, assistant, log } = deps;
+  const clientOptions = webClientOptions(config, log);
+  const workspace = await identifyWorkspace(config, clientOptions);
+  const transport = createSlackTransport(config, log, workspace, clientOptions);
+  const { app } = transport;
+  const inFlight = createInFlight();
+  const recent = createRecentEvents();
+
+  // Slack resends an event it believes undelivered (HTTP retries, Socket Mode redelivery). The core
+  // is idempotent anyway (exchanges per message ts, ratings per event id); this only skips the work.
+  app.use(async ({ body, context, next }) => {
+    const eventId = (body as { event_id?: unknown }).event_id;
+    if (typeof eventId === "string" && !recent.firstTime(eventId)) {
+      log.info("skipped a repeated event delivery", { eventId, retryNum: context.retryNum });
+      return;
+    }
+    await next();
+  });
+
+  const listenerDeps: ListenerDeps = { assistant, log, workspace, inFlight };
+  registerMessageListeners(app, listenerDeps);
+  registerReactionListeners(app, listenerDeps);
+  registerCommands(app, listenerDeps);
+  registerApprovalActions(app, listenerDeps);
+  app.error(async (error) => {
+    log.error("slack event failed", errorFields(error));
+  });
+
+  const started = await transport.start();
+  log.info("slack connected", {
+    transport: config.socketMode ? "socket" : "http",
+    ...(started.port !== undefined ? { port: started.port } : {}),
+    team: workspace.teamId,
+  });
+
+  let stopped = false;
   return {
-    notifier: { sendApprovalPrompt: unavailable, closeApprovalPrompt: unavailable, sendDirectMessage: unavailable },
-    connected: () => false,
-    stop: async () => {},
+    notifier: createSlackNotifier(app.client),
+    ...(started.port !== undefined ? { httpPort: started.port } : {}),
+    workspace: { teamId: workspace.teamId, botUserId: workspace.botUserId },
+    connected: () => !stopped && transport.connected(),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        await transport.stop();
+      } catch (e) {
+        log.warn("stopping the Slack receiver failed", errorFields(e));
+      }
+      if (!(await inFlight.drain(DRAIN_TIMEOUT_MS)))
+        log.warn("stopped with replies still in flight", { inFlight: inFlight.size });
+    },
   };
 }

@@ -1,0 +1,101 @@
+// Approval prompts: the Block Kit message the notifier DMs (a section with the core's text and an
+// Approve/Decline actions block), and the button clicks on it. A click is acknowledged at once,
+// handed to the core, and answered to the clicker only; when the core settles the proposal, the
+// prompt is rewritten with the outcome and loses its buttons.
+import type { App, BlockAction, ButtonAction, types } from "@slack/bolt";
+import { approvalButtonId, parseApprovalButtonId } from "../../core/assistant.ts";
+import type { ApprovalPrompt } from "../../core/ports.ts";
+import { slackUserRef } from "./identity.ts";
+import { errorFields, type ListenerDeps } from "./listener-deps.ts";
+import { toSlackMrkdwn } from "./mrkdwn.ts";
+import { splitMessage } from "./split-message.ts";
+
+/** Slack's limits: section text 3,000 characters, button text 75. */
+const SECTION_CHARS = 3_000;
+const BUTTON_CHARS = 75;
+/** Matches every approval button, whatever the proposal (the core parses the id). */
+export const APPROVAL_ACTION = /^ft:(approve|decline):/;
+
+export const STALE_BUTTON_TEXT = "That button is not valid any more.";
+export const CLICK_FAILURE_TEXT = "Sorry, that click failed on my side. Please try again in a minute.";
+
+function sections(markdown: string): types.SectionBlock[] {
+  return splitMessage(toSlackMrkdwn(markdown), SECTION_CHARS).map((text) => ({
+    type: "section",
+    text: { type: "mrkdwn", text },
+  }));
+}
+
+function buttonText(label: string): string {
+  return label.length <= BUTTON_CHARS ? label : `${label.slice(0, BUTTON_CHARS - 1)}…`;
+}
+
+/** The prompt as a message: `text` is the notification fallback, the blocks are what people see. */
+export function approvalPromptMessage(prompt: ApprovalPrompt): { text: string; blocks: types.KnownBlock[] } {
+  return {
+    text: toSlackMrkdwn(prompt.text),
+    blocks: [
+      ...sections(prompt.text),
+      {
+        type: "actions",
+        block_id: "approval",
+        elements: [
+          {
+            type: "button",
+            style: "primary",
+            action_id: approvalButtonId("approve", prompt.proposalId),
+            value: prompt.proposalId,
+            text: { type: "plain_text", text: buttonText(prompt.approveLabel) },
+          },
+          {
+            type: "button",
+            style: "danger",
+            action_id: approvalButtonId("decline", prompt.proposalId),
+            value: prompt.proposalId,
+            text: { type: "plain_text", text: buttonText(prompt.declineLabel) },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** A settled prompt: the new text and no buttons. */
+export function closedPromptMessage(text: string): { text: string; blocks: types.KnownBlock[] } {
+  return { text: toSlackMrkdwn(text), blocks: sections(text) };
+}
+
+export function registerApprovalActions(app: App, deps: ListenerDeps): void {
+  app.action<BlockAction<ButtonAction>>(APPROVAL_ACTION, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    const log = deps.log.child({ action: action.action_id.split(":")[1] });
+    await deps.inFlight.run(
+      async () => {
+        const parsed = parseApprovalButtonId(action.action_id);
+        if (!parsed) {
+          await respond({ response_type: "ephemeral", replace_original: false, text: STALE_BUTTON_TEXT });
+          return;
+        }
+        const outcome = await deps.assistant.approvalClick({
+          user: slackUserRef(deps.workspace.teamId, body.user.id),
+          proposalId: parsed.proposalId,
+          action: parsed.action,
+          eventKey: body.trigger_id || action.action_ts,
+        });
+        if (outcome.promptText !== undefined && body.channel && body.message) {
+          await client.chat.update({
+            channel: body.channel.id,
+            ts: body.message.ts,
+            ...closedPromptMessage(outcome.promptText),
+          });
+        }
+        for (const part of splitMessage(toSlackMrkdwn(outcome.text)))
+          await respond({ response_type: "ephemeral", replace_original: false, text: part });
+      },
+      async (error) => {
+        log.error("handling an approval click failed", errorFields(error));
+        await respond({ response_type: "ephemeral", replace_original: false, text: CLICK_FAILURE_TEXT });
+      },
+    );
+  });
+}

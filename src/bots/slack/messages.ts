@@ -1,0 +1,98 @@
+// Mentions in channels and direct messages become `assistant.mention`; the answer goes back to the
+// same place: in channels always in a thread (the mention's own or a new one under it), in DMs at
+// the top level unless the message was in a thread. Only people's new messages count: bots, the
+// bot itself, edits, deletions and the other non-message subtypes are ignored, and plain channel
+// messages are not ours to answer (only mentions are).
+import type { App, webApi } from "@slack/bolt";
+import { slackUserRef } from "./identity.ts";
+import { errorFields, type ListenerDeps } from "./listener-deps.ts";
+import { fromSlackText } from "./mrkdwn.ts";
+import { postReply } from "./post-reply.ts";
+
+/** Said when answering failed in a way the core did not turn into a reply (e.g. the database is down). */
+/**
+ * Message subtypes that are still a person's new message: a file shared with a caption, a thread
+ * reply also sent to the channel. Every other subtype (message_changed, message_deleted,
+ * bot_message, channel_join, ...) is not a question.
+ */
+const NEW_MESSAGE_SUBTYPES = new Set<string | undefined>([undefined, "file_share", "thread_broadcast"]);
+
+export const FAILURE_TEXT =
+  "Sorry, something went wrong on my side while answering. Please try again in a minute.";
+
+interface IncomingMessage {
+  userId: string;
+  channel: string;
+  ts: string;
+  /** The conversation thread the core keeps context by. */
+  threadId: string | undefined;
+  /** Where the answer goes; undefined: top level. */
+  replyThreadTs: string | undefined;
+  text: string;
+}
+
+export function registerMessageListeners(app: App, deps: ListenerDeps): void {
+  const { workspace } = deps;
+
+  app.event("app_mention", async ({ event, client }) => {
+    if (!NEW_MESSAGE_SUBTYPES.has(event.subtype) || event.bot_id !== undefined) return;
+    if (event.user === undefined || event.user === workspace.botUserId) return;
+    const thread = event.thread_ts ?? event.ts;
+    await answer(client, {
+      userId: event.user,
+      channel: event.channel,
+      ts: event.ts,
+      threadId: thread,
+      replyThreadTs: thread,
+      text: event.text,
+    });
+  });
+
+  app.event("message", async ({ event, client }) => {
+    // NEW_MESSAGE_SUBTYPES spelled out, so that TypeScript narrows the event to a person's message.
+    if (event.subtype !== undefined && event.subtype !== "file_share" && event.subtype !== "thread_broadcast")
+      return;
+    // In channels the bot answers mentions only, and those arrive as app_mention.
+    if (event.channel_type !== "im") return;
+    if ("bot_id" in event && event.bot_id !== undefined) return;
+    if (event.user === workspace.botUserId) return;
+    await answer(client, {
+      userId: event.user,
+      channel: event.channel,
+      ts: event.ts,
+      threadId: event.thread_ts,
+      replyThreadTs: event.thread_ts,
+      text: event.text ?? "",
+    });
+  });
+
+  async function answer(client: webApi.WebClient, m: IncomingMessage): Promise<void> {
+    const log = deps.log.child({ channel: m.channel, ts: m.ts });
+    const target = { channel: m.channel, threadTs: m.replyThreadTs };
+    let posted = false;
+    await deps.inFlight.run(
+      async () => {
+        const result = await deps.assistant.mention({
+          user: slackUserRef(workspace.teamId, m.userId),
+          messageId: m.ts,
+          channelId: m.channel,
+          ...(m.threadId !== undefined ? { threadId: m.threadId } : {}),
+          text: fromSlackText(m.text, workspace.botUserId),
+        });
+        if (result.kind === "duplicate") {
+          log.debug("already answered; nothing posted");
+          return;
+        }
+        const ids = await postReply(client, log, target, result.text);
+        posted = ids.length > 0;
+        if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0)
+          await deps.assistant.recordReplyMessages(result.exchangeId, ids);
+      },
+      async (error) => {
+        log.error("answering a message failed", errorFields(error));
+        if (posted) return;
+        await postReply(client, log, target, FAILURE_TEXT);
+      },
+    );
+  }
+}

@@ -1,0 +1,41 @@
+// How the core and the jobs reach a Slack user outside a conversation: a DM (conversations.open,
+// then chat.postMessage), the approval prompt with its buttons, and the prompt's final edit.
+// Failures throw: the caller (the core) decides whether to try again.
+import type { webApi } from "@slack/bolt";
+import type { ApprovalPrompt, MessageRef, Notifier } from "../../core/ports.ts";
+import { approvalPromptMessage, closedPromptMessage } from "./approvals.ts";
+import { parseSlackExternalId } from "./identity.ts";
+import { toSlackMrkdwn } from "./mrkdwn.ts";
+import { splitMessage } from "./split-message.ts";
+
+export function createSlackNotifier(client: webApi.WebClient): Notifier {
+  async function openDm(externalUserId: string): Promise<string> {
+    const who = parseSlackExternalId(externalUserId);
+    if (!who) throw new Error(`Not a Slack user identity: ${externalUserId}`);
+    const opened = await client.conversations.open({ users: who.userId });
+    const channel = opened.channel?.id;
+    if (!channel) throw new Error("conversations.open answered without a channel id");
+    return channel;
+  }
+
+  return {
+    async sendApprovalPrompt(externalUserId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+      const channel = await openDm(externalUserId);
+      const posted = await client.chat.postMessage({ channel, ...approvalPromptMessage(prompt) });
+      if (!posted.ts) throw new Error("chat.postMessage answered without a ts");
+      return { channel: posted.channel ?? channel, ts: posted.ts };
+    },
+
+    async closeApprovalPrompt(ref: MessageRef, text: string): Promise<void> {
+      const { channel, ts } = ref;
+      if (!channel || !ts) throw new Error("Not a Slack message reference (expected channel and ts)");
+      await client.chat.update({ channel, ts, ...closedPromptMessage(text) });
+    },
+
+    async sendDirectMessage(externalUserId: string, text: string): Promise<void> {
+      const channel = await openDm(externalUserId);
+      for (const part of splitMessage(toSlackMrkdwn(text)))
+        await client.chat.postMessage({ channel, text: part });
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// Posting one answer: Markdown converted to mrkdwn, split into parts that each render, posted in
+// order into the same conversation (and thread).
+import type { webApi } from "@slack/bolt";
+import type { Logger } from "../../core/ports.ts";
+import { errorFields } from "./listener-deps.ts";
+import { toSlackMrkdwn } from "./mrkdwn.ts";
+import { splitMessage } from "./split-message.ts";
+
+export interface PostTarget {
+  channel: string;
+  /** Reply in this thread; undefined posts at the top level of the conversation. */
+  threadTs?: string;
+}
+
+/**
+ * Posts `text` and returns the ts of every part that was posted. Stops at the first failed part
+ * (logged) so a half-posted answer still records the parts people can rate.
+ */
+export async function postReply(
+  client: webApi.WebClient,
+  log: Logger,
+  target: PostTarget,
+  text: string,
+): Promise<string[]> {
+  const parts = splitMessage(toSlackMrkdwn(text));
+  const posted: string[] = [];
+  for (const part of parts) {
+    try {
+      const res = await client.chat.postMessage({
+        channel: target.channel,
+        text: part,
+        ...(target.threadTs !== undefined ? { thread_ts: target.threadTs } : {}),
+        unfurl_links: false,
+        unfurl_media: false,
+      });
+      if (res.ts) posted.push(res.ts);
+    } catch (e) {
+      log.error("posting a reply part failed", {
+        part: posted.length + 1,
+        parts: parts.length,
+        ...errorFields(e),
+      });
+      break;
+    }
+  }
+  if (parts.length === 0) log.warn("nothing to post: the reply was empty", { channel: target.channel });
+  return posted;
+}

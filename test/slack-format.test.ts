@@ -1,0 +1,125 @@
+// The Slack adapter's pure parts: Markdown -> mrkdwn (and the escaping that keeps model output
+// from pinging anyone), incoming text cleanup, reply splitting, and `/assistant` parsing.
+import { describe, expect, it } from "vitest";
+import { parseCommand } from "../src/bots/slack/commands.ts";
+import { parseSlackExternalId, slackExternalId } from "../src/bots/slack/identity.ts";
+import { fromSlackText, toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
+import { SLACK_PART_CHARS, splitLine, splitMessage } from "../src/bots/slack/split-message.ts";
+
+describe("toSlackMrkdwn", () => {
+  it("escapes Slack's control characters so nothing can ping, mention or disguise a link", () => {
+    expect(toSlackMrkdwn("hey <!channel> <!here|here> <@U123> <#C1> <https://x.io|safe>")).toBe(
+      "hey &lt;!channel&gt; &lt;!here|here&gt; &lt;@U123&gt; &lt;#C1&gt; &lt;https://x.io|safe&gt;",
+    );
+    expect(toSlackMrkdwn("R&D: a < b && b > c")).toBe("R&amp;D: a &lt; b &amp;&amp; b &gt; c");
+    expect(toSlackMrkdwn("```\nif (a < b) x = <!everyone>;\n```")).toBe(
+      "```\nif (a &lt; b) x = &lt;!everyone&gt;;\n```",
+    );
+    expect(toSlackMrkdwn("`<!here>`")).toBe("`&lt;!here&gt;`");
+  });
+
+  it("keeps block quotes", () => {
+    expect(toSlackMrkdwn("> quoted <b>\n>> not a quote start?")).toBe(
+      "> quoted &lt;b&gt;\n>&gt; not a quote start?",
+    );
+  });
+
+  it("rewrites Markdown emphasis, headings, bullets and links", () => {
+    expect(toSlackMrkdwn("**bold** and *italic* and ~~gone~~ and __strong__")).toBe(
+      "*bold* and _italic_ and ~gone~ and *strong*",
+    );
+    expect(toSlackMrkdwn("## A **heading**")).toBe("*A heading*");
+    expect(toSlackMrkdwn("- one\n* two\n  + nested")).toBe("• one\n• two\n  • nested");
+    expect(toSlackMrkdwn("see [the docs](https://example.com/a?b=1&c=2)")).toBe(
+      "see <https://example.com/a?b=1&amp;c=2|the docs>",
+    );
+    expect(toSlackMrkdwn("2 * 3 * 4 = 24, a*b*c")).toBe("2 * 3 * 4 = 24, a*b*c");
+  });
+
+  it("leaves code alone (but drops the language tag Slack would print)", () => {
+    expect(toSlackMrkdwn("```python\n**not bold** # not a heading\n- not a bullet\n```")).toBe(
+      "```\n**not bold** # not a heading\n- not a bullet\n```",
+    );
+    expect(toSlackMrkdwn("use `**x**` here - ok")).toBe("use `**x**` here - ok");
+  });
+});
+
+describe("fromSlackText", () => {
+  it("drops the bot's mention and undoes Slack's escapes, keeping other mentions", () => {
+    expect(fromSlackText("<@UBOT> is 1 &lt; 2 &amp;&amp; 3 &gt; 2? ask <@UBOB>", "UBOT")).toBe(
+      "is 1 < 2 && 3 > 2? ask <@UBOB>",
+    );
+    expect(fromSlackText("hi <@UBOT|assistant>, hello", "UBOT")).toBe("hi , hello");
+  });
+});
+
+describe("splitMessage", () => {
+  it("keeps short text in one part and gives no parts for empty text", () => {
+    expect(splitMessage("hello\n\nworld")).toEqual(["hello\n\nworld"]);
+    expect(splitMessage("  \n ")).toEqual([]);
+  });
+
+  it("cuts between paragraphs first", () => {
+    const a = "a".repeat(60);
+    const b = "b".repeat(60);
+    expect(splitMessage(`${a}\n\n${b}\n\n${a}`, 130)).toEqual([`${a}\n\n${b}`, a]);
+  });
+
+  it("cuts a long paragraph between words, never inside a Slack link", () => {
+    const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(" ");
+    const parts = splitMessage(words, 100);
+    expect(parts.every((p) => p.length <= 100)).toBe(true);
+    expect(parts.join(" ")).toBe(words);
+    expect(splitLine("aaa <https://x.io|a link with spaces> bbb", 36)).toEqual([
+      "aaa",
+      "<https://x.io|a link with spaces>",
+      "bbb",
+    ]);
+  });
+
+  it("closes and reopens a code fence it has to cut", () => {
+    const code = Array.from({ length: 40 }, (_, i) => `line ${i} of the code`).join("\n");
+    const parts = splitMessage(`Intro.\n\n\`\`\`\n${code}\n\`\`\`\n\nOutro.`, 200);
+    expect(parts.length).toBeGreaterThan(3);
+    for (const p of parts) {
+      expect(p.length).toBeLessThanOrEqual(200);
+      expect((p.match(/^```/gm) ?? []).length % 2).toBe(0);
+    }
+    const lines = parts.join("\n").split("\n");
+    for (let i = 0; i < 40; i++) expect(lines).toContain(`line ${i} of the code`);
+    expect(parts[0]).toMatch(/^Intro\./);
+    expect(parts.at(-1)).toMatch(/Outro\.$/);
+  });
+
+  it("hard-cuts a single line longer than a part", () => {
+    const parts = splitMessage("x".repeat(SLACK_PART_CHARS * 2 + 10));
+    expect(parts.map((p) => p.length)).toEqual([SLACK_PART_CHARS, SLACK_PART_CHARS, 10]);
+  });
+});
+
+describe("/assistant parsing", () => {
+  it("maps subcommands, with arguments", () => {
+    expect(parseCommand("status")).toEqual({ kind: "status" });
+    expect(parseCommand("  TRAIN ")).toEqual({ kind: "train" });
+    expect(parseCommand("models")).toEqual({ kind: "models" });
+    expect(parseCommand("rollback")).toEqual({ kind: "rollback", target: "" });
+    expect(parseCommand("rollback base")).toEqual({ kind: "rollback", target: "base" });
+    expect(parseCommand("limits")).toEqual({ kind: "limits-show" });
+    expect(parseCommand("limits show")).toEqual({ kind: "limits-show" });
+    expect(parseCommand("limits set monthly_usd 25")).toEqual({ kind: "limits-set", args: "monthly_usd 25" });
+  });
+
+  it("shows help for anything else", () => {
+    for (const text of ["", "help", "limits frob", "what"])
+      expect(parseCommand(text)).toEqual({ kind: "help" });
+  });
+});
+
+describe("Slack identities", () => {
+  it("round-trip, and nothing else parses as one", () => {
+    expect(slackExternalId("T1", "U2")).toBe("slack:T1:U2");
+    expect(parseSlackExternalId("slack:T1:U2")).toEqual({ teamId: "T1", userId: "U2" });
+    expect(parseSlackExternalId("discord:123")).toBeUndefined();
+    expect(parseSlackExternalId("slack:U2")).toBeUndefined();
+  });
+});
