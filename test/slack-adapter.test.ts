@@ -3,7 +3,6 @@
 // read what reached Slack (recorded Web API calls, response_url posts) and what the database holds.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSlack } from "../src/bots/slack/index.ts";
 import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
 import { SLACK_PART_CHARS } from "../src/bots/slack/split-message.ts";
 import { approvalButtonId } from "../src/core/assistant.ts";
@@ -450,49 +449,6 @@ describe("Slack adapter over HTTP: request verification", () => {
     expect(await h.database.db.exchange.count({ where: { userText: { contains: "request" } } })).toBe(0);
     expect(h.postsInThread(String(forged.ts))).toHaveLength(0);
     expect(h.postsInThread(stale.ts)).toHaveLength(0);
-  });
-
-  it("rewrites a prompt the click settled, without buttons (the core's promptText)", async () => {
-    // Until the core's approval flow lands, its approvalClick never settles a prompt. This adapter
-    // runs on the real core, with approvalClick answering the way the settled flow will.
-    const settled = {
-      text: "Approved: training has started.",
-      promptText: "Approved. Training started at 12:00.",
-    };
-    const second = await startSlack({
-      config: h.config.slack!,
-      assistant: { ...h.app.assistant, approvalClick: async () => settled },
-      log: h.log,
-    });
-    h.emu.setTarget({ kind: "http", url: `http://127.0.0.1:${second.httpPort}/slack/events` });
-    try {
-      const proposalId = randomUUID();
-      const ref = await second.notifier.sendApprovalPrompt(h.externalId(ALICE), {
-        proposalId,
-        text: "Train your own model? About $0.10.",
-        approveLabel: "Approve",
-        declineLabel: "Decline",
-      });
-      const click = await h.click(ALICE, {
-        actionId: approvalButtonId("approve", proposalId),
-        channelId: ref.channel!,
-        messageTs: ref.ts!,
-      });
-      const update = await h.emu.waitForCall("chat.update", (c) => c.args.ts === ref.ts);
-      expect(update.args).toMatchObject({ channel: ref.channel, text: settled.promptText });
-      const stored = h.emu.messages(ref.channel).find((m) => m.ts === ref.ts);
-      expect(stored?.text).toBe(settled.promptText);
-      expect(stored?.blocks).toEqual([
-        { type: "section", text: { type: "mrkdwn", text: settled.promptText } },
-      ]);
-      expect((await h.responseTo(click.responseUrl)).body).toMatchObject({
-        response_type: "ephemeral",
-        text: settled.text,
-      });
-    } finally {
-      h.emu.setTarget({ kind: "http", url: `http://127.0.0.1:${h.slack.httpPort}/slack/events` });
-      await second.stop();
-    }
   });
 
   it("stop() lets a reply in flight finish, then closes the port", async () => {
