@@ -34,16 +34,17 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  log.info("database ready", { kind: database.kind, platforms });
-
-  const { startApp } = await import("./app.ts");
-  const app = await startApp({ config, db: database.db, log });
-
-  await new Promise<void>((resolve) => {
+  // Listen before starting anything: without a listener, SIGTERM ends the process on the spot.
+  const stopRequested = new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+  log.info("database ready", { kind: database.kind, platforms });
+
+  const { startApp } = await import("./app.ts");
+  const app = await startApp({ config, db: database.db, log });
+  await stopRequested;
   log.info("shutting down");
   await app.stop();
   await database.close();

@@ -1,21 +1,59 @@
-// Placeholder until the Discord adapter lands: it connects to nothing and says so.
+// The Discord adapter: translates Discord events into `Assistant` calls and posts the answers. It
+// decides nothing. Pieces: client.ts (connection, intents), messages.ts (mentions and DMs),
+// reactions.ts (ratings), commands.ts (/assistant), approvals.ts (Approve/Decline buttons),
+// notifier.ts (DMs for the core and the jobs), identity.ts (`discord:<userId>`).
+import type { Client } from "discord.js";
 import type { Config } from "../../config.ts";
 import type { AdapterDeps, RunningPlatform } from "../platform.ts";
+import { createDiscordClient, keepConnected } from "./client.ts";
+import { registerCommands } from "./commands.ts";
+import { InFlight } from "./in-flight.ts";
+import { attachInteractionHandler } from "./interactions.ts";
+import { attachMessageHandler } from "./messages.ts";
+import { createNotifier } from "./notifier.ts";
+import { attachReactionHandlers } from "./reactions.ts";
+import { RecentIds } from "./recent-ids.ts";
+
+/** How long stop() waits for replies under way before closing the connection. */
+const STOP_GRACE_MS = 10_000;
 
 export async function startDiscord(
   deps: AdapterDeps<NonNullable<Config["discord"]>>,
 ): Promise<RunningPlatform> {
-  deps.log.warn("the Discord adapter is not implemented in this version");
-  const unavailable = async (): Promise<never> => {
-    throw new Error("The Discord adapter is not implemented yet.");
+  const { config, assistant, log } = deps;
+  const inFlight = new InFlight(log);
+  // Shared by every client this adapter builds, so a replay after a re-login is still recognised.
+  const seen = new RecentIds();
+  let commandsRegistered = false;
+
+  const build = (): Client => {
+    const client = createDiscordClient(config.apiUrl);
+    attachMessageHandler(client, { assistant, log, inFlight, seen });
+    attachReactionHandlers(client, { assistant, log, inFlight });
+    attachInteractionHandler(client, { assistant, log, inFlight, seen });
+    return client;
   };
-  return {
-    notifier: {
-      sendApprovalPrompt: unavailable,
-      closeApprovalPrompt: unavailable,
-      sendDirectMessage: unavailable,
+
+  const connection = keepConnected({
+    token: config.token,
+    log,
+    build,
+    async onConnected(client) {
+      if (commandsRegistered) return;
+      await registerCommands(client, config, log);
+      commandsRegistered = true;
     },
-    connected: () => false,
-    stop: async () => {},
+  });
+  // Startup waits for the first attempt only: an unreachable Discord is logged and retried in the
+  // background, and the rest of the bot starts anyway.
+  await connection.firstAttempt;
+
+  return {
+    notifier: createNotifier(connection.client),
+    connected: connection.connected,
+    async stop() {
+      await inFlight.drain(STOP_GRACE_MS);
+      await connection.stop();
+    },
   };
 }

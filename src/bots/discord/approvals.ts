@@ -1,0 +1,71 @@
+// Approval prompts: the Approve/Decline buttons the notifier attaches, and what a click does. The
+// click is acknowledged at once (deferUpdate: the prompt stays as it is), the core decides, and
+// when the click settled the proposal the prompt is replaced by the outcome without buttons (so
+// it cannot be clicked again); the clicker always gets the core's answer, visible only to them.
+import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  type ButtonInteraction,
+  ButtonStyle,
+  MessageFlags,
+} from "discord.js";
+import { type Assistant, approvalButtonId, parseApprovalButtonId } from "../../core/assistant.ts";
+import type { ApprovalPrompt, Logger } from "../../core/ports.ts";
+import { userRef } from "./identity.ts";
+import { SOMETHING_WENT_WRONG } from "./messages.ts";
+import { DISCORD_MESSAGE_LIMIT } from "./split-message.ts";
+
+export function approvalButtons(prompt: ApprovalPrompt): ActionRowBuilder<ButtonBuilder> {
+  return new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder()
+      .setCustomId(approvalButtonId("approve", prompt.proposalId))
+      .setLabel(label(prompt.approveLabel))
+      .setStyle(ButtonStyle.Success),
+    new ButtonBuilder()
+      .setCustomId(approvalButtonId("decline", prompt.proposalId))
+      .setLabel(label(prompt.declineLabel))
+      .setStyle(ButtonStyle.Danger),
+  );
+}
+
+/** True when the button is one of ours (and is then handled). */
+export function isApprovalButton(interaction: ButtonInteraction): boolean {
+  return parseApprovalButtonId(interaction.customId) !== undefined;
+}
+
+export async function handleApprovalClick(
+  interaction: ButtonInteraction,
+  assistant: Assistant,
+  log: Logger,
+): Promise<void> {
+  const parsed = parseApprovalButtonId(interaction.customId);
+  if (!parsed) return;
+  await interaction.deferUpdate();
+  try {
+    const outcome = await assistant.approvalClick({
+      user: userRef(interaction.user.id),
+      proposalId: parsed.proposalId,
+      action: parsed.action,
+      eventKey: interaction.id,
+    });
+    if (outcome.promptText !== undefined) {
+      await interaction.editReply({ content: oneMessage(outcome.promptText), components: [] });
+    }
+    await interaction.followUp({ content: oneMessage(outcome.text), flags: MessageFlags.Ephemeral });
+  } catch (error) {
+    log.error("approval click failed", { interactionId: interaction.id, error });
+    await interaction
+      .followUp({ content: SOMETHING_WENT_WRONG, flags: MessageFlags.Ephemeral })
+      .catch(() => {});
+  }
+}
+
+/** Button labels are capped at 80 characters. */
+function label(text: string): string {
+  return text.length <= 80 ? text : `${text.slice(0, 79)}…`;
+}
+
+/** A single message: prompts and click answers are short; never let Discord refuse one. */
+export function oneMessage(text: string): string {
+  return text.length <= DISCORD_MESSAGE_LIMIT ? text : `${text.slice(0, DISCORD_MESSAGE_LIMIT - 1)}…`;
+}

@@ -1,0 +1,32 @@
+// Routes interactions (slash commands, button clicks) to their handlers. The interaction id is the
+// event key: discord.js emits a replayed INTERACTION_CREATE again (after a gateway RESUME), and a
+// second acknowledgement would fail, so an id already seen is skipped. The core de-duplicates
+// button clicks durably as well (the id is passed as `eventKey`).
+import { type Client, Events } from "discord.js";
+import type { Assistant } from "../../core/assistant.ts";
+import type { Logger } from "../../core/ports.ts";
+import { handleApprovalClick, isApprovalButton } from "./approvals.ts";
+import { COMMAND_NAME, handleCommand } from "./commands.ts";
+import type { InFlight } from "./in-flight.ts";
+import type { RecentIds } from "./recent-ids.ts";
+
+export interface InteractionDeps {
+  assistant: Assistant;
+  log: Logger;
+  inFlight: InFlight;
+  seen: RecentIds;
+}
+
+export function attachInteractionHandler(client: Client, deps: InteractionDeps): void {
+  const { assistant, log, inFlight } = deps;
+  client.on(Events.InteractionCreate, (interaction) => {
+    const fields = { interactionId: interaction.id };
+    if (interaction.isChatInputCommand() && interaction.commandName === COMMAND_NAME) {
+      if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
+      inFlight.run("command", fields, () => handleCommand(interaction, assistant, log));
+    } else if (interaction.isButton() && isApprovalButton(interaction)) {
+      if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
+      inFlight.run("button", fields, () => handleApprovalClick(interaction, assistant, log));
+    }
+  });
+}

@@ -1,0 +1,138 @@
+// Messages that address the bot become `assistant.mention` calls: an @mention (of the bot user or
+// its role) or a reply to one of its messages in a server channel or thread, and every DM. The
+// answer is posted as a reply to the asker's message, split into parts when it is long, and the
+// parts' ids are handed back to the core (ratings arrive by them).
+import {
+  type Client,
+  cleanContent,
+  Events,
+  type Message,
+  type SendableChannels,
+  type TextBasedChannel,
+} from "discord.js";
+import type { Assistant } from "../../core/assistant.ts";
+import type { Logger } from "../../core/ports.ts";
+import { NO_PINGS } from "./client.ts";
+import { userRef } from "./identity.ts";
+import type { InFlight } from "./in-flight.ts";
+import type { RecentIds } from "./recent-ids.ts";
+import { splitMessage } from "./split-message.ts";
+
+/** Posted when the core fails unexpectedly, so the asker is not left with a vanished "typing…". */
+export const SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute.";
+
+/** Discord shows "typing…" for 10 s per request: refresh a little before it runs out. */
+export const TYPING_REFRESH_MS = 8_000;
+
+export interface MessageDeps {
+  assistant: Assistant;
+  log: Logger;
+  inFlight: InFlight;
+  seen: RecentIds;
+}
+
+export function attachMessageHandler(client: Client, deps: MessageDeps): void {
+  client.on(Events.MessageCreate, (message) => {
+    // Bots (this one included) and system notices are never answered: two bots could loop forever.
+    if (message.author.bot || message.system || message.webhookId) return;
+    if (!addressesBot(message)) return;
+    // discord.js does not re-emit a cached message a RESUME replays, but a fresh client may see one.
+    if (!deps.seen.firstTime(`message:${message.id}`)) return;
+    deps.inFlight.run("message", { messageId: message.id, channelId: message.channelId }, () =>
+      answer(message, deps),
+    );
+  });
+}
+
+function addressesBot(message: Message): boolean {
+  if (!message.inGuild()) return true;
+  const botId = message.client.user.id;
+  if (message.mentions.users.has(botId)) return true;
+  // A reply to the bot with the ping switched off still names it as the replied-to author.
+  if (message.reference && message.mentions.repliedUser?.id === botId) return true;
+  const botRole = message.guild.roles.botRoleFor(botId);
+  return botRole !== null && message.mentions.roles.has(botRole.id);
+}
+
+/** The text for the model: the bot's own mention removed, other mentions as readable names. */
+export function messageText(message: Message): string {
+  const botId = message.client.user.id;
+  const roleId = message.inGuild() ? message.guild.roles.botRoleFor(botId)?.id : undefined;
+  const own = new RegExp(`<@!?${botId}>[ \\t]?${roleId ? `|<@&${roleId}>[ \\t]?` : ""}`, "g");
+  const stripped = message.content.replace(own, "");
+  return cleanContent(stripped, message.channel).trim();
+}
+
+async function answer(message: Message, deps: MessageDeps): Promise<void> {
+  const { assistant, log } = deps;
+  const channel = message.channel;
+  if (!channel.isSendable()) return;
+  const inThread = channel.isThread();
+  const stopTyping = keepTyping(channel, log);
+  let result: Awaited<ReturnType<Assistant["mention"]>>;
+  try {
+    result = await assistant.mention({
+      user: userRef(message.author.id),
+      messageId: message.id,
+      channelId: inThread ? (channel.parentId ?? channel.id) : channel.id,
+      threadId: inThread ? channel.id : undefined,
+      text: messageText(message),
+    });
+  } catch (error) {
+    await postReply(message, channel, SOMETHING_WENT_WRONG, log);
+    throw error;
+  } finally {
+    stopTyping();
+  }
+  if (result.kind === "duplicate") return;
+  const ids = await postReply(message, channel, result.text, log);
+  if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0) {
+    await assistant.recordReplyMessages(result.exchangeId, ids);
+  }
+}
+
+/**
+ * Posts `text` as a reply to `message` (later parts follow as plain messages, in order) and
+ * returns the ids of the parts that were posted. Stops at the first part Discord refuses.
+ */
+export async function postReply(
+  message: Message,
+  channel: SendableChannels,
+  text: string,
+  log: Logger,
+): Promise<string[]> {
+  const parts = splitMessage(text);
+  const ids: string[] = [];
+  for (const [index, content] of parts.entries()) {
+    try {
+      const sent =
+        index === 0
+          ? await message.reply({ content, allowedMentions: NO_PINGS })
+          : await channel.send({ content, allowedMentions: NO_PINGS });
+      ids.push(sent.id);
+    } catch (error) {
+      log.error("could not post a reply part", {
+        messageId: message.id,
+        channelId: channel.id,
+        part: index + 1,
+        parts: parts.length,
+        error,
+      });
+      break;
+    }
+  }
+  if (parts.length === 0) log.warn("empty reply; nothing posted", { messageId: message.id });
+  return ids;
+}
+
+/** Shows "typing…" now and every few seconds until the returned function is called. */
+function keepTyping(channel: TextBasedChannel & SendableChannels, log: Logger): () => void {
+  const send = () => {
+    channel
+      .sendTyping()
+      .catch((error: unknown) => log.debug("typing failed", { channelId: channel.id, error }));
+  };
+  send();
+  const timer = setInterval(send, TYPING_REFRESH_MS);
+  return () => clearInterval(timer);
+}

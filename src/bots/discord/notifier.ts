@@ -1,0 +1,48 @@
+// The Notifier port on Discord: DMs to a user outside a conversation (approval prompts, training
+// news). Works over REST, so it does not need the gateway to be up. Errors (the user blocks DMs
+// from the bot: 50007) are thrown to the caller, which decides whether to try again.
+import type { Client } from "discord.js";
+import type { ApprovalPrompt, MessageRef, Notifier } from "../../core/ports.ts";
+import { approvalButtons, oneMessage } from "./approvals.ts";
+import { NO_PINGS } from "./client.ts";
+import { discordUserId } from "./identity.ts";
+import { splitMessage } from "./split-message.ts";
+
+export function createNotifier(client: () => Client): Notifier {
+  async function dmChannel(externalUserId: string) {
+    return client().users.createDM(discordUserId(externalUserId));
+  }
+
+  return {
+    async sendApprovalPrompt(externalUserId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+      const dm = await dmChannel(externalUserId);
+      // A long prompt goes out in parts; the buttons ride on the last one.
+      const parts = splitMessage(prompt.text);
+      const last = parts.pop() ?? "…";
+      for (const content of parts) await dm.send({ content, allowedMentions: NO_PINGS });
+      const message = await dm.send({
+        content: last,
+        components: [approvalButtons(prompt)],
+        allowedMentions: NO_PINGS,
+      });
+      return { channelId: message.channelId, messageId: message.id };
+    },
+
+    async closeApprovalPrompt(ref: MessageRef, text: string): Promise<void> {
+      const { channelId, messageId } = ref;
+      if (!channelId || !messageId) throw new Error("not a Discord message reference");
+      const channel = await client().channels.fetch(channelId);
+      if (!channel?.isTextBased()) throw new Error(`Discord channel ${channelId} is not a text channel`);
+      await channel.messages.edit(messageId, {
+        content: oneMessage(text),
+        components: [],
+        allowedMentions: NO_PINGS,
+      });
+    },
+
+    async sendDirectMessage(externalUserId: string, text: string): Promise<void> {
+      const dm = await dmChannel(externalUserId);
+      for (const content of splitMessage(text)) await dm.send({ content, allowedMentions: NO_PINGS });
+    },
+  };
+}
