@@ -9,4 +9,5 @@ COPY . .
 RUN npx prisma generate
 ENV DATA_DIR=/data
 VOLUME ["/data"]
-CMD ["npm", "start"]
+# node is PID 1, so SIGTERM from `docker stop` reaches the bot directly (graceful shutdown).
+CMD ["node", "--import", "tsx", "src/main.ts"]

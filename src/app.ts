@@ -9,6 +9,8 @@ import { createCore } from "./core/create-core.ts";
 import type { Clock, FineTuneProvider, Logger, Notifier } from "./core/ports.ts";
 import { systemClock } from "./core/ports.ts";
 import type { Database } from "./database/open-database.ts";
+import { type HealthServer, startHealthServer } from "./observability/health-server.ts";
+import { createMetrics, type Metrics } from "./observability/metrics.ts";
 
 export interface AppDeps {
   config: Config;
@@ -19,12 +21,16 @@ export interface AppDeps {
   googleAuthOptions?: GoogleGenAIOptions["googleAuthOptions"];
   /** Start the scheduled jobs (default true). Tests drive the jobs themselves. */
   schedule?: boolean;
+  /** Port of /healthz and /metrics; undefined or 0: no server. */
+  healthPort?: number;
 }
 
 export interface App {
   assistant: Assistant;
   platforms: Partial<Record<"discord" | "slack", RunningPlatform>>;
   core: ReturnType<typeof createCore>;
+  metrics: Metrics;
+  health?: HealthServer;
   stop(): Promise<void>;
 }
 
@@ -32,13 +38,17 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const { config, log } = deps;
   const clock = deps.clock ?? systemClock;
   const notifiers: Partial<Record<"discord" | "slack", Notifier>> = {};
-  const core = createCore({ ...deps, clock, notifiers });
+  let budgets: ReturnType<typeof createCore>["budgets"] | undefined;
+  const metrics = createMetrics({ db: deps.db, budgets: () => budgets! });
+  const core = createCore({ ...deps, clock, notifiers, wrapProvider: metrics.instrumentProvider });
+  budgets = core.budgets;
+  const assistant = metrics.instrumentAssistant(core.assistant);
   const platforms: App["platforms"] = {};
   if (config.discord) {
     const { startDiscord } = await import("./bots/discord/index.ts");
     platforms.discord = await startDiscord({
       config: config.discord,
-      assistant: core.assistant,
+      assistant,
       log: log.child({ platform: "discord" }),
     });
     notifiers.discord = platforms.discord.notifier;
@@ -47,19 +57,28 @@ export async function startApp(deps: AppDeps): Promise<App> {
     const { startSlack } = await import("./bots/slack/index.ts");
     platforms.slack = await startSlack({
       config: config.slack,
-      assistant: core.assistant,
+      assistant,
       log: log.child({ platform: "slack" }),
     });
     notifiers.slack = platforms.slack.notifier;
   }
   const jobs = deps.schedule === false ? undefined : core.startJobs();
+  const health =
+    deps.healthPort !== undefined && deps.healthPort > 0
+      ? await startHealthServer({ port: deps.healthPort, db: deps.db, platforms, metrics })
+      : undefined;
+  if (health) log.info("health and metrics server listening", { port: health.port });
   return {
-    assistant: core.assistant,
+    assistant,
     platforms,
     core,
+    metrics,
+    health,
     async stop() {
-      await jobs?.stop();
+      // Stop taking new events first (adapters wait for replies in flight), then the jobs.
       await Promise.all(Object.values(platforms).map((p) => p.stop()));
+      await jobs?.stop();
+      await health?.close();
     },
   };
 }

@@ -299,6 +299,26 @@ export const settings = {
     description: "Directory of the embedded database and other local state.",
     hint: "a directory path such as .data",
   }),
+  LOG_FORMAT: setting(z.enum(["json", "pretty"]).default("json"), {
+    group: "Operators and runtime",
+    description: "`json` (one object per line, for log collectors) or `pretty` (colours, for development).",
+    hint: "json or pretty",
+  }),
+  HEALTH_PORT: setting(int(0, 65535).default(9090), {
+    group: "Operators and runtime",
+    description: "Port of the health and metrics server (`/healthz`, `/metrics`); 0 turns it off.",
+    hint: "a port number such as 9090, or 0",
+  }),
+  RETENTION_DAYS: setting(int(1).default(90), {
+    group: "Operators and runtime",
+    description: "Exchanges older than this are deleted, except highly rated ones kept for training.",
+    hint: "a whole number of days such as 90",
+  }),
+  RETENTION_SCHEDULE: setting(cron.default("15 4 * * *"), {
+    group: "Operators and runtime",
+    description: "Cron schedule of the retention job.",
+    hint: "a cron expression such as '15 4 * * *'",
+  }),
   LOG_LEVEL: setting(z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"), {
     group: "Operators and runtime",
     description: "Log level.",
@@ -375,6 +395,9 @@ export interface Config {
   operators: string[];
   database: DatabaseConfig;
   logLevel: Raw["LOG_LEVEL"];
+  logFormat: "json" | "pretty";
+  healthPort: number;
+  retention: { days: number; schedule: string };
 }
 
 export interface DatabaseConfig {
@@ -540,6 +563,9 @@ export function loadConfig(
     operators: r.OPERATORS,
     database: { url: r.DATABASE_URL, dataDir: r.DATA_DIR },
     logLevel: r.LOG_LEVEL,
+    logFormat: r.LOG_FORMAT,
+    healthPort: r.HEALTH_PORT,
+    retention: { days: r.RETENTION_DAYS, schedule: r.RETENTION_SCHEDULE },
   };
 }
 

@@ -19,7 +19,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const platforms = configuredPlatforms(config);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, {}, config.logFormat);
   let database: Awaited<ReturnType<typeof openDatabase>>;
   try {
     database = await openDatabase(config.database);
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   log.info("database ready", { kind: database.kind, platforms });
 
   const { startApp } = await import("./app.ts");
-  const app = await startApp({ config, db: database.db, log });
+  const app = await startApp({ config, db: database.db, log, healthPort: config.healthPort });
   await stopRequested;
   log.info("shutting down");
   await app.stop();

@@ -25,7 +25,7 @@ describe("npm start", () => {
     expect(bot.output()).toMatch(/^ {2}OPENAI_API_KEY: .*set it to/m);
   });
 
-  it("refuses a second process on the same data directory, clearly, and leaves the first one running", async () => {
+  it("refuses a second process on the same data directory, clearly, and leaves the first one running", { timeout: 120_000 }, async () => {
     const cwd = tempDir();
     const env = {
       DISCORD_TOKEN: "test-token",
@@ -34,6 +34,7 @@ describe("npm start", () => {
       DISCORD_API_URL: "http://127.0.0.1:9/api",
       OPENAI_API_KEY: "test-key",
       DATA_DIR: join(cwd, "data"),
+      HEALTH_PORT: "0",
     };
     const first = startBot(env, cwd);
     try {

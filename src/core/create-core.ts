@@ -9,7 +9,7 @@ import { createBudgets } from "./budgets.ts";
 import { createConversation } from "./conversation.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createLimitsCommands } from "./operators.ts";
-import type { Clock, FineTuneProvider, Logger, Notifier } from "./ports.ts";
+import type { Clock, FineTuneProvider, LlmProvider, Logger, Notifier } from "./ports.ts";
 import { createPrivacyFilter } from "./privacy-filter.ts";
 import { createLlmProvider } from "./providers/llm-from-config.ts";
 import { createOpenAIFineTuneProvider } from "./providers/openai-fine-tune.ts";
@@ -25,13 +25,18 @@ export interface CoreDeps {
   clock: Clock;
   notifiers: Partial<Record<"discord" | "slack", Notifier>>;
   googleAuthOptions?: GoogleGenAIOptions["googleAuthOptions"];
+  /** Decorates the LLM providers (metrics). */
+  wrapProvider?: (p: LlmProvider) => LlmProvider;
 }
 
 export function createCore(deps: CoreDeps) {
   const { config, db, log, clock } = deps;
-  const llm = createLlmProvider(config.llm, config.llm.provider, {
-    googleAuthOptions: deps.googleAuthOptions,
-  });
+  const wrap = deps.wrapProvider ?? ((p: LlmProvider) => p);
+  const llm = wrap(
+    createLlmProvider(config.llm, config.llm.provider, {
+      googleAuthOptions: deps.googleAuthOptions,
+    }),
+  );
   const budgets = createBudgets({ db, clock });
   const fineTuneProvider = createFineTuneProvider(config, deps.googleAuthOptions);
   // A tuned model is served by the provider that trained it: OpenAI fine-tunes through the OpenAI

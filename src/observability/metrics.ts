@@ -1,0 +1,137 @@
+// Prometheus metrics. Counters and histograms are fed by wrapping the assistant and the LLM
+// provider (so the core stays free of metrics code); proposals, jobs and spend are read from the
+// database when Prometheus scrapes, so every replica reports the same truth.
+import client from "prom-client";
+import type { Assistant } from "../core/assistant.ts";
+import type { Budgets } from "../core/budgets.ts";
+import type { LlmProvider } from "../core/ports.ts";
+import { ProviderError } from "../core/ports.ts";
+import type { Database } from "../database/open-database.ts";
+
+export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
+  const registry = new client.Registry();
+  const replies = new client.Counter({
+    name: "bot_replies_total",
+    help: "Messages handled, by platform and outcome (reply, failed, duplicate, rejected).",
+    labelNames: ["platform", "outcome"],
+    registers: [registry],
+  });
+  const replySeconds = new client.Histogram({
+    name: "bot_reply_duration_seconds",
+    help: "Time from a message reaching the core to its answer being ready, provider calls included.",
+    labelNames: ["platform"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  const providerSeconds = new client.Histogram({
+    name: "bot_provider_request_duration_seconds",
+    help: "LLM provider calls (one attempt each), by provider and operation.",
+    labelNames: ["provider", "operation"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  const providerErrors = new client.Counter({
+    name: "bot_provider_errors_total",
+    help: "LLM provider errors, by provider, operation and HTTP status (network for none).",
+    labelNames: ["provider", "operation", "status"],
+    registers: [registry],
+  });
+  const ratings = new client.Counter({
+    name: "bot_ratings_total",
+    help: "Reaction events, by outcome (rated, or why they were ignored).",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: "bot_fine_tune_proposals",
+    help: "Fine-tune proposals by state.",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await deps.db.fineTuneProposal.groupBy({ by: ["state"], _count: { _all: true } });
+      for (const r of rows) this.set({ state: r.state }, r._count._all);
+    },
+  });
+  new client.Gauge({
+    name: "bot_fine_tune_jobs",
+    help: "Fine-tune jobs by state.",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await deps.db.fineTuneJob.groupBy({ by: ["state"], _count: { _all: true } });
+      for (const r of rows) this.set({ state: r.state }, r._count._all);
+    },
+  });
+  new client.Gauge({
+    name: "bot_spend_usd",
+    help: "Spend this period: training this month (reserved + settled), chat this month and today.",
+    labelNames: ["kind"],
+    registers: [registry],
+    async collect() {
+      const { total } = await deps.budgets().spend();
+      this.set({ kind: "training_month" }, total.trainingReservedUsd + total.trainingSettledUsd);
+      this.set({ kind: "chat_month" }, total.chatMonthUsd);
+      this.set({ kind: "chat_today" }, total.chatTodayUsd);
+    },
+  });
+  new client.Gauge({
+    name: "bot_limit_usd",
+    help: "Admin spending limits (absent when unlimited).",
+    labelNames: ["limit"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const limits = await deps.budgets().getLimits();
+      if (limits.trainingTotalMonthUsd !== null)
+        this.set({ limit: "training_total_month" }, limits.trainingTotalMonthUsd);
+      if (limits.trainingPerUserMonthUsd !== null)
+        this.set({ limit: "training_user_month" }, limits.trainingPerUserMonthUsd);
+      if (limits.chatPerDayUsd !== null) this.set({ limit: "chat_day" }, limits.chatPerDayUsd);
+    },
+  });
+
+  function instrumentProvider(p: LlmProvider): LlmProvider {
+    const timed = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+      const end = providerSeconds.startTimer({ provider: p.name, operation });
+      try {
+        return await fn();
+      } catch (e) {
+        const status = e instanceof ProviderError ? String(e.status ?? "network") : "error";
+        providerErrors.inc({ provider: p.name, operation, status });
+        throw e;
+      } finally {
+        end();
+      }
+    };
+    return {
+      name: p.name,
+      chat: (r) => timed("chat", () => p.chat(r)),
+      embed: (r) => timed("embed", () => p.embed(r)),
+    };
+  }
+
+  function instrumentAssistant(a: Assistant): Assistant {
+    return {
+      ...a,
+      async mention(input) {
+        const end = replySeconds.startTimer({ platform: input.user.platform });
+        const result = await a.mention(input);
+        end();
+        const outcome = result.kind === "reply" ? (result.failed ? "failed" : "reply") : result.kind;
+        replies.inc({ platform: input.user.platform, outcome });
+        return result;
+      },
+      async reaction(input) {
+        const outcome = await a.reaction(input);
+        ratings.inc({ outcome: outcome.kind === "rated" ? "rated" : outcome.reason });
+        return outcome;
+      },
+    };
+  }
+
+  return { registry, instrumentProvider, instrumentAssistant };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,139 @@
+// What operators rely on: /healthz and /metrics, and a graceful shutdown that finishes the reply in
+// flight. The bot runs for real (a child process for the shutdown test) against the emulators.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/database/open-database.ts";
+import { startHealthServer } from "../src/observability/health-server.ts";
+import { startDiscordEmulator } from "./emulators/discord-emulator.ts";
+import { startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { ALICE, GENERAL, startDiscordApp } from "./support/discord-app.ts";
+import { startBot } from "./support/processes.ts";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("health and metrics", () => {
+  it("report the database, the platform, replies, provider calls, ratings, jobs and spend", async () => {
+    const h = await startDiscordApp();
+    const server = await startHealthServer({
+      port: 0,
+      db: h.db,
+      platforms: h.app.platforms,
+      metrics: h.app.metrics,
+    });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const healthy = await fetch(`${base}/healthz`);
+      expect(healthy.status).toBe(200);
+      expect(await healthy.json()).toEqual({ status: "ok", database: true, platforms: { discord: true } });
+
+      const { replies } = await h.mention(ALICE, "What is observability?");
+      await h.rate(ALICE, replies[0]!.id, "👍");
+      h.openai.failNext(3, { status: 500, match: "/chat/completions" });
+      await h.mention(ALICE, "This one fails");
+
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/bot_replies_total\{platform="discord",outcome="reply"\} 1/);
+      expect(metrics).toMatch(/bot_replies_total\{platform="discord",outcome="failed"\} 1/);
+      expect(metrics).toMatch(/bot_reply_duration_seconds_count\{platform="discord"\} 2/);
+      expect(metrics).toMatch(
+        /bot_provider_request_duration_seconds_count\{provider="openai",operation="chat"\} 4/,
+      );
+      expect(metrics).toMatch(
+        /bot_provider_errors_total\{provider="openai",operation="chat",status="500"\} 3/,
+      );
+      expect(metrics).toMatch(/bot_ratings_total\{outcome="rated"\} 1/);
+      expect(metrics).toMatch(/bot_spend_usd\{kind="chat_month"\} [0-9.e-]+/);
+      expect(metrics).toContain("# TYPE bot_fine_tune_jobs gauge");
+      expect(metrics).not.toContain("What is observability");
+
+      await h.app.platforms.discord!.stop();
+      const down = await fetch(`${base}/healthz`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toMatchObject({ status: "unavailable", platforms: { discord: false } });
+    } finally {
+      await server.close();
+      await h.stop();
+    }
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM mid-reply finishes the reply, stores the exchange and exits 0", {
+    timeout: 120_000,
+  }, async () => {
+    const discord = await startDiscordEmulator({
+      token: "test-token",
+      applicationId: "1000",
+      botUserId: "1000",
+    });
+    discord.addUser({ id: ALICE, username: "alice" });
+    discord.addGuild({
+      id: "2000",
+      name: "g",
+      channels: [{ id: GENERAL, name: "general" }],
+      members: [ALICE],
+    });
+    const openai = await startOpenAIEmulator();
+    let chatStarted!: () => void;
+    const started = new Promise<void>((r) => {
+      chatStarted = r;
+    });
+    openai.setReply(async () => {
+      chatStarted();
+      await new Promise((r) => setTimeout(r, 1500));
+      return "A slow but complete answer.";
+    });
+    const cwd = mkdtempSync(join(tmpdir(), "bot-shutdown-"));
+    dirs.push(cwd);
+    const dataDir = join(cwd, "data");
+    const bot = startBot(
+      {
+        DISCORD_TOKEN: "test-token",
+        DISCORD_APPLICATION_ID: "1000",
+        DISCORD_API_URL: discord.apiUrl,
+        OPENAI_API_KEY: "test",
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        FINETUNE_PROVIDER: "none",
+        EMBEDDING_DIMENSIONS: "64",
+        HEALTH_PORT: "0",
+        DATA_DIR: dataDir,
+      },
+      cwd,
+    );
+    try {
+      await bot.waitForOutput(/connected to Discord/, 60_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const message = discord.sendMessage({
+        channelId: GENERAL,
+        guildId: "2000",
+        authorId: ALICE,
+        content: "Tell me slowly",
+        mentionsBot: true,
+      });
+      await started;
+      bot.child.kill("SIGTERM");
+      expect(await bot.exited).toBe(0);
+      const posted = discord
+        .messagesIn(GENERAL)
+        .filter((m) => m.message_reference?.message_id === message.id);
+      expect(posted.map((m) => m.content)).toEqual(["A slow but complete answer."]);
+    } finally {
+      if (bot.child.exitCode === null) bot.child.kill("SIGKILL");
+      await openai.close();
+      await discord.close();
+    }
+    const opened = await openDatabase({ dataDir });
+    try {
+      const exchange = await opened.db.exchange.findFirstOrThrow();
+      expect(exchange).toMatchObject({ status: "answered", replyText: "A slow but complete answer." });
+      expect(exchange.replyMessageId).not.toBeNull();
+    } finally {
+      await opened.close();
+    }
+  });
+});
