@@ -25,7 +25,9 @@ describe("npm start", () => {
     expect(bot.output()).toMatch(/^ {2}OPENAI_API_KEY: .*set it to/m);
   });
 
-  it("refuses a second process on the same data directory, clearly, and leaves the first one running", { timeout: 120_000 }, async () => {
+  it("refuses a second process on the same data directory, clearly, and leaves the first one running", {
+    timeout: 120_000,
+  }, async () => {
     const cwd = tempDir();
     const env = {
       DISCORD_TOKEN: "test-token",
