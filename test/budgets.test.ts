@@ -56,6 +56,8 @@ async function newProposal(db: PrismaClient, userId: string, estimatedCostUsd = 
       estimatedSeconds: 60,
       trainJsonl: "{}",
       datasetSha256: "0".repeat(64),
+      // Reservations are taken for approved proposals (and only one may be pending per user).
+      state: "approved",
       expiresAt: new Date("2030-01-01T00:00:00Z"),
     },
   });

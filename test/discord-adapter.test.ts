@@ -49,7 +49,18 @@ describe("Discord adapter", () => {
     const [command] = h.emu.commandsRegistered("global") ?? [];
     expect(command?.name).toBe("assistant");
     const names = (command?.options ?? []).map((o) => o.name);
-    expect(names).toEqual(["status", "train", "models", "rollback", "limits"]);
+    expect(names).toEqual([
+      "status",
+      "train",
+      "models",
+      "rollback",
+      "memory",
+      "export",
+      "forget",
+      "opt-out",
+      "opt-in",
+      "limits",
+    ]);
     expect(h.emu.unknownRequests()).toEqual([]);
   });
 

@@ -24,6 +24,9 @@ class RecordingNotifier implements Notifier {
   async sendDirectMessage(to: string, text: string) {
     this.dms.push({ to, text });
   }
+  async sendFile(to: string, text: string) {
+    this.dms.push({ to, text });
+  }
 }
 
 const THRESHOLD = 12;

@@ -35,6 +35,17 @@ export interface Assistant {
   limitsShow(caller: UserRef): Promise<CommandReply>;
   /** `/assistant limits set <key> <value>` (operators only; the core checks). */
   limitsSet(caller: UserRef, args: string): Promise<CommandReply>;
+  /** `/assistant memory`: what the bot holds about the caller (ephemeral). */
+  memory(user: UserRef): Promise<CommandReply>;
+  /** `/assistant export`: DMs the caller a JSON file of all their data; this is the immediate answer. */
+  exportData(user: UserRef): Promise<CommandReply>;
+  /** `/assistant forget`: the warning, and the id of the confirmation button to show with it. */
+  forgetRequest(user: UserRef): Promise<{ text: string; confirmButtonId: string }>;
+  /** The confirmation button: deletes everything of the caller's, here and at the provider. */
+  forgetConfirm(input: { user: UserRef; buttonId: string; eventKey?: string }): Promise<ButtonOutcome>;
+  /** `/assistant opt-out` and `/assistant opt-in`. */
+  optOut(user: UserRef): Promise<CommandReply>;
+  optIn(user: UserRef): Promise<CommandReply>;
   /** Approve/Decline on an approval prompt. `eventKey`: the platform's interaction id. */
   approvalClick(input: {
     user: UserRef;
@@ -54,6 +65,15 @@ export function parseApprovalButtonId(
 ): { action: "approve" | "decline"; proposalId: string } | undefined {
   const m = /^ft:(approve|decline):([0-9a-f-]{36})$/.exec(id);
   return m ? { action: m[1] as "approve" | "decline", proposalId: m[2]! } : undefined;
+}
+
+/** The forget confirmation button: `forget:confirm:<hash of the person>`, so only they can use it. */
+export function forgetButtonId(subject: string): string {
+  return `forget:confirm:${subject.slice(0, 24)}`;
+}
+
+export function isForgetButtonId(id: string): boolean {
+  return /^forget:confirm:[0-9a-f]{24}$/.test(id);
 }
 
 export function conversationParts(conversation: Conversation, ratings: Ratings) {

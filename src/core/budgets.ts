@@ -4,7 +4,7 @@
 // that lock sees every earlier reservation, checks the limits against them and inserts its own
 // before the next caller may look. Amounts are compared as exact decimals; numbers exist only at
 // the edges (arguments, results).
-import type { Database } from "../database/open-database.ts";
+import { type Database, transactionOptions } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import type { Clock } from "./ports.ts";
 
@@ -97,7 +97,7 @@ const MAX_COUNT = 2_147_483_647;
 
 // Transaction windows. On embedded PGlite every transaction holds the one connection, so callers
 // queue behind each other inside startTransaction: maxWait must cover a queue of them, not one.
-const LOCK_TX_OPTIONS = { maxWait: 30_000, timeout: 15_000 } as const;
+const LOCK_TX_OPTIONS = transactionOptions;
 
 /** The UTC calendar month of `date`, as stored in `CostLedgerEntry.period`. */
 export function periodOf(date: Date): string {

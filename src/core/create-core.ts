@@ -4,9 +4,10 @@ import type { GoogleGenAIOptions } from "@google/genai";
 import type { Config } from "../config.ts";
 import type { Database } from "../database/open-database.ts";
 import { startScheduler } from "../jobs/scheduler.ts";
-import { type Assistant, conversationParts } from "./assistant.ts";
+import { type Assistant, conversationParts, forgetButtonId } from "./assistant.ts";
 import { createBudgets } from "./budgets.ts";
 import { createConversation } from "./conversation.ts";
+import { createDataRights, subjectHash } from "./data-rights.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createLimitsCommands } from "./operators.ts";
 import type { Clock, FineTuneProvider, LlmProvider, Logger, Notifier } from "./ports.ts";
@@ -16,7 +17,9 @@ import { createOpenAIFineTuneProvider } from "./providers/openai-fine-tune.ts";
 import { createVertexFineTuneProvider } from "./providers/vertex-fine-tune.ts";
 import { DEFAULT_RATING_EMOJI } from "./rating-emoji.ts";
 import { createRatings } from "./ratings.ts";
+import { runRetention } from "./retention.ts";
 import { createStatus } from "./status.ts";
+import type { UserRef } from "./users.ts";
 
 export interface CoreDeps {
   config: Config;
@@ -106,6 +109,14 @@ export function createCore(deps: CoreDeps) {
     },
   });
   const limits = createLimitsCommands({ budgets, operators: config.operators });
+  const dataRights = createDataRights({
+    db,
+    clock,
+    log: log.child({ part: "data-rights" }),
+    provider: fineTuneProvider,
+    minRating: config.fineTune.minRating,
+  });
+  const forgetButtonFor = (ref: UserRef) => forgetButtonId(subjectHash(ref.externalId));
 
   const assistant: Assistant = {
     ...conversationParts(conversation, ratings),
@@ -119,6 +130,41 @@ export function createCore(deps: CoreDeps) {
     limitsShow: (caller) => limits.show(caller.externalId),
     limitsSet: (caller, args) => limits.set(caller.externalId, args),
     approvalClick: lifecycle.approvalClick,
+    memory: dataRights.memory,
+    async exportData(user) {
+      const result = await dataRights.exportData(user);
+      if (!result.file) return { ok: result.ok, text: result.text };
+      const notifier = deps.notifiers[user.platform];
+      if (!notifier) return { ok: false, text: "I can't send you files on this platform." };
+      try {
+        await notifier.sendFile(user.externalId, result.text, result.file);
+      } catch (e) {
+        log.warn("export DM failed", { error: e });
+        return { ok: false, text: "I couldn't DM you the file. Please allow DMs from me and try again." };
+      }
+      return { ok: true, text: "I've sent you a DM with a JSON file of everything I hold about you." };
+    },
+    async forgetRequest(user) {
+      return {
+        text:
+          "This deletes everything I hold about you: your messages and my replies, ratings, memory, " +
+          "training offers and datasets, and the files and models trained for you at the provider " +
+          "(where it allows). It cannot be undone. Press the button to confirm.",
+        confirmButtonId: forgetButtonFor(user),
+      };
+    },
+    async forgetConfirm({ user, buttonId, eventKey }) {
+      if (buttonId !== forgetButtonFor(user))
+        return { text: "Only the person who asked to be forgotten can confirm it. Nothing changed." };
+      if (eventKey) {
+        const fresh = await db.processedEvent.createMany({ data: [{ key: eventKey }], skipDuplicates: true });
+        if (fresh.count === 0) return { text: "Already handled." };
+      }
+      const result = await dataRights.forget(user);
+      return { text: result.text, promptText: result.text };
+    },
+    optOut: dataRights.optOut,
+    optIn: dataRights.optIn,
   };
 
   return {
@@ -128,6 +174,7 @@ export function createCore(deps: CoreDeps) {
     status,
     budgets,
     lifecycle,
+    dataRights,
     fineTuneProvider,
     startJobs() {
       return startScheduler({
@@ -138,6 +185,24 @@ export function createCore(deps: CoreDeps) {
           { name: "readiness", schedule: config.fineTune.schedules.readiness, run: lifecycle.readiness },
           { name: "monitor", schedule: config.fineTune.schedules.monitor, run: lifecycle.monitor },
           { name: "retirement", schedule: config.fineTune.schedules.retirement, run: lifecycle.retirement },
+          {
+            name: "retention",
+            schedule: config.retention.schedule,
+            run: () =>
+              runRetention({
+                db,
+                clock,
+                log: log.child({ part: "retention" }),
+                retentionDays: config.retention.days,
+                minRating: config.fineTune.minRating,
+              }),
+          },
+          // Provider deletions that failed during a forget are retried with the monitoring job.
+          {
+            name: "deletions",
+            schedule: config.fineTune.schedules.monitor,
+            run: () => dataRights.retryDeletions(),
+          },
         ],
       });
     },

@@ -132,4 +132,6 @@ export interface Notifier {
   closeApprovalPrompt(ref: MessageRef, text: string): Promise<void>;
   /** A plain DM (training finished, failed, model retiring). */
   sendDirectMessage(externalUserId: string, text: string): Promise<void>;
+  /** A DM with a file attached (the data export). */
+  sendFile(externalUserId: string, text: string, file: { name: string; content: string }): Promise<void>;
 }

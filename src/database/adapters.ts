@@ -31,7 +31,7 @@ export async function createMigrationAdapter(config: DatabaseConfig) {
     connectionString: config.url,
     max: 1,
     allowExitOnIdle: true,
-    idleTimeoutMillis: 50,
+    idleTimeoutMillis: 10_000,
     Client: NameAsTextClient,
   });
   return new PrismaPg(pool);

@@ -12,6 +12,14 @@ import { servePGlite } from "./pglite-server.ts";
 
 export type Database = PrismaClient;
 
+/**
+ * PGlite runs one transaction at a time and queues the rest. If a queued interactive transaction
+ * waits longer than Prisma's maxWait (2 s by default), Prisma gives up on it, but the queued
+ * transaction still starts later and is never finished, holding the database forever. So waiting
+ * in the queue must not time out; a transaction that runs too long is still rolled back.
+ */
+export const transactionOptions = { maxWait: 10 * 60_000, timeout: 60_000 } as const;
+
 export interface OpenDatabase {
   db: Database;
   kind: "pglite" | "postgres";
@@ -33,7 +41,10 @@ export async function migratePGlite(pglite: PGlite): Promise<string> {
 export async function openDatabase(config: DatabaseConfig): Promise<OpenDatabase> {
   if (config.url) {
     await applyMigrations(config.url);
-    const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: config.url }) });
+    const db = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: config.url }),
+      transactionOptions,
+    });
     return { db, kind: "postgres", close: () => db.$disconnect() };
   }
   // Lock first: a second bot on the same directory must stop before it touches the files.
@@ -42,7 +53,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenDatabase
   try {
     pglite = await openPGlite(pgliteDir(config.dataDir));
     await migratePGlite(pglite);
-    const db = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    const db = new PrismaClient({ adapter: new PrismaPGlite(pglite), transactionOptions });
     const opened = pglite;
     return {
       db,

@@ -8,6 +8,7 @@ import { vector } from "@electric-sql/pglite/vector";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { inject } from "vitest";
+import { transactionOptions } from "../../src/database/open-database.ts";
 import { type ServedPGlite, servePGlite } from "../../src/database/pglite-server.ts";
 import { PrismaClient } from "../../src/generated/prisma/client.ts";
 
@@ -37,9 +38,12 @@ export async function createTestDatabase(options: { via?: "pglite" | "pg" } = {}
   if (options.via === "pg") {
     served = await servePGlite(pglite);
     // One connection: the socket server serves one session at a time (see stack notes).
-    db = new PrismaClient({ adapter: new PrismaPg({ connectionString: served.url, max: 1 }) });
+    db = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: served.url, max: 1 }),
+      transactionOptions,
+    });
   } else {
-    db = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    db = new PrismaClient({ adapter: new PrismaPGlite(pglite), transactionOptions });
   }
   return {
     db,

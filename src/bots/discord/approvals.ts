@@ -9,7 +9,12 @@ import {
   ButtonStyle,
   MessageFlags,
 } from "discord.js";
-import { type Assistant, approvalButtonId, parseApprovalButtonId } from "../../core/assistant.ts";
+import {
+  type Assistant,
+  approvalButtonId,
+  type ButtonOutcome,
+  parseApprovalButtonId,
+} from "../../core/assistant.ts";
 import type { ApprovalPrompt, Logger } from "../../core/ports.ts";
 import { userRef } from "./identity.ts";
 import { SOMETHING_WENT_WRONG } from "./messages.ts";
@@ -40,20 +45,36 @@ export async function handleApprovalClick(
 ): Promise<void> {
   const parsed = parseApprovalButtonId(interaction.customId);
   if (!parsed) return;
-  await interaction.deferUpdate();
-  try {
-    const outcome = await assistant.approvalClick({
+  await settleClick(interaction, log, "approval click", () =>
+    assistant.approvalClick({
       user: userRef(interaction.user.id),
       proposalId: parsed.proposalId,
       action: parsed.action,
       eventKey: interaction.id,
-    });
+    }),
+  );
+}
+
+/**
+ * How every button of ours is answered: acknowledged at once (deferUpdate: the message stays as
+ * it is), then the core decides; when its outcome carries `promptText` the message with the
+ * buttons is replaced by it, buttons removed, and the clicker gets the outcome's text ephemerally.
+ */
+export async function settleClick(
+  interaction: ButtonInteraction,
+  log: Logger,
+  what: string,
+  decide: () => Promise<ButtonOutcome>,
+): Promise<void> {
+  await interaction.deferUpdate();
+  try {
+    const outcome = await decide();
     if (outcome.promptText !== undefined) {
       await interaction.editReply({ content: oneMessage(outcome.promptText), components: [] });
     }
     await interaction.followUp({ content: oneMessage(outcome.text), flags: MessageFlags.Ephemeral });
   } catch (error) {
-    log.error("approval click failed", { interactionId: interaction.id, error });
+    log.error(`${what} failed`, { interactionId: interaction.id, error });
     await interaction
       .followUp({ content: SOMETHING_WENT_WRONG, flags: MessageFlags.Ephemeral })
       .catch(() => {});

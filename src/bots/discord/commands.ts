@@ -1,7 +1,12 @@
 // The `/assistant` slash command: its definition, its registration, and its handler.
 //
 // One command with subcommands, limits included:
-//   /assistant status | train | models | rollback [target] | limits show | limits set <setting>
+//   /assistant status | train | models | rollback [target]
+//              | memory | export | forget | opt-out | opt-in
+//              | limits show | limits set <setting>
+// memory, export, forget, opt-out and opt-in are the person's rights over their data: export DMs
+// the file (the core sends it through the notifier), forget answers with a confirmation button
+// (forget.ts handles the click).
 // The limits subcommands are for the bot's operators (OPERATORS), and the core checks that on
 // every call. They are not a separate command gated by Discord's `default_member_permissions`:
 // that gate can only be set per command, it means "server administrator", which is a different
@@ -11,7 +16,7 @@
 // Server Settings > Integrations.
 //
 // Every interaction is acknowledged at once with an ephemeral deferred reply (Discord allows 3 s;
-// the core may take longer) and then edited with the core's answer.
+// the core may take longer) and then edited with the core's answer: every answer is ephemeral.
 import {
   ApplicationIntegrationType,
   type ChatInputCommandInteraction,
@@ -23,6 +28,8 @@ import {
 } from "discord.js";
 import type { Assistant, CommandReply } from "../../core/assistant.ts";
 import type { Logger } from "../../core/ports.ts";
+import { oneMessage } from "./approvals.ts";
+import { forgetButton } from "./forget.ts";
 import { userRef } from "./identity.ts";
 import { SOMETHING_WENT_WRONG } from "./messages.ts";
 import { splitMessage } from "./split-message.ts";
@@ -55,6 +62,21 @@ export function commandDefinitions() {
               .setRequired(false)
               .setMaxLength(40),
           ),
+      )
+      .addSubcommand((s) =>
+        s.setName("memory").setDescription("What I hold about you: counts, recent and best-rated exchanges"),
+      )
+      .addSubcommand((s) =>
+        s.setName("export").setDescription("Get everything I hold about you as a file by DM"),
+      )
+      .addSubcommand((s) =>
+        s.setName("forget").setDescription("Delete everything I hold about you (asks you to confirm)"),
+      )
+      .addSubcommand((s) =>
+        s.setName("opt-out").setDescription("Stop me storing and learning from your messages"),
+      )
+      .addSubcommand((s) =>
+        s.setName("opt-in").setDescription("Let me remember and learn from you again (starts fresh)"),
       )
       .addSubcommandGroup((g) =>
         g
@@ -106,11 +128,18 @@ export async function handleCommand(
       await interaction.editReply({ embeds: [statusEmbed(status)] });
       return;
     }
+    if (group === null && sub === "forget") {
+      const { text, confirmButtonId } = await assistant.forgetRequest(user);
+      await interaction.editReply({ content: oneMessage(text), components: [forgetButton(confirmButtonId)] });
+      return;
+    }
     const reply = await commandReply(interaction, assistant, group, sub);
     await replyInParts(interaction, reply.text);
   } catch (error) {
     log.error("command failed", { interactionId: interaction.id, error });
-    await interaction.editReply({ content: SOMETHING_WENT_WRONG, embeds: [] }).catch(() => {});
+    await interaction
+      .editReply({ content: SOMETHING_WENT_WRONG, embeds: [], components: [] })
+      .catch(() => {});
   }
 }
 
@@ -129,6 +158,14 @@ function commandReply(
       return assistant.models(user);
     case "rollback":
       return assistant.rollback(user, interaction.options.getString("target")?.trim() || "previous");
+    case "memory":
+      return assistant.memory(user);
+    case "export":
+      return assistant.exportData(user);
+    case "opt-out":
+      return assistant.optOut(user);
+    case "opt-in":
+      return assistant.optIn(user);
     case "limits show":
       return assistant.limitsShow(user);
     case "limits set":

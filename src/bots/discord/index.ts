@@ -1,7 +1,8 @@
 // The Discord adapter: translates Discord events into `Assistant` calls and posts the answers. It
 // decides nothing. Pieces: client.ts (connection, intents), messages.ts (mentions and DMs),
 // reactions.ts (ratings), commands.ts (/assistant), approvals.ts (Approve/Decline buttons),
-// notifier.ts (DMs for the core and the jobs), identity.ts (`discord:<userId>`).
+// forget.ts (the forget confirmation button), notifier.ts (DMs and files for the core and the
+// jobs), identity.ts (`discord:<userId>`).
 import type { Client } from "discord.js";
 import type { Config } from "../../config.ts";
 import type { AdapterDeps, RunningPlatform } from "../platform.ts";

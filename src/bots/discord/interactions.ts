@@ -7,6 +7,7 @@ import type { Assistant } from "../../core/assistant.ts";
 import type { Logger } from "../../core/ports.ts";
 import { handleApprovalClick, isApprovalButton } from "./approvals.ts";
 import { COMMAND_NAME, handleCommand } from "./commands.ts";
+import { handleForgetClick, isForgetButton } from "./forget.ts";
 import type { InFlight } from "./in-flight.ts";
 import type { RecentIds } from "./recent-ids.ts";
 
@@ -27,6 +28,9 @@ export function attachInteractionHandler(client: Client, deps: InteractionDeps):
     } else if (interaction.isButton() && isApprovalButton(interaction)) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
       inFlight.run("button", fields, () => handleApprovalClick(interaction, assistant, log));
+    } else if (interaction.isButton() && isForgetButton(interaction)) {
+      if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
+      inFlight.run("button", fields, () => handleForgetClick(interaction, assistant, log));
     }
   });
 }

@@ -1,6 +1,7 @@
 // The Notifier port on Discord: DMs to a user outside a conversation (approval prompts, training
-// news). Works over REST, so it does not need the gateway to be up. Errors (the user blocks DMs
-// from the bot: 50007) are thrown to the caller, which decides whether to try again.
+// news, the data export as a file). Works over REST, so it does not need the gateway to be up.
+// Errors (the user blocks DMs from the bot: 50007) are thrown to the caller, which decides whether
+// to try again.
 import type { Client } from "discord.js";
 import type { ApprovalPrompt, MessageRef, Notifier } from "../../core/ports.ts";
 import { approvalButtons, oneMessage } from "./approvals.ts";
@@ -43,6 +44,23 @@ export function createNotifier(client: () => Client): Notifier {
     async sendDirectMessage(externalUserId: string, text: string): Promise<void> {
       const dm = await dmChannel(externalUserId);
       for (const content of splitMessage(text)) await dm.send({ content, allowedMentions: NO_PINGS });
+    },
+
+    async sendFile(
+      externalUserId: string,
+      text: string,
+      file: { name: string; content: string },
+    ): Promise<void> {
+      const dm = await dmChannel(externalUserId);
+      // A long text goes out in parts; the file rides on the last one.
+      const parts = splitMessage(text);
+      const last = parts.pop();
+      for (const content of parts) await dm.send({ content, allowedMentions: NO_PINGS });
+      await dm.send({
+        ...(last ? { content: last } : {}),
+        files: [{ attachment: Buffer.from(file.content, "utf8"), name: file.name }],
+        allowedMentions: NO_PINGS,
+      });
     },
   };
 }

@@ -1,9 +1,11 @@
 // `/assistant <subcommand>`: acknowledged at once (Slack allows 3 seconds), answered afterwards
 // through the command's response_url, visible only to the person who ran it. Who may do what is
-// the core's decision; this file only maps words to core calls.
+// the core's decision; this file only maps words to core calls. `forget` answers with the core's
+// warning and a confirmation button (its click: forget.ts).
 import type { App } from "@slack/bolt";
 import type { Assistant } from "../../core/assistant.ts";
 import type { UserRef } from "../../core/users.ts";
+import { forgetPromptMessage } from "./forget.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { toSlackMrkdwn } from "./mrkdwn.ts";
@@ -12,7 +14,19 @@ import { splitMessage } from "./split-message.ts";
 export const COMMAND = "/assistant";
 
 export type ParsedCommand =
-  | { kind: "status" | "train" | "models" | "limits-show" | "help" }
+  | {
+      kind:
+        | "status"
+        | "train"
+        | "models"
+        | "limits-show"
+        | "memory"
+        | "export"
+        | "forget"
+        | "opt-out"
+        | "opt-in"
+        | "help";
+    }
   | { kind: "rollback"; target: string }
   | { kind: "limits-set"; args: string };
 
@@ -25,7 +39,18 @@ export function parseCommand(text: string): ParsedCommand {
     case "status":
     case "train":
     case "models":
+    case "memory":
+    case "export":
+    case "forget":
       return { kind: sub };
+    case "opt-out":
+    case "optout":
+    case "opt_out":
+      return { kind: "opt-out" };
+    case "opt-in":
+    case "optin":
+    case "opt_in":
+      return { kind: "opt-in" };
     case "rollback":
       return { kind: "rollback", target: args };
     case "limits": {
@@ -47,29 +72,53 @@ export function helpText(externalId: string): string {
     "- `/assistant models`: your model versions",
     "- `/assistant rollback [previous|base|<version>]`: answer with an earlier model",
     "- `/assistant limits [show]`, `/assistant limits set <key> <value>`: spending limits (operators only)",
+    "- `/assistant memory`: what I hold about you",
+    "- `/assistant export`: all of it as a JSON file, by DM",
+    "- `/assistant forget`: delete everything I hold about you (asks you to confirm)",
+    "- `/assistant opt-out`, `/assistant opt-in`: stop storing and learning from our conversations, or start again",
     "Mention me in a channel or write to me directly to ask something; rate my answers with 👍 👎 or 1️⃣-5️⃣.",
     `Your id (what operators put in OPERATORS): \`${externalId}\``,
   ].join("\n");
 }
 
-/** The answer to one command, as Markdown (from the core, or the help text). */
-export async function answerCommand(assistant: Assistant, user: UserRef, text: string): Promise<string> {
+/** The answer to one command: Markdown (from the core, or the help text), and for `forget` the button. */
+export interface CommandAnswer {
+  text: string;
+  /** `forget`: the id of the confirmation button to show under the text. */
+  confirmButtonId?: string;
+}
+
+export async function answerCommand(
+  assistant: Assistant,
+  user: UserRef,
+  text: string,
+): Promise<CommandAnswer> {
   const command = parseCommand(text);
   switch (command.kind) {
     case "status":
-      return (await assistant.status(user)).text;
+      return { text: (await assistant.status(user)).text };
     case "train":
-      return (await assistant.train(user)).text;
+      return await assistant.train(user);
     case "models":
-      return (await assistant.models(user)).text;
+      return await assistant.models(user);
     case "rollback":
-      return (await assistant.rollback(user, command.target)).text;
+      return await assistant.rollback(user, command.target);
     case "limits-show":
-      return (await assistant.limitsShow(user)).text;
+      return await assistant.limitsShow(user);
     case "limits-set":
-      return (await assistant.limitsSet(user, command.args)).text;
+      return await assistant.limitsSet(user, command.args);
+    case "memory":
+      return await assistant.memory(user);
+    case "export":
+      return await assistant.exportData(user);
+    case "forget":
+      return await assistant.forgetRequest(user);
+    case "opt-out":
+      return await assistant.optOut(user);
+    case "opt-in":
+      return await assistant.optIn(user);
     case "help":
-      return helpText(user.externalId);
+      return { text: helpText(user.externalId) };
   }
 }
 
@@ -82,8 +131,15 @@ export function registerCommands(app: App, deps: ListenerDeps): void {
     const sub = parseCommand(command.text).kind;
     await deps.inFlight.run(
       async () => {
-        const text = await answerCommand(deps.assistant, user, command.text);
-        for (const part of splitMessage(toSlackMrkdwn(text)))
+        const answer = await answerCommand(deps.assistant, user, command.text);
+        if (answer.confirmButtonId !== undefined) {
+          await respond({
+            response_type: "ephemeral",
+            ...forgetPromptMessage(answer.text, answer.confirmButtonId),
+          });
+          return;
+        }
+        for (const part of splitMessage(toSlackMrkdwn(answer.text)))
           await respond({ response_type: "ephemeral", text: part });
       },
       async (error) => {

@@ -1,11 +1,13 @@
 // The Slack adapter: Bolt in, core calls out. Mentions and DMs -> `mention`, reactions -> `reaction`,
-// `/assistant` -> the command calls, Approve/Decline buttons -> `approvalClick`; the notifier lets
-// the core DM people. Over HTTP or Socket Mode, as configured. It translates; it decides nothing.
+// `/assistant` -> the command calls, Approve/Decline buttons -> `approvalClick`, the forget button
+// -> `forgetConfirm`; the notifier lets the core DM people (text, prompts, files). Over HTTP or
+// Socket Mode, as configured. It translates; it decides nothing.
 import type { Config } from "../../config.ts";
 import type { AdapterDeps, RunningPlatform } from "../platform.ts";
 import { createSlackTransport, identifyWorkspace, webClientOptions } from "./app.ts";
 import { registerApprovalActions } from "./approvals.ts";
 import { registerCommands } from "./commands.ts";
+import { registerForgetAction } from "./forget.ts";
 import { createInFlight } from "./in-flight.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { registerMessageListeners } from "./messages.ts";
@@ -48,6 +50,7 @@ export async function startSlack(deps: AdapterDeps<NonNullable<Config["slack"]>>
   registerReactionListeners(app, listenerDeps);
   registerCommands(app, listenerDeps);
   registerApprovalActions(app, listenerDeps);
+  registerForgetAction(app, listenerDeps);
   app.error(async (error) => {
     log.error("slack event failed", errorFields(error));
   });

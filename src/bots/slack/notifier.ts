@@ -1,6 +1,7 @@
 // How the core and the jobs reach a Slack user outside a conversation: a DM (conversations.open,
-// then chat.postMessage), the approval prompt with its buttons, and the prompt's final edit.
-// Failures throw: the caller (the core) decides whether to try again.
+// then chat.postMessage), the approval prompt with its buttons, the prompt's final edit, and a file
+// in the DM (files.uploadV2: files.getUploadURLExternal, the bytes, files.completeUploadExternal;
+// needs the `files:write` scope). Failures throw: the caller (the core) decides whether to try again.
 import type { webApi } from "@slack/bolt";
 import type { ApprovalPrompt, MessageRef, Notifier } from "../../core/ports.ts";
 import { approvalPromptMessage, closedPromptMessage } from "./approvals.ts";
@@ -36,6 +37,21 @@ export function createSlackNotifier(client: webApi.WebClient): Notifier {
       const channel = await openDm(externalUserId);
       for (const part of splitMessage(toSlackMrkdwn(text)))
         await client.chat.postMessage({ channel, text: part });
+    },
+
+    async sendFile(
+      externalUserId: string,
+      text: string,
+      file: { name: string; content: string },
+    ): Promise<void> {
+      const channel = await openDm(externalUserId);
+      await client.files.uploadV2({
+        channel_id: channel,
+        file: Buffer.from(file.content, "utf8"),
+        filename: file.name,
+        title: file.name,
+        initial_comment: toSlackMrkdwn(text),
+      });
     },
   };
 }

@@ -42,11 +42,18 @@
  * - `apiUrl` ("http://127.0.0.1:PORT/api/"), `baseUrl`, `options` (resolved identity).
  * - Web API (see web-api.ts for rules): auth.test, apps.connections.open, chat.postMessage,
  *   chat.postEphemeral, chat.update, chat.delete, conversations.open/info/history/replies,
- *   users.info, reactions.add/remove/get, api.test. Everything else: `unknown_method`.
+ *   users.info, reactions.add/remove/get, files.getUploadURLExternal,
+ *   files.completeUploadExternal, api.test. Everything else: `unknown_method`.
  *   Text and block limits: message-rules.ts.
+ * - File uploads (what `client.files.uploadV2` does): files.getUploadURLExternal hands out an
+ *   `upload_url` on this server (`/upload/v1/<secret>`); a POST there stores the bytes (the file
+ *   part of a multipart/form-data body, as @slack/web-api sends it, or the raw body) and answers
+ *   `200 OK - <bytes>`; files.completeUploadExternal shares it. `files` lists every upload started
+ *   (`completed`, `channel`, `filename`, `title`, `initialComment`, `content` as a Buffer);
+ *   `waitForFile(predicate)` waits for a completed one.
  * - Records: `calls` (every Web API call), `callsTo(method)`, `responseUrlPosts`, `acks` (Socket
- *   Mode acks), `messages(channel?)` (what the bot posted, current state, edits kept),
- *   `waitForCall`, `waitForResponseUrlPost`, `waitForAck`.
+ *   Mode acks), `messages(channel?)` (what the bot posted, current state, edits kept), `files`,
+ *   `waitForCall`, `waitForResponseUrlPost`, `waitForAck`, `waitForFile`.
  * - Inbound to the app, over the transport chosen by `setTarget`: `sendEvent`, `sendSlashCommand`,
  *   `sendBlockAction`, `sendUrlVerification` (HTTP only), `sendRaw` (HTTP only, unsigned: for forged
  *   signatures and stale timestamps). `events.*` build common event bodies.
@@ -81,6 +88,7 @@ import {
   type SlackEmulatorOptions,
   SlackState,
   type SlackUserSeed,
+  type StoredFile,
   type StoredMessage,
   triggerId,
   waitFor,
@@ -95,6 +103,7 @@ export type {
   ResponseUrlPost,
   SlackEmulatorOptions,
   SlackUserSeed,
+  StoredFile,
   StoredMessage,
 } from "./state.ts";
 
@@ -131,6 +140,8 @@ export interface SlackEmulator {
   readonly calls: readonly RecordedCall[];
   readonly responseUrlPosts: readonly ResponseUrlPost[];
   readonly acks: readonly RecordedAck[];
+  /** Every file upload started (files.getUploadURLExternal), oldest first, as far as it got. */
+  readonly files: readonly StoredFile[];
   /** Open Socket Mode connections right now. */
   readonly socketConnections: number;
   /** Socket Mode connections accepted since start (reconnects included). */
@@ -148,6 +159,8 @@ export interface SlackEmulator {
     timeoutMs?: number,
   ): Promise<ResponseUrlPost>;
   waitForAck(envelopeId: string, timeoutMs?: number): Promise<RecordedAck>;
+  /** The first file files.completeUploadExternal completed (already or later) that matches. */
+  waitForFile(predicate?: (f: StoredFile) => boolean, timeoutMs?: number): Promise<StoredFile>;
   waitForSocketConnections(count: number, timeoutMs?: number): Promise<void>;
   /** Messages the bot posted (chat.postMessage / chat.postEphemeral), as chat.update/delete left them. */
   messages(channel?: string): StoredMessage[];
@@ -172,7 +185,7 @@ export interface SlackEmulator {
   failNext(method: string, error: string): void;
   addUser(user: SlackUserSeed): void;
   disconnectSocket(reason?: "refresh_requested" | "warning" | "link_disabled"): void;
-  /** Forget calls, response_url posts, acks, messages and queued failures. */
+  /** Forget calls, response_url posts, acks, messages, files and queued failures. */
   clear(): void;
   stop(): Promise<void>;
 }
@@ -202,7 +215,13 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const raw = await readBody(req);
+    const bytes = await readBody(req);
+    const upload = /^\/upload\/v1\/([a-z0-9]+)$/.exec(url.pathname);
+    if (upload?.[1] && req.method === "POST") {
+      await receiveUpload(upload[1], req.headers["content-type"], bytes, res);
+      return;
+    }
+    const raw = bytes.toString("utf8");
     const api = /^\/api\/([A-Za-z0-9._]+)$/.exec(url.pathname);
     if (api?.[1]) {
       const contentType = req.headers["content-type"];
@@ -212,7 +231,10 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
       const out =
         "parseError" in parsed
           ? { status: 200, headers: {}, body: { ok: false, error: String(parsed.parseError) } }
-          : handleApiCall(state, api[1], args, token, contentType, () => socket.issueUrl());
+          : handleApiCall(state, api[1], args, token, contentType, {
+              issueSocketUrl: () => socket.issueUrl(),
+              baseUrl,
+            });
       res.writeHead(out.status, { "content-type": "application/json; charset=utf-8", ...out.headers });
       res.end(JSON.stringify(out.body));
       return;
@@ -248,6 +270,43 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
     }
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found");
+  }
+
+  /** The POST of a file's bytes to the upload_url files.getUploadURLExternal handed out. */
+  async function receiveUpload(
+    secret: string,
+    contentType: string | undefined,
+    body: Buffer,
+    res: ServerResponse,
+  ): Promise<void> {
+    const file = state.fileByUploadSecret(secret);
+    if (file === undefined) {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found");
+      return;
+    }
+    let content = body;
+    let partName: string | undefined;
+    if ((contentType ?? "").toLowerCase().startsWith("multipart/form-data")) {
+      // @slack/web-api sends one form field (named "body") holding the file.
+      const form = await new Response(new Uint8Array(body), {
+        headers: { "content-type": contentType ?? "" },
+      }).formData();
+      const part = [...form.values()].find((v) => typeof v !== "string");
+      if (part === undefined || typeof part === "string") {
+        res.writeHead(400, { "content-type": "text/plain" });
+        res.end("no file in the form");
+        return;
+      }
+      content = Buffer.from(await part.arrayBuffer());
+      partName = part.name;
+    }
+    file.content = content;
+    file.uploadedAt = Date.now();
+    if (contentType !== undefined) file.uploadContentType = contentType;
+    if (partName !== undefined) file.uploadPartName = partName;
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end(`OK - ${content.length}`);
   }
 
   server.on("upgrade", (req, sock, head) => {
@@ -350,6 +409,9 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
     get acks() {
       return state.acks;
     },
+    get files() {
+      return state.allFiles();
+    },
     get socketConnections() {
       return socket.openConnections;
     },
@@ -385,6 +447,15 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
         (a) => a.envelopeId === id,
         timeoutMs,
         `ack of ${id}`,
+      ),
+    waitForFile: (predicate = () => true, timeoutMs = 3000) =>
+      waitFor<StoredFile>(
+        state.events,
+        "file",
+        state.allFiles().filter((f) => f.completed),
+        predicate,
+        timeoutMs,
+        "a completed file upload",
       ),
     waitForSocketConnections: async (count, timeoutMs = 10_000) => {
       await waitFor<number>(
@@ -488,11 +559,11 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
   return emu;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }

@@ -118,6 +118,41 @@ export interface StoredMessage {
   extra: Record<string, unknown>;
 }
 
+/**
+ * A file upload (files.getUploadURLExternal, then a POST of the bytes to its upload_url, then
+ * files.completeUploadExternal), as far as it got.
+ */
+export interface StoredFile {
+  /** Slack's file id ("F..."), from files.getUploadURLExternal. */
+  id: string;
+  /** As declared to files.getUploadURLExternal. */
+  filename: string;
+  /** Byte length declared to files.getUploadURLExternal. */
+  length: number;
+  altText?: string;
+  snippetType?: string;
+  /** The upload_url handed out (one per file). */
+  uploadUrl: string;
+  /** The bytes POSTed to the upload_url (the multipart file part, or the raw body); undefined until then. */
+  content?: Buffer;
+  /** Content-type of the upload POST ("multipart/form-data; boundary=..." from @slack/web-api). */
+  uploadContentType?: string;
+  /** The file name inside the multipart upload, when there was one. */
+  uploadPartName?: string;
+  /** Set by files.completeUploadExternal. */
+  completed: boolean;
+  title?: string;
+  /** `channel_id` of files.completeUploadExternal: where it was shared (undefined: private to the app). */
+  channel?: string;
+  threadTs?: string;
+  initialComment?: string;
+  /** `blocks` of files.completeUploadExternal, when given. */
+  blocks?: unknown[];
+  createdAt: number;
+  uploadedAt?: number;
+  completedAt?: number;
+}
+
 export interface RecordedAck {
   envelopeId: string;
   payload: unknown;
@@ -156,12 +191,17 @@ export class SlackState {
   readonly responseUrlPosts: ResponseUrlPost[] = [];
   readonly acks: RecordedAck[] = [];
   readonly clock = new TsClock();
-  /** Emits "call" (RecordedCall), "responseUrlPost" (ResponseUrlPost), "ack" (RecordedAck). */
+  /**
+   * Emits "call" (RecordedCall), "responseUrlPost" (ResponseUrlPost), "ack" (RecordedAck),
+   * "file" (StoredFile, when files.completeUploadExternal completed it).
+   */
   readonly events = new EventEmitter();
   private readonly users = new Map<string, SlackUserSeed>();
   private readonly dmByUser = new Map<string, string>();
   private readonly messagesByKey = new Map<string, StoredMessage>();
   private readonly failures = new Map<string, string[]>();
+  /** File uploads in the order they were started, keyed by file id. */
+  readonly filesById = new Map<string, StoredFile>();
 
   constructor(readonly options: ResolvedOptions) {
     this.events.setMaxListeners(0);
@@ -225,6 +265,22 @@ export class SlackState {
     return [...this.messagesByKey.values()].sort((a, b) => compareTs(a.ts, b.ts));
   }
 
+  /** Every file upload started, oldest first. */
+  allFiles(): StoredFile[] {
+    return [...this.filesById.values()];
+  }
+
+  /** The upload whose upload_url ends in this secret. */
+  fileByUploadSecret(secret: string): StoredFile | undefined {
+    for (const f of this.filesById.values()) if (f.uploadUrl.endsWith(`/${secret}`)) return f;
+    return undefined;
+  }
+
+  /** Announces a file files.completeUploadExternal completed (waitForFile listens). */
+  fileCompleted(f: StoredFile): void {
+    this.events.emit("file", f);
+  }
+
   /** Queue an error for the next call(s) of `method`; consumed first-in first-out. */
   failNext(method: string, error: string): void {
     const queue = this.failures.get(method) ?? [];
@@ -236,8 +292,9 @@ export class SlackState {
     return this.failures.get(method)?.shift();
   }
 
-  /** Forget recorded calls, response_url posts, acks and messages (identity and users stay). */
+  /** Forget recorded calls, response_url posts, acks, messages and files (identity and users stay). */
   clear(): void {
+    this.filesById.clear();
     this.calls.length = 0;
     this.responseUrlPosts.length = 0;
     this.acks.length = 0;

@@ -16,12 +16,23 @@
 //   blocks when `blocks` is omitted and removes them on `blocks: []` (Slack's documented behaviour).
 // * `emu.failNext(method, error)` makes the next call answer `{ok:false,error}`; the error
 //   "ratelimited" answers HTTP 429 with `Retry-After: 1` instead.
+// * File uploads, the flow @slack/web-api's `files.uploadV2` uses: files.getUploadURLExternal
+//   (`filename` and a positive integer `length` required, else `invalid_arguments`) answers
+//   `upload_url` (on the emulator: `<baseUrl>/upload/v1/<secret>`, no token needed, like Slack's
+//   pre-signed URLs) and `file_id`; the bytes are POSTed there (index.ts); then
+//   files.completeUploadExternal with `files: [{id, title?}]` (JSON) and optionally `channel_id`,
+//   `thread_ts`, `initial_comment`, `blocks`. Missing or malformed `files` is `invalid_arguments`;
+//   an unknown id, or one whose bytes never arrived, is `file_not_found`; a malformed channel_id is
+//   `channel_not_found`; completing a file again overwrites where it was shared. The share message
+//   Slack posts is not stored as a message: read `emu.files` / `emu.waitForFile`.
 import { checkMessage } from "./message-rules.ts";
 import {
   compareTs,
   type RecordedCall,
+  randomId,
   type SlackState,
   type SlackUserSeed,
+  type StoredFile,
   type StoredMessage,
   type StoredReaction,
 } from "./state.ts";
@@ -37,13 +48,21 @@ interface CallContext {
   args: Record<string, unknown>;
   /** Socket Mode: issues a one-time `ws://` URL for apps.connections.open. */
   issueSocketUrl: () => string;
+  /** "http://127.0.0.1:PORT": upload URLs are made from it. */
+  baseUrl: string;
+}
+
+/** What handleApiCall needs from the server around it. */
+export interface ApiEnvironment {
+  issueSocketUrl: () => string;
+  baseUrl: string;
 }
 
 type ApiBody = Record<string, unknown>;
 type Handler = (ctx: CallContext) => ApiBody;
 
 /** Form fields that @slack/web-api JSON-encodes (objects/arrays); parsed back so tests see structure. */
-const JSON_FIELDS = new Set(["blocks", "attachments", "metadata", "view", "unfurls"]);
+const JSON_FIELDS = new Set(["blocks", "attachments", "metadata", "view", "unfurls", "files"]);
 
 /** Parse a Web API request body (and query string) into arguments. */
 export function parseApiArgs(
@@ -99,7 +118,7 @@ export function handleApiCall(
   args: Record<string, unknown>,
   token: string | undefined,
   contentType: string | undefined,
-  issueSocketUrl: () => string,
+  env: ApiEnvironment,
 ): ApiHttpResponse {
   const { token: _ignored, ...cleanArgs } = args;
   const respond = (body: ApiBody, status = 200, headers: Record<string, string> = {}): ApiHttpResponse => {
@@ -131,7 +150,7 @@ export function handleApiCall(
     return respond({ ok: false, error: "ratelimited" }, 429, { "retry-after": "1" });
   if (injected !== undefined) return respond({ ok: false, error: injected });
 
-  return respond(handler({ state, args: cleanArgs, issueSocketUrl }));
+  return respond(handler({ state, args: cleanArgs, ...env }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,6 +427,72 @@ const HANDLERS: Record<string, Handler> = {
     return { ok: true, user: userJson(state, id) };
   },
 
+  "files.getUploadURLExternal": ({ state, args, baseUrl }) => {
+    const filename = str(args, "filename");
+    const lengthArg = str(args, "length");
+    const length = lengthArg === undefined ? Number.NaN : Number(lengthArg);
+    if (filename === undefined || !Number.isInteger(length) || length <= 0)
+      return fail("invalid_arguments", {
+        response_metadata: { messages: ["[ERROR] filename and a positive integer length are required"] },
+      });
+    const id = randomId("F", 10);
+    const file: StoredFile = {
+      id,
+      filename,
+      length,
+      uploadUrl: `${baseUrl}/upload/v1/${randomId("", 32).toLowerCase()}`,
+      completed: false,
+      createdAt: Date.now(),
+    };
+    const altText = str(args, "alt_text");
+    if (altText !== undefined) file.altText = altText;
+    const snippetType = str(args, "snippet_type");
+    if (snippetType !== undefined) file.snippetType = snippetType;
+    state.filesById.set(id, file);
+    return { ok: true, upload_url: file.uploadUrl, file_id: id };
+  },
+
+  "files.completeUploadExternal": ({ state, args }) => {
+    const entries = args.files;
+    if (!Array.isArray(entries) || entries.length === 0)
+      return fail("invalid_arguments", {
+        response_metadata: { messages: ["[ERROR] files must be a JSON array of {id, title}"] },
+      });
+    const targets: { file: StoredFile; title: string | undefined }[] = [];
+    for (const entry of entries) {
+      const id = entry && typeof entry === "object" ? (entry as Record<string, unknown>).id : undefined;
+      if (typeof id !== "string") return fail("invalid_arguments");
+      const file = state.filesById.get(id);
+      if (file?.content === undefined) return fail("file_not_found");
+      const title = (entry as Record<string, unknown>).title;
+      targets.push({ file, title: typeof title === "string" && title !== "" ? title : undefined });
+    }
+    const channelArg = str(args, "channel_id");
+    let channel: string | undefined;
+    if (channelArg !== undefined) {
+      if (!/^[CGD][A-Z0-9]+$/.test(channelArg)) return fail("channel_not_found");
+      channel = channelArg;
+    }
+    const threadTs = str(args, "thread_ts");
+    const initialComment = str(args, "initial_comment");
+    const now = Date.now();
+    for (const { file, title } of targets) {
+      file.completed = true;
+      file.completedAt = now;
+      file.title = title ?? file.filename;
+      if (channel !== undefined) file.channel = channel;
+      else delete file.channel;
+      if (threadTs !== undefined) file.threadTs = threadTs;
+      else delete file.threadTs;
+      if (initialComment !== undefined) file.initialComment = initialComment;
+      else delete file.initialComment;
+      if (Array.isArray(args.blocks)) file.blocks = args.blocks;
+      else delete file.blocks;
+    }
+    for (const { file } of targets) state.fileCompleted(file);
+    return { ok: true, files: targets.map(({ file }) => fileJson(state, file)) };
+  },
+
   "reactions.add": ({ state, args }) => reactionChange(state, args, "add"),
   "reactions.remove": ({ state, args }) => reactionChange(state, args, "remove"),
 
@@ -419,6 +504,23 @@ const HANDLERS: Record<string, Handler> = {
     return { ok: true, type: "message", channel: ch.channel, message: messageJson(state, m) };
   },
 };
+
+/** A file as Slack's Web API returns it (the fields a bot reads). */
+function fileJson(state: SlackState, f: StoredFile): ApiBody {
+  const dot = f.filename.lastIndexOf(".");
+  return {
+    id: f.id,
+    created: Math.floor(f.createdAt / 1000),
+    name: f.filename,
+    title: f.title ?? f.filename,
+    filetype: dot > 0 ? f.filename.slice(dot + 1).toLowerCase() : "binary",
+    size: f.content?.length ?? 0,
+    user: state.options.botUserId,
+    channels: f.channel?.startsWith("C") ? [f.channel] : [],
+    groups: f.channel?.startsWith("G") ? [f.channel] : [],
+    ims: f.channel?.startsWith("D") ? [f.channel] : [],
+  };
+}
 
 function reactionChange(state: SlackState, args: Record<string, unknown>, op: "add" | "remove"): ApiBody {
   const ch = resolveChannel(state, str(args, "channel"));
