@@ -7,29 +7,14 @@ import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
 import { createDataRights, EXPORT_FORMAT, subjectHash } from "../src/core/data-rights.ts";
 import { modelSuffix } from "../src/core/fine-tune/lifecycle.ts";
-import type { ApprovalPrompt, FineTuneProvider, MessageRef, Notifier } from "../src/core/ports.ts";
+import type { FineTuneProvider } from "../src/core/ports.ts";
 import { ProviderError } from "../src/core/ports.ts";
 import { runRetention } from "../src/core/retention.ts";
 import type { PrismaClient } from "../src/generated/prisma/client.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
-
-class RecordingNotifier implements Notifier {
-  prompts: Array<{ to: string; prompt: ApprovalPrompt }> = [];
-  dms: Array<{ to: string; text: string }> = [];
-  async sendApprovalPrompt(to: string, prompt: ApprovalPrompt) {
-    this.prompts.push({ to, prompt });
-    return { dm: `dm-${this.prompts.length}` };
-  }
-  async closeApprovalPrompt(_ref: MessageRef, _text: string) {}
-  async sendDirectMessage(to: string, text: string) {
-    this.dms.push({ to, text });
-  }
-  async sendFile(to: string, text: string, _file: { name: string; content: string }) {
-    this.dms.push({ to, text });
-  }
-}
+import { RecordingNotifier } from "./support/recording-notifier.ts";
 
 const THRESHOLD = 12;
 const DAY = 86_400_000;

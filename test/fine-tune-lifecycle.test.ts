@@ -4,30 +4,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
-import type { ApprovalPrompt, MessageRef, Notifier } from "../src/core/ports.ts";
 import { runClaimed } from "../src/jobs/claims.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
-
-class RecordingNotifier implements Notifier {
-  prompts: Array<{ to: string; prompt: ApprovalPrompt }> = [];
-  closed: Array<{ ref: MessageRef; text: string }> = [];
-  dms: Array<{ to: string; text: string }> = [];
-  async sendApprovalPrompt(to: string, prompt: ApprovalPrompt) {
-    this.prompts.push({ to, prompt });
-    return { dm: `dm-${this.prompts.length}` };
-  }
-  async closeApprovalPrompt(ref: MessageRef, text: string) {
-    this.closed.push({ ref, text });
-  }
-  async sendDirectMessage(to: string, text: string) {
-    this.dms.push({ to, text });
-  }
-  async sendFile(to: string, text: string) {
-    this.dms.push({ to, text });
-  }
-}
+import { RecordingNotifier } from "./support/recording-notifier.ts";
 
 const THRESHOLD = 12;
 
