@@ -13,6 +13,7 @@ import { createEmptyPGlite, createTestDatabase } from "./support/database.ts";
 const TABLES = [
   "AdminLimits",
   "CostLedgerEntry",
+  "DeletionRecord",
   "Exchange",
   "ExchangeReaction",
   "FineTuneJob",
