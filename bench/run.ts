@@ -1,0 +1,379 @@
+// `npm run bench`: the cost of our own work, with every provider answering instantly in-process.
+//
+//   npm run bench                  full matrix (a few minutes on 2 cores)
+//   BENCH_QUICK=1 npm run bench    smaller matrix, for a quick look
+//   BENCH_WIDTHS=256 npm run bench embedding widths to measure (default 1536,256)
+//   BENCH_ANN=1 npm run bench      also evaluate an HNSW index (what it would cost and return)
+//   DATABASE_URL=... npm run bench also against that Postgres (it must hold no bot data)
+//   BENCH_TARGETS=postgres         only some of the databases (embedded, postgres)
+//   BENCH_DEFAULT_TOAST=1          without the TOAST target of migration 20261121020000 (to compare)
+//
+// Progress goes to stderr, the tables to stdout, everything to bench-results/latest.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { type AnnResults, annSuite } from "./ann.ts";
+import { openBench, type TargetKind } from "./db.ts";
+import {
+  type DatasetResults,
+  datasetSuite,
+  type RatingResults,
+  type ReadinessResults,
+  ratingSuite,
+  readinessSuite,
+} from "./jobs.ts";
+import { databaseFacts, machineFacts } from "./machine.ts";
+import { type ReplyResults, replySuite } from "./reply.ts";
+import { fmt, memoryWatch, table } from "./stats.ts";
+
+const quick = process.env.BENCH_QUICK === "1";
+const widths = (process.env.BENCH_WIDTHS ?? "1536,256").split(",").map((w) => Number.parseInt(w, 10));
+const withAnn = process.env.BENCH_ANN === "1";
+
+const config = quick
+  ? {
+      histories: [1_000, 10_000],
+      userCounts: [10, 1_000],
+      othersHistory: 3,
+      samples: 60,
+      warmup: 8,
+      maxCellMs: 2_500,
+      minSamples: 20,
+      recallQueries: 15,
+      readinessUsers: [1_000, 10_000],
+      readinessRuns: 2,
+      datasetSizes: [1_000],
+      ratingEvents: 300,
+    }
+  : {
+      histories: [1_000, 10_000, 50_000],
+      userCounts: [10, 1_000, 10_000],
+      othersHistory: 3,
+      samples: 200,
+      warmup: 15,
+      maxCellMs: 4_000,
+      minSamples: 20,
+      recallQueries: 25,
+      readinessUsers: [1_000, 10_000, 100_000],
+      readinessRuns: 3,
+      datasetSizes: [1_000, 10_000],
+      ratingEvents: 2_000,
+    };
+
+const TARGETS = { replyP95Ms: 20, readinessMs: 1_000, datasetPerThousandMs: 1_000 };
+
+interface TargetResults {
+  kind: TargetKind;
+  database: { server: string; pgvector: string };
+  widths: ReplyResults[];
+  ann?: AnnResults;
+  ratings?: RatingResults;
+  readiness?: ReadinessResults;
+}
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const started = performance.now();
+const machine = machineFacts();
+const memory = memoryWatch();
+
+async function runTarget(kind: TargetKind): Promise<TargetResults> {
+  let database = { server: "", pgvector: "" };
+  const results: ReplyResults[] = [];
+  let ratings: RatingResults | undefined;
+  let ann: AnnResults | undefined;
+  for (const width of widths) {
+    progress(`${kind}: replies at width ${width}`);
+    const bench = await openBench(kind);
+    try {
+      database = await databaseFacts(bench.db);
+      results.push(
+        await replySuite(bench, {
+          width,
+          histories: config.histories,
+          userCounts: config.userCounts,
+          othersHistory: config.othersHistory,
+          samples: config.samples,
+          warmup: config.warmup,
+          maxCellMs: config.maxCellMs,
+          minSamples: config.minSamples,
+          recallQueries: config.recallQueries,
+          progress,
+        }),
+      );
+      if (!ratings) {
+        progress(`${kind}: rating events`);
+        ratings = await ratingSuite(bench, {
+          userNo: 2,
+          history: config.histories[1]!,
+          maxEvents: config.ratingEvents,
+          maxMs: quick ? 3_000 : 6_000,
+        });
+      }
+      if (withAnn && width <= 512 && !ann) {
+        progress(`${kind}: HNSW evaluation at width ${width}`);
+        ann = await annSuite(bench, {
+          width,
+          histories: config.histories,
+          queries: config.recallQueries,
+          progress,
+        });
+      }
+    } finally {
+      await bench.close();
+    }
+  }
+  progress(`${kind}: readiness job`);
+  const bench = await openBench(kind);
+  let readiness: ReadinessResults;
+  try {
+    readiness = await readinessSuite(bench, {
+      userCounts: config.readinessUsers,
+      runs: config.readinessRuns,
+      progress,
+    });
+  } finally {
+    await bench.close();
+  }
+  return { kind, database, widths: results, ...(ann ? { ann } : {}), ratings, readiness };
+}
+
+const kinds = (process.env.BENCH_TARGETS ?? (process.env.DATABASE_URL ? "embedded,postgres" : "embedded"))
+  .split(",")
+  .map((k) => k.trim()) as TargetKind[];
+const targets: TargetResults[] = [];
+for (const kind of kinds) targets.push(await runTarget(kind));
+progress("dataset build and token count");
+const dataset: DatasetResults = datasetSuite({ sizes: config.datasetSizes, runs: quick ? 1 : 2 });
+memory.stop();
+machine.loadAverageEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+const peakMemoryMb = memory.peakMb();
+const elapsedSeconds = Math.round((performance.now() - started) / 1000);
+
+// ---------------------------------------------------------------------------------------------
+// Verdicts against the targets (embedded database)
+
+interface Verdict {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+const verdicts: Verdict[] = [];
+const embedded = targets.find((t) => t.kind === "embedded") ?? targets[0]!;
+for (const r of embedded.widths) {
+  const at10k = r.cells.filter((c) => c.history === 10_000);
+  if (!at10k.length) continue;
+  const worst = Math.max(...at10k.map((c) => c.full.p95));
+  verdicts.push({
+    target: `reply overhead p95 < ${TARGETS.replyP95Ms} ms, 10k exchanges, width ${r.width}`,
+    measured: `${at10k.map((c) => `${fmt(c.full.p95)} (${c.users.toLocaleString("en")} users)`).join(", ")} ms`,
+    met: worst < TARGETS.replyP95Ms,
+  });
+  const few = at10k[0]!;
+  const many = at10k.at(-1)!;
+  // "Not growing": CPU time per reply, which other work on the machine disturbs least, within 20%.
+  const growth = many.fullCpu.p50 / few.fullCpu.p50;
+  verdicts.push({
+    target: `not growing with other users (width ${r.width}, 10k exchanges, CPU p50 within 20%)`,
+    measured: `${fmt(few.fullCpu.p50)} ms (${few.users} users) -> ${fmt(many.fullCpu.p50)} ms (${many.users.toLocaleString("en")} users), x${growth.toFixed(2)}`,
+    met: growth <= 1.2,
+  });
+}
+const lastReadiness = embedded.readiness?.stages.at(-1);
+if (lastReadiness)
+  verdicts.push({
+    target: `readiness job < ${TARGETS.readinessMs} ms with ${lastReadiness.users.toLocaleString("en")} users`,
+    measured: `${fmt(lastReadiness.medianMs)} ms (${lastReadiness.overThreshold.toLocaleString("en")} users over the threshold)`,
+    met: lastReadiness.medianMs < TARGETS.readinessMs,
+  });
+for (const d of dataset.sizes)
+  verdicts.push({
+    target: `dataset build + exact token count < ${TARGETS.datasetPerThousandMs} ms per 1k examples (${d.examples.toLocaleString("en")})`,
+    measured: `${fmt(d.perThousandMs)} ms per 1k`,
+    met: d.perThousandMs < TARGETS.datasetPerThousandMs,
+  });
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+
+const out: string[] = [];
+const say = (s = "") => out.push(s);
+say(`Benchmark (${quick ? "quick" : "full"} run, ${elapsedSeconds} s)`);
+say(
+  `Machine: ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.memoryGb} GB, ${machine.os}, Node ${machine.node}, PGlite ${machine.pglite}, Prisma ${machine.prisma}`,
+);
+say(
+  `Load average (1/5/15 min): ${machine.loadAverageStart.join("/")} at start, ${machine.loadAverageEnd.join("/")} at end`,
+);
+for (const t of targets) {
+  say();
+  say(`== ${t.kind} database: ${t.database.server.split(",")[0]}, pgvector ${t.database.pgvector}`);
+  for (const r of t.widths) {
+    say();
+    say(
+      `Reply overhead, width ${r.width} (${r.totalExchanges.toLocaleString("en")} exchanges, ${r.exchangeTableMb} MB, replies of ${r.meanReplyChars} characters on average, ${r.embeddingsOutOfLine === null ? "?" : `${Math.round(r.embeddingsOutOfLine * 100)}%`} of embeddings out of line in TOAST; loaded in ${r.loadSeconds} s). ms per reply; "off" = memory and few-shot switched off.`,
+    );
+    say(
+      table(
+        [
+          "history",
+          "users",
+          "p50",
+          "p95",
+          "p99",
+          "n",
+          "cpu p50",
+          "off p50",
+          "off p95",
+          "x p50",
+          "x p95",
+          "mem/few",
+        ],
+        r.cells.map((c) => [
+          c.history.toLocaleString("en"),
+          c.users.toLocaleString("en"),
+          fmt(c.full.p50),
+          fmt(c.full.p95),
+          fmt(c.full.p99),
+          c.full.n,
+          fmt(c.fullCpu.p50),
+          fmt(c.off.p50),
+          fmt(c.off.p95),
+          c.ratioP50.toFixed(2),
+          c.ratioP95.toFixed(2),
+          `${c.memoryUsed}/${c.fewShotUsed}`,
+        ]),
+      ),
+    );
+    say();
+    say(`Retrieval against exact search, width ${r.width} (${r.recall[0]?.queries ?? 0} queries each)`);
+    say(
+      table(
+        ["history", "kind", "k", "recall@k", "similarity", "p50 ms", "p95 ms"],
+        r.recall.map((x) => [
+          x.history.toLocaleString("en"),
+          x.kind,
+          x.k,
+          x.recall.toFixed(3),
+          x.similarityRatio.toFixed(3),
+          fmt(x.latency.p50),
+          fmt(x.latency.p95),
+        ]),
+      ),
+    );
+    say();
+    say(
+      `Where a reply's time goes, width ${r.width}, ${r.breakdown.history.toLocaleString("en")} exchanges, ${r.breakdown.users.toLocaleString("en")} users (mean overhead ${fmt(r.breakdown.overheadMs)} ms, instrumented)`,
+    );
+    const dbTotal = r.breakdown.rows.reduce((s, x) => s + x.msPerReply, 0);
+    say(
+      table(
+        ["database call", "per reply", "median ms", "ms per reply"],
+        [
+          ...r.breakdown.rows.map((x) => [x.operation, x.callsPerReply, fmt(x.medianMs), fmt(x.msPerReply)]),
+          ["(all database calls)", "", "", fmt(dbTotal)],
+        ],
+      ),
+    );
+  }
+  if (t.ann) {
+    say();
+    say(
+      `HNSW evaluated (not used by the bot), width ${t.ann.width}: m=${t.ann.m}, ef_construction=${t.ann.efConstruction}, build ${t.ann.buildSeconds} s for ${t.ann.rows.toLocaleString("en")} rows; storing an embedding ${fmt(t.ann.storeMs.without)} -> ${fmt(t.ann.storeMs.with)} ms`,
+    );
+    say(
+      table(
+        ["history", "kind", "ef_search", "recall@k", "similarity", "ann p50", "exact p50"],
+        t.ann.results.map((x) => [
+          x.history.toLocaleString("en"),
+          x.kind,
+          x.efSearch,
+          x.recall.toFixed(3),
+          x.similarityRatio.toFixed(3),
+          fmt(x.annMs.p50),
+          fmt(x.exactMs.p50),
+        ]),
+      ),
+    );
+  }
+  if (t.ratings) {
+    say();
+    say(
+      `Rating events: ${t.ratings.perSecond} per second (${t.ratings.events} events, one at a time; p50 ${fmt(t.ratings.latency.p50)} ms, p95 ${fmt(t.ratings.latency.p95)} ms)`,
+    );
+  }
+  if (t.readiness) {
+    say();
+    say(
+      "Readiness job (3 users newly ready each run; the rest: 90% below the threshold, 10% over it but blocked or busy)",
+    );
+    say(
+      table(
+        ["users", "over threshold", "proposed", "runs ms", "median ms", "one query ms"],
+        t.readiness.stages.map((s) => [
+          s.users.toLocaleString("en"),
+          s.overThreshold.toLocaleString("en"),
+          s.proposed,
+          s.runsMs.map(fmt).join(" / "),
+          fmt(s.medianMs),
+          fmt(s.oneQueryMs),
+        ]),
+      ),
+    );
+    say(
+      '"one query": the candidates found by a single anti-join instead of the job\'s pages of 200 (not what the bot runs).',
+    );
+    const p = t.readiness.propose1k;
+    say(
+      `propose() for one user with ${p.examples} usable examples (read, build, count, estimate, store): ${p.runsMs.map(fmt).join(" / ")} ms`,
+    );
+  }
+}
+say();
+say("Dataset build and exact token count (OpenAI format, o200k_base), in-process");
+say(
+  table(
+    ["examples", "kept", "tokens", "build ms", "count ms", "ms per 1k"],
+    dataset.sizes.map((d) => [
+      d.examples.toLocaleString("en"),
+      d.kept.toLocaleString("en"),
+      d.tokens.toLocaleString("en"),
+      fmt(d.buildMs),
+      fmt(d.estimateMs),
+      fmt(d.perThousandMs),
+    ]),
+  ),
+);
+say();
+say(`Peak memory (RSS): ${peakMemoryMb} MB`);
+say();
+say("Targets (embedded database)");
+say(
+  table(
+    ["target", "measured", "met"],
+    verdicts.map((v) => [v.target, v.measured, v.met ? "yes" : "NO"]),
+  ),
+);
+process.stdout.write(`${out.join("\n")}\n`);
+
+const dir = join(process.cwd(), "bench-results");
+mkdirSync(dir, { recursive: true });
+const file = join(dir, "latest.json");
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      generatedAt: new Date().toISOString(),
+      quick,
+      elapsedSeconds,
+      machine,
+      config: { ...config, widths, targets: TARGETS },
+      verdicts,
+      targets,
+      dataset,
+      peakMemoryMb,
+    },
+    null,
+    2,
+  )}\n`,
+);
+process.stderr.write(`wrote ${file}\n`);
