@@ -43,7 +43,10 @@ export interface ReplyCell {
   /** Wall-clock overhead per reply (ms): what a user waits for, beyond the provider. */
   full: Summary;
   off: Summary;
-  /** CPU time of this process per reply (ms; PGlite runs in it): steadier than wall time on a busy machine. */
+  /**
+   * CPU time of this process per reply (ms): steadier than wall time on a busy machine. PGlite runs in
+   * this process, so it counts; a Postgres server's own work does not.
+   */
   fullCpu: Summary;
   offCpu: Summary;
   /** full p50 / off p50: what memory and few-shot cost relative to everything else. */
@@ -306,10 +309,10 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
   const size = await db.$queryRawUnsafe<Array<{ mb: number; n: bigint }>>(
     `SELECT (pg_total_relation_size('"Exchange"') / 1048576.0)::float8 AS mb, (SELECT count(*) FROM "Exchange") AS n`,
   );
+  // pg_column_toast_chunk_id() is Postgres 17's: an older server reports no share.
   const storage = await db
-    .$queryRawUnsafe<Array<{ out: number; reply: number }>>(
-      `SELECT (count(pg_column_toast_chunk_id("embedding"))::float8 / greatest(count("embedding"), 1)) AS out,
-              avg(length("replyText"))::float8 AS reply
+    .$queryRawUnsafe<Array<{ out: number }>>(
+      `SELECT (count(pg_column_toast_chunk_id("embedding"))::float8 / greatest(count("embedding"), 1)) AS out
        FROM "Exchange" WHERE "embedding" IS NOT NULL`,
     )
     .catch(() => undefined);
