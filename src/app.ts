@@ -6,7 +6,7 @@ import type { RunningPlatform } from "./bots/platform.ts";
 import type { Config } from "./config.ts";
 import type { Assistant } from "./core/assistant.ts";
 import { createCore } from "./core/create-core.ts";
-import type { Clock, FineTuneProvider, Logger, Notifier } from "./core/ports.ts";
+import type { Clock, Logger, Notifier } from "./core/ports.ts";
 import { systemClock } from "./core/ports.ts";
 import type { Database } from "./database/open-database.ts";
 import { type HealthServer, startHealthServer } from "./observability/health-server.ts";
@@ -83,4 +83,3 @@ export async function startApp(deps: AppDeps): Promise<App> {
   };
 }
 
-export type { FineTuneProvider };
