@@ -34,6 +34,7 @@ import type { CommandReply } from "./assistant.ts";
 import { createBudgets } from "./budgets.ts";
 import type { Clock, FineTuneProvider, Logger } from "./ports.ts";
 import { ProviderError } from "./ports.ts";
+import { clipStorable, storableText } from "./storable-text.ts";
 import { ensureUser, type UserRef } from "./users.ts";
 
 export interface DataRightsDeps {
@@ -115,10 +116,12 @@ interface PlannedDeletion {
   resourceId: string;
 }
 
-/** One line of a message, at most `max` characters. */
+/** One line of a message, at most `max` characters, storable (a provider's refusal is kept). */
 function clip(text: string | null | undefined, max: number): string {
-  const line = (text ?? "").replace(/\s+/g, " ").trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+  const line = storableText(text ?? "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return line.length <= max ? line : `${clipStorable(line, max - 1)}…`;
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
