@@ -223,6 +223,28 @@ describe("npm run admin", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it("help: --help and -h print the usage and exit 0; no command or an unknown one exits 2", async () => {
+    const [help, h, none, unknown] = await Promise.all([
+      admin(["--help"]),
+      admin(["-h"]),
+      admin([]),
+      admin(["frobnicate"]),
+    ]);
+    for (const [r, args] of [
+      [help, "--help"],
+      [h, "-h"],
+    ] as const) {
+      expect(r.code, args).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: npm run admin -- <command>/);
+      expect(r.stderr).toBe("");
+    }
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^Usage: npm run admin -- <command>/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^Unknown command "frobnicate"\.\n\nUsage:/);
+    expect(unknown.stdout).toBe("");
+  }, 120_000);
+
   it("users: one row per person with counts and spend, and no platform identities", async () => {
     const r = await admin(["users"]);
     expect(r.stderr).toBe("");
