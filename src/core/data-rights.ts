@@ -107,7 +107,13 @@ const TERMINAL_JOB_STATES = ["succeeded", "failed", "cancelled"];
 /** Unfinished jobs with nothing at the provider yet: stopping them is a state change here. */
 const NOT_LAUNCHED_JOB_STATES = ["approved", "uploading", "uploaded"];
 const KIND_ORDER: Record<string, number> = { job: 0, file: 1, model: 2 };
-const TX_OPTIONS = { maxWait: 30_000, timeout: 120_000 } as const;
+/**
+ * Longer than the database's default `timeout`: one forget deletes all of a person's rows at once,
+ * which takes a while for long histories on the embedded database. Never a `maxWait`: waiting in the
+ * embedded database's queue must not time out (src/database/open-database.ts), so the client's
+ * patient default applies (test/queued-transactions.test.ts).
+ */
+const TX_OPTIONS = { timeout: 120_000 } as const;
 
 type DeletionKind = "job" | "file" | "model";
 interface PlannedDeletion {
