@@ -17,8 +17,8 @@
 // configuration; when that is incomplete the database is still cleaned and the provider deletions
 // are recorded as pending, for `deletions --retry` once it is configured.
 //
-// Exit codes: 0 done, 1 failed or work left (refused without --yes, provider deletions pending),
-// 2 usage or configuration problem.
+// Exit codes: 0 done (and for `help`, `--help`, `-h`), 1 failed or work left (refused without --yes,
+// provider deletions pending), 2 usage or configuration problem (no command, an unknown one).
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
@@ -100,7 +100,8 @@ function parseArgs(argv: string[]): Args {
   const valued = new Set(["--out", "--format"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a.startsWith("--")) {
+    if (a === "-h") flags.set("--help", true);
+    else if (a.startsWith("--")) {
       const [name, inline] = a.split("=", 2) as [string, string | undefined];
       if (valued.has(name)) {
         const value = inline ?? argv[++i];
@@ -442,9 +443,14 @@ async function open(config: DatabaseConfig): Promise<OpenDatabase> {
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
-  if (!args.command || args.command === "help" || args.flags.has("--help")) {
-    (args.command ? out : err)(USAGE);
-    return args.command ? 0 : 2;
+  // Asking for help is a success (stdout, 0); no command at all is a usage problem (stderr, 2).
+  if (args.command === "help" || args.flags.has("--help")) {
+    out(USAGE);
+    return 0;
+  }
+  if (!args.command) {
+    err(USAGE);
+    return 2;
   }
   const commands: Record<string, (db: Database, args: Args) => Promise<number>> = {
     users,

@@ -109,7 +109,7 @@ describe("npm run admin", () => {
       const exchanges: Array<[string, string, number | null]> = [
         [
           "Please email me at jane.doe@example.com about the invoice",
-          "Sure, I'll send the invoice to jane.doe@example.com shortly.",
+          "Sure, I'll send the invoice to jane.doe@example.com shortly; the refund goes to DE89 3704 0044 0532 013.",
           5,
         ],
         [
@@ -223,6 +223,28 @@ describe("npm run admin", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it("help: --help and -h print the usage and exit 0; no command or an unknown one exits 2", async () => {
+    const [help, h, none, unknown] = await Promise.all([
+      admin(["--help"]),
+      admin(["-h"]),
+      admin([]),
+      admin(["frobnicate"]),
+    ]);
+    for (const [r, args] of [
+      [help, "--help"],
+      [h, "-h"],
+    ] as const) {
+      expect(r.code, args).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: npm run admin -- <command>/);
+      expect(r.stderr).toBe("");
+    }
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^Usage: npm run admin -- <command>/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^Unknown command "frobnicate"\.\n\nUsage:/);
+    expect(unknown.stdout).toBe("");
+  }, 120_000);
+
   it("users: one row per person with counts and spend, and no platform identities", async () => {
     const r = await admin(["users"]);
     expect(r.stderr).toBe("");
@@ -274,11 +296,15 @@ describe("npm run admin", () => {
     expect(new Set(lines.map((l) => l.example)).size).toBe(3);
     // Chronological, like the training files.
     expect(lines[0].messages[1].content).toBe("Please email me at [EMAIL] about the invoice");
-    expect(lines[0].messages[2].content).toBe("Sure, I'll send the invoice to [EMAIL] shortly.");
+    // A fragment of an IBAN (failing its checksum) is redacted in training exports too.
+    expect(lines[0].messages[2].content).toBe(
+      "Sure, I'll send the invoice to [EMAIL] shortly; the refund goes to [IBAN].",
+    );
     expect(lines[1].messages[1].content).toBe(
       "What did <@[REDACTED:user-id]> ask yesterday about the roadmap?",
     );
     expect(text).not.toContain("jane.doe@example.com");
+    expect(text).not.toContain("3704 0044");
     expect(text).not.toContain("777000111222333444");
     expect(text).not.toContain(aliceId);
     expect(text).not.toContain("weather");

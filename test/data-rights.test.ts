@@ -645,4 +645,47 @@ describe("data rights", { timeout: 120_000 }, () => {
     expect(short.deletedExchanges).toBe(2);
     expect((await t.db.exchange.findMany()).map((e) => e.id)).toEqual([keep]);
   });
+
+  it("retention prunes handled-event keys after a week and scheduled-run records after 30 days", async () => {
+    const ago = (days: number) => new Date(clock.now().getTime() - days * DAY);
+    await t.db.processedEvent.createMany({
+      data: [
+        { key: "Ev-8-days", createdAt: ago(8) },
+        { key: "Ev-6-days", createdAt: ago(6) },
+        { key: "Ev-1-hour", createdAt: new Date(clock.now().getTime() - 3_600_000) },
+      ],
+    });
+    const run = (job: string, slot: string, days: number) => ({
+      job,
+      slot,
+      claimedBy: "replica-a",
+      claimedAt: ago(days),
+      finishedAt: ago(days),
+      outcome: "ok",
+    });
+    await t.db.jobRun.createMany({
+      data: [
+        run("monitor", "old-1", 40),
+        run("monitor", "old-2", 31),
+        run("monitor", "recent", 29),
+        // A job that has not run for a long time keeps its last record: its last known outcome.
+        run("yearly-report", "last", 200),
+        run("yearly-report", "before-last", 400),
+      ],
+    });
+
+    const result = await runRetention({ db: t.db, clock, log: memoryLogger(), minRating: 4, batchSize: 2 });
+    expect(result).toMatchObject({ deletedEvents: 1, deletedJobRuns: 3 });
+    expect((await t.db.processedEvent.findMany({ orderBy: { key: "asc" } })).map((e) => e.key)).toEqual([
+      "Ev-1-hour",
+      "Ev-6-days",
+    ]);
+    expect((await t.db.jobRun.findMany({ orderBy: { id: "asc" } })).map((r) => `${r.job}/${r.slot}`)).toEqual(
+      ["monitor/recent", "yearly-report/last"],
+    );
+    // A replayed delivery from an hour ago is still recognised after the job ran.
+    expect(
+      (await t.db.processedEvent.createMany({ data: [{ key: "Ev-1-hour" }], skipDuplicates: true })).count,
+    ).toBe(0);
+  });
 });

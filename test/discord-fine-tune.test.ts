@@ -2,6 +2,7 @@
 // threshold, gets the approval DM, clicks Approve, the job succeeds and their next mention is
 // answered by their fine-tuned model. Plus Decline, a second click and a foreign click.
 import { afterEach, describe, expect, it } from "vitest";
+import { defaultChatReply } from "./emulators/openai-emulator.ts";
 import { ALICE, BOB, type DiscordApp, startDiscordApp } from "./support/discord-app.ts";
 
 const THRESHOLD = 10;
@@ -79,6 +80,26 @@ describe("Discord fine-tuning loop", () => {
 
     const status = await h.command(ALICE, "status");
     expect(JSON.stringify(status.reply)).toContain(job.fineTunedModel!);
+  });
+
+  it("a reply quoting a cut-off IBAN or a Luhn-failing card reaches the training upload redacted", async () => {
+    await start();
+    const fragments = "Refund to DE89 3704 0044 0532 013, or to card 4242 4242 4242 4241.";
+    h.openai.setReply((body) => `${defaultChatReply(body)} ${fragments}`);
+    await becomeReady(THRESHOLD);
+    // Alice got the replies as the model wrote them; only the training file is redacted.
+    expect(await h.db.exchange.count({ where: { replyText: { contains: fragments } } })).toBe(THRESHOLD);
+
+    await h.app.core.lifecycle.readiness();
+    const { dm, approve } = approvalDm();
+    expect(dm.content).toContain(`Personal data removed before upload: ${2 * THRESHOLD} items`);
+    await h.click(ALICE, dm.id, approve);
+    const uploads = [...h.openai.files.values()].filter((f) => f.purpose === "fine-tune");
+    expect(uploads).toHaveLength(1);
+    const content = uploads[0]!.bytes.toString("utf8");
+    expect(content).not.toContain("3704");
+    expect(content).not.toContain("4242");
+    expect(content.match(/Refund to \[IBAN\], or to card \[CARD\]\./g)).toHaveLength(THRESHOLD);
   });
 
   it("Decline closes the prompt and launches nothing", async () => {

@@ -169,6 +169,29 @@ describe("buildDataset curation", () => {
     expect(dataset.usedIds).toEqual([1n, 2n]);
   });
 
+  it("redacts fragments that fail their checksum too: a cut-off IBAN, a Luhn-failing card", () => {
+    const iban = "DE89 3704 0044 0532 013"; // the textbook IBAN, cut short: mod-97 fails
+    const card = "4242 4242 4242 4241"; // Luhn fails
+    const reply = `I noted your account ${iban} and the card ${card} for the refund.`;
+    const dataset = buildDataset(
+      [
+        source(1, `Refund to ${iban} please, or to card ${card}`, reply),
+        source(2, "Anything else today?", "Nothing else, the refund is on its way."),
+      ],
+      options(),
+    );
+    expect(dataset.trainJsonl).not.toContain("3704 0044");
+    expect(dataset.trainJsonl).not.toContain("4242");
+    const [first] = lines(dataset.trainJsonl) as Array<{ messages: Array<{ content: string }> }>;
+    expect(first!.messages.slice(1).map((m) => m.content)).toEqual([
+      "Refund to [IBAN] please, or to card [CARD]",
+      "I noted your account [IBAN] and the card [CARD] for the refund.",
+    ]);
+    expect(dataset.stats.redactions).toBe(4);
+    // Outside training files the same reply stays as the person got it.
+    expect(createPrivacyFilter().redact(reply).text).toBe(reply);
+  });
+
   it("drops an example whose redacted text still contains personal data", () => {
     // An operator pattern that matches the phone placeholder: redaction can never make the text clean.
     const privacy = createPrivacyFilter({ extraPatterns: [{ name: "word-phone", pattern: "\\bPHONE\\b" }] });

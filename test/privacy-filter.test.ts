@@ -180,6 +180,66 @@ describe("privacy filter: look-alikes survive", () => {
   });
 });
 
+describe("privacy filter: training mode (every training export)", () => {
+  // Shapes of a known kind that fail its checksum or validity rule: kept in normal mode (they are in
+  // `negatives` above, or are fragments), redacted in training files.
+  const fragments: Array<[string, string, string]> = [
+    ["a cut-off IBAN", "Send it to DE89 3704 0044 0532 013 please", "Send it to [IBAN] please"],
+    ["an IBAN failing mod-97", "and DE89 3704 0044 0532 0130 01 (bad checksum)", "and [IBAN] (bad checksum)"],
+    ["a cut-off IBAN before an uppercase word", "DE89370400440532013 IS MINE", "[IBAN] IS MINE"],
+    ["a Luhn-failing card", "Invoice 4242424242424241 is overdue", "Invoice [CARD] is overdue"],
+    ["a Luhn-failing grouped card", "Tracking 4242 4242 4242 4241", "Tracking [CARD]"],
+    ["a card copied short", "card 4242 4242 4242 42 expired", "card [CARD] expired"],
+    ["a 13-digit run outside card networks", "number 9780306406157 here", "number [CARD] here"],
+    ["a bare 18-digit run", "user id 123456789012345678", "user id [CARD]"],
+    ["SSNs in ranges never issued", "area 000-12-3456, 666-12-3456, 900-12-3456", "area [SSN], [SSN], [SSN]"],
+    [
+      "a Discord-token shape whose id part is not an id",
+      `not a discord token ${b64url("1a2b3c4d5e6f7g8h9i")}.Gh7Kp2.${alnum(38)}`,
+      "not a discord token [SECRET]",
+    ],
+  ];
+
+  it.each(fragments)("redacts %s, which normal mode keeps", (_what, text, redacted) => {
+    expect(filter.redact(text).text).toBe(text);
+    const result = filter.redact(text, "training");
+    expect(result.text).toBe(redacted);
+    expect(result.findings.length).toBeGreaterThan(0);
+    expect(filter.containsPersonalData(text, "training")).toBe(true);
+  });
+
+  it("redacts all of a span that overlapping detectors flag, not only the longest match", () => {
+    // Card-shaped from the first digit, a valid card from the fifth: nothing of it is left.
+    expect(filter.redact("ref 9999 4242 4242 4242 4242", "training").text).toBe("ref [CARD]");
+    expect(filter.redact("ref 9999 4242 4242 4242 4242").text).toBe("ref 9999 [CARD]");
+  });
+
+  it.each(positives)("still detects %s: %s", (_kind, value) => {
+    const result = filter.redact(`before ${value} after.`, "training");
+    expect(result.text).not.toContain(value);
+    expect(result.findings.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    "Meeting on 2024-03-15 at noon",
+    "Due 03-15-2024",
+    "Total $1,234.56",
+    "Order ORD-2024-000123 shipped",
+    "Ticket #123456789",
+    "ISBN 978-0-306-40615-7",
+    "id 123e4567-e89b-12d3-a456-426614174000",
+    "commit a94a8fe5ccb19ba61c4c0873d391e987982fbbd3",
+    "ping <@123456789012345678> and <@!123456789012345678>",
+    "https://discord.com/channels/123456789012345678/876543210987654321/111122223333444455",
+    "Running v4.19.2.1 now",
+    "numbers 1 2 3 4 5 6 7 8 9 1 2 3 4 5",
+    "the word GB82 alone",
+    "models RTX4090 and GTX1080",
+  ])("keeps %s, which has no personal-data shape", (text) => {
+    expect(filter.redact(text, "training")).toEqual({ text, findings: [] });
+  });
+});
+
 describe("privacy filter: mixed text and offsets", () => {
   it("redacts several kinds in one message with offsets into the original", () => {
     const text =

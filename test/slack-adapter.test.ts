@@ -451,6 +451,26 @@ describe("Slack adapter over HTTP: request verification", () => {
     expect(h.postsInThread(stale.ts)).toHaveLength(0);
   });
 
+  it("refuses a request signed 10 minutes ahead (401, nothing stored) and accepts one 4 minutes ahead", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = await h.mention(ALICE, "signed ten minutes ahead", { timestampSec: now + 10 * 60 });
+    expect(ahead.delivery.status).toBe(401);
+    const near = await h.mention(ALICE, "signed four minutes ahead", { timestampSec: now + 4 * 60 });
+    expect(near.delivery.status).toBe(200);
+    expect((await h.replyTo(near.ts)).args.text).toContain("signed four minutes ahead");
+
+    await h.barrier();
+    expect(
+      await h.database.db.exchange.count({ where: { userText: { contains: "ten minutes ahead" } } }),
+    ).toBe(0);
+    expect(h.postsInThread(ahead.ts)).toHaveLength(0);
+    expect(
+      await h.database.db.exchange.count({
+        where: { userText: "signed four minutes ahead", status: "answered" },
+      }),
+    ).toBe(1);
+  });
+
   it("stop() lets a reply in flight finish, then closes the port", async () => {
     const chats = () => h.openai.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
     const before = chats();

@@ -127,6 +127,36 @@ describe("Slack data rights (http)", () => {
     expect(exchange.user.externalId).toBe(h.externalId(ALICE));
   });
 
+  it("reactions from someone who opted out change nothing: ignored as opted_out", async () => {
+    const CAROL = "U0CAROL";
+    const rated = await chat(CAROL, "carol asks about mosses");
+    await h.react(CAROL, rated.replyTs, "+1");
+    await eventually(
+      async () => (await db().exchange.findFirst({ where: { userMessageId: rated.ts } }))?.rating === 5,
+      "Carol's rating",
+    );
+    const plain = await chat(CAROL, "carol asks about ferns");
+    await h.command(CAROL, "opt-out");
+    const before = await userRow(CAROL);
+    expect(before).toMatchObject({ optedOut: true, ratedCount: 1, highRatedCount: 1, readyCount: 1 });
+
+    const ignored = () => h.log.lines.filter((l) => l.includes('"outcome":"opted_out"')).length;
+    await h.react(CAROL, plain.replyTs, "+1");
+    await h.react(CAROL, rated.replyTs, "+1", { remove: true });
+    await eventually(() => ignored() === 2, "both reactions to be handled as opted_out");
+
+    expect(await db().exchange.findFirst({ where: { userMessageId: plain.ts } })).toMatchObject({
+      rating: null,
+      ratedAt: null,
+    });
+    expect((await db().exchange.findFirst({ where: { userMessageId: rated.ts } }))?.rating).toBe(5);
+    const reactions = await db().exchangeReaction.findMany({
+      where: { exchange: { user: { externalId: h.externalId(CAROL) } } },
+    });
+    expect(reactions.map((r) => [r.emoji, r.removedAt])).toEqual([["+1", null]]);
+    expect(await userRow(CAROL)).toEqual(before);
+  });
+
   it("/assistant forget warns with one button; the owner's click deletes all of theirs and replaces the warning", async () => {
     const aliceId = (await userRow(ALICE))!.id;
     const bobBefore = await exchangesOf(BOB);

@@ -7,6 +7,7 @@ import type { Clock, LlmProvider, Logger } from "./ports.ts";
 import { ProviderError } from "./ports.ts";
 import { buildPrompt, defaultBudget, type PastExchange, type PromptBudget } from "./prompt.ts";
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from "./retry.ts";
+import { storableText } from "./storable-text.ts";
 import { ensureUser, type UserRef } from "./users.ts";
 
 export const MAX_MESSAGE_CHARS = 8_000;
@@ -207,7 +208,9 @@ export function createConversation(deps: ConversationDeps) {
   }
 
   async function respond(input: RespondInput): Promise<RespondResult> {
-    const text = input.text.trim();
+    // What cannot be stored (NUL, lone surrogates) becomes U+FFFD here, so the model is asked with
+    // exactly the text that is stored and later remembered.
+    const text = storableText(input.text).trim();
     if (!text) return { kind: "rejected", reason: "empty", text: messages.empty };
     if (text.length > MAX_MESSAGE_CHARS)
       return { kind: "rejected", reason: "too_long", text: messages.tooLong(text.length) };

@@ -34,6 +34,7 @@ import type { CommandReply } from "./assistant.ts";
 import { createBudgets } from "./budgets.ts";
 import type { Clock, FineTuneProvider, Logger } from "./ports.ts";
 import { ProviderError } from "./ports.ts";
+import { clipStorable, storableText } from "./storable-text.ts";
 import { ensureUser, type UserRef } from "./users.ts";
 
 export interface DataRightsDeps {
@@ -106,7 +107,13 @@ const TERMINAL_JOB_STATES = ["succeeded", "failed", "cancelled"];
 /** Unfinished jobs with nothing at the provider yet: stopping them is a state change here. */
 const NOT_LAUNCHED_JOB_STATES = ["approved", "uploading", "uploaded"];
 const KIND_ORDER: Record<string, number> = { job: 0, file: 1, model: 2 };
-const TX_OPTIONS = { maxWait: 30_000, timeout: 120_000 } as const;
+/**
+ * Longer than the database's default `timeout`: one forget deletes all of a person's rows at once,
+ * which takes a while for long histories on the embedded database. Never a `maxWait`: waiting in the
+ * embedded database's queue must not time out (src/database/open-database.ts), so the client's
+ * patient default applies (test/queued-transactions.test.ts).
+ */
+const TX_OPTIONS = { timeout: 120_000 } as const;
 
 type DeletionKind = "job" | "file" | "model";
 interface PlannedDeletion {
@@ -115,10 +122,12 @@ interface PlannedDeletion {
   resourceId: string;
 }
 
-/** One line of a message, at most `max` characters. */
+/** One line of a message, at most `max` characters, storable (a provider's refusal is kept). */
 function clip(text: string | null | undefined, max: number): string {
-  const line = (text ?? "").replace(/\s+/g, " ").trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+  const line = storableText(text ?? "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return line.length <= max ? line : `${clipStorable(line, max - 1)}…`;
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);

@@ -1,5 +1,6 @@
 // The interfaces the core needs from the outside world, in one place. Adapters (src/bots), providers
 // (src/core/providers) and tests implement them; the core depends only on these.
+import { storableText } from "./storable-text.ts";
 
 /** Structured logging. Fields carry ids and counts, never message text or secrets. */
 export interface Logger {
@@ -36,16 +37,20 @@ export interface ChatResult {
 /**
  * A provider error with what the retry logic needs. `status` is the HTTP status (429, 500, ...) or
  * undefined for network failures and timeouts; `retryAfterMs` comes from the provider's headers.
+ * The message and code are the provider's words and end up stored (a failed exchange, an owed
+ * deletion), so they are made storable here, once for every provider.
  */
 export class ProviderError extends Error {
+  readonly code?: string;
   constructor(
     message: string,
     readonly status: number | undefined,
     readonly retryAfterMs?: number,
-    readonly code?: string,
+    code?: string,
   ) {
-    super(message);
+    super(storableText(message));
     this.name = "ProviderError";
+    if (code !== undefined) this.code = storableText(code);
   }
   get retryable(): boolean {
     return this.status === undefined || this.status === 429 || this.status >= 500;

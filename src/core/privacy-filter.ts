@@ -2,6 +2,13 @@
 // training data. The bias is deliberate: a false positive costs a slightly odd training example,
 // a false negative leaks someone's data into a model, so ambiguous shapes lean towards redaction,
 // except where a look-alike (dates, versions, Discord ids...) is common enough in chat to matter.
+//
+// Two modes. "normal" (logs, anything shown back) lets look-alikes through when a checksum or a
+// validity rule says they are not the real thing: a Luhn-failing card number, an IBAN whose mod-97
+// fails, an SSN in a range never issued. "training" (every training export: src/core/fine-tune/
+// dataset.ts) is conservative: the shape of a known kind is enough, because a fragment is still
+// personal data. A reply that quoted a truncated IBAN ("DE89 3704 0044 0532 013") fails its checksum
+// yet names a real bank and most of a real account; in a training file it becomes [IBAN].
 import { isIPv6 } from "node:net";
 
 export type FindingKind = "email" | "phone" | "card" | "ssn" | "iban" | "ip" | "secret" | "custom";
@@ -22,9 +29,11 @@ export interface ExtraPattern {
   pattern: string;
   flags?: string;
 }
+/** "training": the conservative mode of every training export (see the module comment). */
+export type RedactionMode = "normal" | "training";
 export interface PrivacyFilter {
-  redact(text: string): RedactionResult;
-  containsPersonalData(text: string): boolean;
+  redact(text: string, mode?: RedactionMode): RedactionResult;
+  containsPersonalData(text: string, mode?: RedactionMode): boolean;
 }
 
 interface Detector {
@@ -37,6 +46,12 @@ interface Detector {
    * need code, and a greedy regex may swallow a trailing word that a validator has to cut off.
    */
   accept?: (value: string, text: string, start: number) => number;
+  /**
+   * Training mode, for kinds whose `accept` checks more than the shape (a checksum, a validity
+   * rule): the shape alone decides. `regex` may be wider (a truncated value is shorter); without
+   * `accept`, the whole match counts.
+   */
+  shape?: Pick<Detector, "accept"> & { regex?: RegExp };
 }
 
 const whole =
@@ -79,6 +94,20 @@ function isCard(value: string): boolean {
   if (!/^[2-6]/.test(digits)) return false;
   if (separators.size === 0 && (digits.length === 17 || digits.length === 18)) return false;
   return luhn(digits);
+}
+
+/**
+ * Card-shaped: 13-19 digits, written bare or in groups with one kind of separator. Groups of one or
+ * two digits are a list of numbers, except the last one: a card copied short ("4242 4242 4242 42").
+ */
+function isCardShaped(value: string): boolean {
+  const digits = value.replace(/\D/g, "");
+  const separators = new Set(value.replace(/\d/g, ""));
+  if (digits.length < 13 || digits.length > 19 || separators.size > 1) return false;
+  return value
+    .split(/[ -]/)
+    .slice(0, -1)
+    .every((g) => g.length >= 3);
 }
 
 function isSsn(value: string): boolean {
@@ -144,11 +173,14 @@ const BUILT_INS: Detector[] = [
   secret("slack", /(?<![\w-])(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,}/g),
   secret("slack-webhook", /https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]{20,}/g),
   secret("discord-webhook", /https:\/\/(?:\w+\.)?discord(?:app)?\.com\/api\/webhooks\/\d+\/[\w-]+/g),
-  secret(
-    "discord",
-    /(?<![\w-])[MNO][A-Za-z0-9_-]{21,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}(?![\w-])/g,
-    whole(isDiscordToken),
-  ),
+  {
+    ...secret(
+      "discord",
+      /(?<![\w-])[MNO][A-Za-z0-9_-]{21,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}(?![\w-])/g,
+      whole(isDiscordToken),
+    ),
+    shape: {},
+  },
   secret("aws", /(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])/g),
   secret("github", /(?<![\w])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{30,})/g),
   secret("jwt", /(?<![\w-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g),
@@ -166,6 +198,12 @@ const BUILT_INS: Detector[] = [
     // Uppercase only: lowercase "de12..." shapes are too common in identifiers, and mod-97 is the real test.
     regex: /(?<!\w)[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?!\w)/g,
     accept: (value) => longestValidPrefix(value, isIban),
+    // Country, check digits and at least 8 more: a cut-off IBAN still names a bank and an account.
+    // Trailing all-letter words ("... 013 IS MINE") are not part of it.
+    shape: {
+      regex: /(?<!\w)[A-Z]{2}\d{2}(?: ?[A-Z0-9]){8,30}(?!\w)/g,
+      accept: (value) => value.replace(/(?: [A-Z]+)+$/, "").length,
+    },
   },
   {
     kind: "card",
@@ -173,8 +211,10 @@ const BUILT_INS: Detector[] = [
     // Discord mentions (<@id>, <#id>, <@&id>, <:emoji:id>) or prices.
     regex: /(?<![\w@#&!:./$€£¥+-])\d(?:[ -]?\d){12,18}(?!\w|[.,]\d)/g,
     accept: (value) => longestValidPrefix(value, isCard),
+    // No Luhn, no network prefix, no exception for bare 17/18-digit ids.
+    shape: { accept: (value) => longestValidPrefix(value, isCardShaped) },
   },
-  { kind: "ssn", regex: /(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])/g, accept: whole(isSsn) },
+  { kind: "ssn", regex: /(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])/g, accept: whole(isSsn), shape: {} },
   {
     kind: "phone",
     // International numbers need the "+": bare digit runs are order numbers and ids far more often.
@@ -228,8 +268,13 @@ interface Candidate extends Finding {
   rank: number;
 }
 
-function scan(detector: Detector, rank: number, text: string, out: Candidate[]): void {
-  const { regex, accept } = detector;
+function scan(
+  detector: Detector,
+  rank: number,
+  text: string,
+  out: Candidate[],
+  { regex, accept }: Pick<Detector, "regex" | "accept"> = detector,
+): void {
   regex.lastIndex = 0;
   for (let m = regex.exec(text); m !== null; m = regex.exec(text)) {
     const len = m[0].length === 0 ? 0 : accept ? accept(m[0], text, m.index) : m[0].length;
@@ -248,20 +293,55 @@ function scan(detector: Detector, rank: number, text: string, out: Candidate[]):
   }
 }
 
+/** Normal mode: longest wins, then earliest, then detector order; a span is replaced at most once. */
+function longestFirst(candidates: Candidate[]): Candidate[] {
+  const byLength = [...candidates].sort(
+    (a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start || a.rank - b.rank,
+  );
+  const kept: Candidate[] = [];
+  for (const c of byLength) {
+    if (kept.every((k) => c.end <= k.start || c.start >= k.end)) kept.push(c);
+  }
+  return kept.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * Training mode: every character any detector flagged goes. Overlapping findings become one span,
+ * named after the longest of them: "9999 4242 4242 4242 4242" is card-shaped from its first digit
+ * and holds a valid card from its fifth, so all of it is [CARD], not "[CARD] 4242".
+ */
+function union(candidates: Candidate[]): Candidate[] {
+  const merged: Array<Candidate & { named: number }> = [];
+  const byStart = [...candidates].sort((a, b) => a.start - b.start || b.end - a.end || a.rank - b.rank);
+  for (const c of byStart) {
+    const last = merged.at(-1);
+    if (!last || c.start >= last.end) {
+      merged.push({ ...c, named: c.end - c.start });
+      continue;
+    }
+    if (c.end - c.start > last.named) {
+      last.kind = c.kind;
+      last.rank = c.rank;
+      if (c.label) last.label = c.label;
+      else delete last.label;
+      last.named = c.end - c.start;
+    }
+    last.end = Math.max(last.end, c.end);
+  }
+  return merged.map(({ named: _named, ...c }) => c);
+}
+
 export function createPrivacyFilter(options: { extraPatterns?: ExtraPattern[] } = {}): PrivacyFilter {
   const detectors = [...BUILT_INS, ...(options.extraPatterns ?? []).map(compileExtra)];
 
-  function redact(text: string): RedactionResult {
+  function redact(text: string, mode: RedactionMode = "normal"): RedactionResult {
     const candidates: Candidate[] = [];
-    for (const [rank, d] of detectors.entries()) scan(d, rank, text, candidates);
-
-    // Longest wins, then earliest, then detector order; a span is replaced at most once.
-    candidates.sort((a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start || a.rank - b.rank);
-    const kept: Candidate[] = [];
-    for (const c of candidates) {
-      if (kept.every((k) => c.end <= k.start || c.start >= k.end)) kept.push(c);
+    for (const [rank, d] of detectors.entries()) {
+      scan(d, rank, text, candidates);
+      if (mode === "training" && d.shape)
+        scan(d, rank, text, candidates, { regex: d.shape.regex ?? d.regex, accept: d.shape.accept });
     }
-    kept.sort((a, b) => a.start - b.start);
+    const kept = mode === "training" ? union(candidates) : longestFirst(candidates);
 
     let out = "";
     let cursor = 0;
@@ -278,6 +358,6 @@ export function createPrivacyFilter(options: { extraPatterns?: ExtraPattern[] } 
 
   return {
     redact,
-    containsPersonalData: (text) => redact(text).findings.length > 0,
+    containsPersonalData: (text, mode) => redact(text, mode).findings.length > 0,
   };
 }

@@ -1,7 +1,9 @@
 // Reactions on the bot's replies become the asker's rating of that reply. The rating is the latest
 // rating reaction still present, so removing one restores the one before; only the person who
-// asked can rate; unknown emoji and replayed events change nothing.
+// asked can rate; unknown emoji, replayed events and reactions from someone who opted out (nothing
+// new of theirs is stored or learnt from) change nothing.
 import type { Database } from "../database/open-database.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
 import type { Clock, Logger } from "./ports.ts";
 import { type RatingMap, ratingFor } from "./rating-emoji.ts";
 
@@ -19,7 +21,10 @@ export interface ReactionInput {
 
 export type ReactionOutcome =
   | { kind: "rated"; exchangeId: bigint; rating: number | null }
-  | { kind: "ignored"; reason: "not_a_reply" | "not_owner" | "unknown_emoji" | "duplicate" | "no_change" };
+  | {
+      kind: "ignored";
+      reason: "not_a_reply" | "not_owner" | "opted_out" | "unknown_emoji" | "duplicate" | "no_change";
+    };
 
 export interface RatingDeps {
   db: Database;
@@ -30,6 +35,12 @@ export interface RatingDeps {
   minRating: number;
 }
 
+const select = {
+  id: true,
+  userId: true,
+  user: { select: { externalId: true, optedOut: true } },
+} satisfies Prisma.ExchangeSelect;
+
 export function createRatings(deps: RatingDeps) {
   const { db, clock } = deps;
 
@@ -39,14 +50,15 @@ export function createRatings(deps: RatingDeps) {
     const exchange =
       (await db.exchange.findFirst({
         where: { platform: input.platform, replyMessageId: input.messageId },
-        select: { id: true, userId: true, user: { select: { externalId: true } } },
+        select,
       })) ??
       (await db.exchange.findFirst({
         where: { platform: input.platform, replyMessageIds: { has: input.messageId } },
-        select: { id: true, userId: true, user: { select: { externalId: true } } },
+        select,
       }));
     if (!exchange) return { kind: "ignored", reason: "not_a_reply" };
     if (exchange.user.externalId !== input.reactorExternalId) return { kind: "ignored", reason: "not_owner" };
+    if (exchange.user.optedOut) return { kind: "ignored", reason: "opted_out" };
 
     const now = clock.now();
     return db.$transaction(async (tx) => {

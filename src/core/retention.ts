@@ -11,6 +11,12 @@
 // Deletion is batched: each batch is one statement that locks the rows it takes (skipping rows a
 // rating is changing right now), deletes them and corrects the owners' counters from what it
 // deleted, so the counters (exchangeCount, ratedCount, highRatedCount, readyCount) stay exact.
+//
+// Bookkeeping that would otherwise grow forever goes too, by age (fixed, not settings: nothing an
+// operator would tune). ProcessedEvent keys (delivery ids of handled events and clicks) exist to
+// recognise a redelivery; Slack retries for about an hour and Discord interactions live 15 minutes,
+// so a week is far beyond any replay. A JobRun claims one scheduled minute; after 30 days it is only
+// history, except each job's latest run, kept as its last known outcome however long ago it was.
 import type { Database } from "../database/open-database.ts";
 import type { Clock, Logger } from "./ports.ts";
 
@@ -34,10 +40,16 @@ export interface RetentionResult {
   users: number;
   /** Old offers that never trained, deleted with their datasets. */
   deletedProposals: number;
+  /** Handled-event keys older than PROCESSED_EVENT_RETENTION_DAYS. */
+  deletedEvents: number;
+  /** Scheduled-run records older than JOB_RUN_RETENTION_DAYS (each job's latest is kept). */
+  deletedJobRuns: number;
   batches: number;
 }
 
 export const DEFAULT_RETENTION_DAYS = 90;
+export const PROCESSED_EVENT_RETENTION_DAYS = 7;
+export const JOB_RUN_RETENTION_DAYS = 30;
 
 export async function runRetention(deps: RetentionDeps): Promise<RetentionResult> {
   const { db, log, minRating } = deps;
@@ -110,8 +122,50 @@ export async function runRetention(deps: RetentionDeps): Promise<RetentionResult
     deletedExchanges,
     users: users.size,
     deletedProposals: proposals.count,
+    ...(await pruneBookkeeping(db, deps.clock.now(), batchSize)),
     batches,
   };
   log.info("retention", { ...result, retentionDays: days });
   return result;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Old ProcessedEvent and JobRun rows, in batches of `batchSize` (a first run may find a backlog). */
+async function pruneBookkeeping(
+  db: Database,
+  now: Date,
+  batchSize: number,
+): Promise<{ deletedEvents: number; deletedJobRuns: number }> {
+  const eventsBefore = new Date(now.getTime() - PROCESSED_EVENT_RETENTION_DAYS * DAY_MS).toISOString();
+  const runsBefore = new Date(now.getTime() - JOB_RUN_RETENTION_DAYS * DAY_MS).toISOString();
+  let deletedEvents = 0;
+  for (;;) {
+    const n = await db.$executeRaw`
+      WITH doomed AS (
+        SELECT "key" FROM "ProcessedEvent"
+        WHERE "createdAt" < (${eventsBefore}::timestamptz AT TIME ZONE 'UTC')
+        ORDER BY "createdAt" LIMIT ${batchSize}::int
+      )
+      DELETE FROM "ProcessedEvent" p USING doomed d WHERE p."key" = d."key"`;
+    deletedEvents += n;
+    if (n < batchSize) break;
+  }
+  let deletedJobRuns = 0;
+  for (;;) {
+    const n = await db.$executeRaw`
+      WITH latest AS (
+        SELECT DISTINCT ON ("job") "id" FROM "JobRun" ORDER BY "job", "claimedAt" DESC, "id" DESC
+      ),
+      doomed AS (
+        SELECT "id" FROM "JobRun"
+        WHERE "claimedAt" < (${runsBefore}::timestamptz AT TIME ZONE 'UTC')
+          AND "id" NOT IN (SELECT "id" FROM latest)
+        ORDER BY "claimedAt" LIMIT ${batchSize}::int
+      )
+      DELETE FROM "JobRun" j USING doomed d WHERE j."id" = d."id"`;
+    deletedJobRuns += n;
+    if (n < batchSize) break;
+  }
+  return { deletedEvents, deletedJobRuns };
 }

@@ -2,6 +2,7 @@
 // exactly one replica does the work for a given tick. A crashed run is not retried for the same
 // slot; the next tick picks up whatever is left (every job is written to resume).
 import { hostname } from "node:os";
+import { clipStorable } from "../core/storable-text.ts";
 import type { Database } from "../database/open-database.ts";
 
 export const replicaId = `${hostname()}:${process.pid}`;
@@ -19,7 +20,7 @@ export async function claimRun(db: Database, job: string, slot: string, owner = 
 export async function finishRun(db: Database, job: string, slot: string, outcome: string): Promise<void> {
   await db.jobRun.updateMany({
     where: { job, slot },
-    data: { finishedAt: new Date(), outcome: outcome.slice(0, 200) },
+    data: { finishedAt: new Date(), outcome: clipStorable(outcome, 200) },
   });
 }
 

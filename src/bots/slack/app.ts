@@ -2,9 +2,9 @@
 // with the signing secret and acknowledges events before our listeners run, so a reply that waits
 // on the model never makes Slack retry) or Socket Mode (a WebSocket opened with the app token; no
 // public URL needed).
-import type { Server } from "node:http";
+import type { IncomingHttpHeaders, RequestListener, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { App, SocketModeReceiver, webApi } from "@slack/bolt";
+import { App, HTTPReceiver, SocketModeReceiver, webApi } from "@slack/bolt";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../core/ports.ts";
 import { boltLogger } from "./bolt-logger.ts";
@@ -58,6 +58,47 @@ export async function identifyWorkspace(
   return { teamId: auth.team_id, botUserId: auth.user_id, ...(auth.bot_id ? { botId: auth.bot_id } : {}) };
 }
 
+/**
+ * How far a request's signed timestamp may be from this machine's clock, either way. Slack's rule is
+ * five minutes; Bolt 5 enforces it only for the past, so a request stamped ahead (a recorded one
+ * replayed later, a signing clock that is off) would pass. Slack's own retries are re-signed.
+ */
+export const REQUEST_TIME_WINDOW_SECONDS = 5 * 60;
+
+/**
+ * True when the request carries a timestamp outside the window. No timestamp, or one that is not a
+ * number, is left to Bolt: it refuses those (except Slack's unsigned `ssl_check`).
+ */
+export function outsideRequestWindow(headers: IncomingHttpHeaders, nowMs: number): boolean {
+  const header = headers["x-slack-request-timestamp"];
+  if (typeof header !== "string" || !/^\d+$/.test(header.trim())) return false;
+  return Math.abs(Math.floor(nowMs / 1000) - Number(header)) > REQUEST_TIME_WINDOW_SECONDS;
+}
+
+/**
+ * Bolt's HTTP receiver behind a check of the timestamp in both directions. The timestamp is part of
+ * what is signed, so once Bolt has verified the signature it is Slack's; refusing outside the window
+ * before Bolt reads the body means such a request never reaches a listener. 401 with no body, as
+ * Bolt answers its own refusals.
+ */
+function createTimeBoundReceiver(signingSecret: string, log: Logger, logger: ReturnType<typeof boltLogger>) {
+  const receiver = new HTTPReceiver({ signingSecret, processBeforeResponse: false, logger });
+  const verifyAndDispatch: RequestListener = receiver.requestListener;
+  receiver.requestListener = (req, res) => {
+    if (outsideRequestWindow(req.headers, Date.now())) {
+      log.warn("refused a Slack request whose signed timestamp is more than five minutes from now", {
+        skewSeconds: Number(req.headers["x-slack-request-timestamp"]) - Math.floor(Date.now() / 1000),
+      });
+      req.resume();
+      res.writeHead(401);
+      res.end();
+      return;
+    }
+    verifyAndDispatch(req, res);
+  };
+  return receiver;
+}
+
 export function createSlackTransport(
   config: SlackConfig,
   log: Logger,
@@ -105,13 +146,8 @@ export function createSlackTransport(
   }
 
   if (!config.signingSecret) throw new Error("Slack over HTTP needs SLACK_SIGNING_SECRET.");
-  const app = new App({
-    ...identity,
-    signingSecret: config.signingSecret,
-    processBeforeResponse: false,
-    logger,
-    clientOptions,
-  });
+  const receiver = createTimeBoundReceiver(config.signingSecret, log, logger);
+  const app = new App({ ...identity, receiver, logger, clientOptions });
   let listening = false;
   return {
     app,

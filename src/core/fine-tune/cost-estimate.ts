@@ -9,7 +9,7 @@
 //   is not available offline, so Vertex counts here are o200k_base tokens of every text part, which is
 //   a close stand-in, not Google's exact number; the job reports the real count once it has validated
 //   the data (see the Vertex provider's `trainedTokens`).
-import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
+import { countTokens } from "../tokens.ts";
 
 export type FineTuneProviderName = "openai" | "vertex";
 
@@ -39,18 +39,13 @@ const OPENAI_MAX_EPOCHS = 50;
 export const VERTEX_AUTO_EPOCHS = 5;
 const VERTEX_MAX_EPOCHS = 100;
 
-/** Special-token text ("<|endoftext|>") typed by a user is ordinary text to the trainer. */
-function tokens(text: string): number {
-  return countTokens(text, { disallowedSpecial: new Set() });
-}
-
 export function countOpenAIExampleTokens(
   messages: { role: string; content: string; name?: string }[],
 ): number {
   let total = REPLY_PRIMING_TOKENS;
   for (const message of messages) {
-    total += TOKENS_PER_MESSAGE + tokens(message.role) + tokens(message.content);
-    if (typeof message.name === "string") total += tokens(message.name) + TOKENS_PER_NAME;
+    total += TOKENS_PER_MESSAGE + countTokens(message.role) + countTokens(message.content);
+    if (typeof message.name === "string") total += countTokens(message.name) + TOKENS_PER_NAME;
   }
   return total;
 }
@@ -89,8 +84,8 @@ function contentText(content: unknown): string {
 
 function vertexLineTokens(example: unknown): number {
   const { systemInstruction, contents } = example as { systemInstruction?: unknown; contents?: unknown };
-  let total = tokens(partsText(systemInstruction));
-  if (Array.isArray(contents)) for (const content of contents) total += tokens(partsText(content));
+  let total = countTokens(partsText(systemInstruction));
+  if (Array.isArray(contents)) for (const content of contents) total += countTokens(partsText(content));
   return total;
 }
 

@@ -86,13 +86,15 @@ export function buildDataset(sources: DatasetSource[], options: DatasetOptions):
       drops.too_short++;
       continue;
     }
-    const user = options.privacy.redact(userText);
-    const answer = options.privacy.redact(reply);
+    // Training mode: the shape of personal data is enough, checksum or not (privacy-filter.ts). Every
+    // training export (proposals, `npm run admin -- export-dataset`) is built here.
+    const user = options.privacy.redact(userText, "training");
+    const answer = options.privacy.redact(reply, "training");
     // A second pass catches what redaction itself cannot remove (overlapping or operator patterns that
     // match the placeholders): such an example is unsafe to train on at all.
     if (
-      options.privacy.containsPersonalData(user.text) ||
-      options.privacy.containsPersonalData(answer.text)
+      options.privacy.containsPersonalData(user.text, "training") ||
+      options.privacy.containsPersonalData(answer.text, "training")
     ) {
       drops.personal_data++;
       continue;

@@ -13,6 +13,7 @@ import { formatUsd } from "../budgets.ts";
 import type { Clock, FineTuneJobInfo, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import { ProviderError } from "../ports.ts";
 import type { PrivacyFilter } from "../privacy-filter.ts";
+import { clipStorable } from "../storable-text.ts";
 import type { UserRef } from "../users.ts";
 import { estimateCost } from "./cost-estimate.ts";
 import { buildDataset, type Dataset } from "./dataset.ts";
@@ -430,11 +431,13 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     log.info("fine-tune job created", { jobId, providerJobId: info.providerJobId });
   }
 
-  async function failJob(jobId: string, reason: string): Promise<void> {
+  async function failJob(jobId: string, providerReason: string): Promise<void> {
+    // The provider's words: stored, and shown to the person, as storable text (storable-text.ts).
+    const reason = clipStorable(providerReason, 500);
     const job = await db.fineTuneJob.findUniqueOrThrow({ where: { id: jobId } });
     const r = await db.fineTuneJob.updateMany({
       where: { id: jobId, state: { notIn: TERMINAL_JOB_STATES } },
-      data: { state: "failed", error: reason.slice(0, 500), finishedAt: clock.now() },
+      data: { state: "failed", error: reason, finishedAt: clock.now() },
     });
     if (r.count === 0) return;
     await budgets.releaseTraining({ proposalId: job.proposalId });

@@ -2,6 +2,7 @@
 // (project + location, Application Default Credentials unless auth options are given).
 import { ApiError, GoogleGenAI, type GoogleGenAIOptions } from "@google/genai";
 import { type ChatResult, type LlmProvider, ProviderError } from "../ports.ts";
+import { storableText } from "../storable-text.ts";
 
 export interface GeminiProviderOptions {
   apiKey?: string;
@@ -61,7 +62,8 @@ export function createGeminiProvider(options: GeminiProviderOptions): LlmProvide
           config: { ...(system ? { systemInstruction: system } : {}), abortSignal: signal },
         });
         return {
-          text: res.text ?? "",
+          // A model can emit NUL or half an emoji; what it says gets stored (storable-text.ts).
+          text: storableText(res.text ?? ""),
           model: res.modelVersion ?? model,
           promptTokens: res.usageMetadata?.promptTokenCount ?? 0,
           completionTokens: res.usageMetadata?.candidatesTokenCount ?? 0,

@@ -4,6 +4,7 @@
 import OpenAI from "openai";
 import { type ChatMessage, type ChatResult, type LlmProvider, ProviderError } from "../ports.ts";
 import { retryAfterFromHeaders } from "../retry.ts";
+import { storableText } from "../storable-text.ts";
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -46,7 +47,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): LlmProvide
           { signal },
         );
         return {
-          text: res.choices[0]?.message?.content ?? "",
+          // A model can emit NUL or half an emoji; what it says gets stored (storable-text.ts).
+          text: storableText(res.choices[0]?.message?.content ?? ""),
           model: res.model || model,
           promptTokens: res.usage?.prompt_tokens ?? 0,
           completionTokens: res.usage?.completion_tokens ?? 0,

@@ -31,8 +31,9 @@
  *   Socket Mode acks as soon as `ack()` runs, whatever `processBeforeResponse` says.
  * - `context.retryNum` is undefined on a first HTTP delivery but 0 over Socket Mode (Slack sends
  *   `retry_attempt: 0`); treat `(retryNum ?? 0) > 0` as "this is a retry".
- * - Bolt rejects signatures older than 5 minutes (401) but accepts future timestamps; a missing
- *   signature header is 401 too; a form body with `; charset=...` in its content-type is 400.
+ * - Bolt rejects signatures older than 5 minutes (401) but accepts future timestamps (the bot's
+ *   receiver refuses those too: src/bots/slack/app.ts); a missing signature header is 401 too; a
+ *   form body with `; charset=...` in its content-type is 400.
  * - The Socket Mode reconnect delay equals the client's `clientPingTimeout` (5 s), which App does
  *   not expose: for fast reconnect tests pass `receiver: new SocketModeReceiver({ appToken,
  *   clientPingTimeout: 1000, installerOptions: { clientOptions } })`.
