@@ -7,8 +7,9 @@
 // unfinished job per user; budgets are reserved atomically (src/core/budgets.ts).
 import { createHash } from "node:crypto";
 import type { Database } from "../../database/open-database.ts";
+import type { Prisma } from "../../generated/prisma/client.ts";
 import type { ButtonOutcome, CommandReply } from "../assistant.ts";
-import type { Budgets, TrainingRefusal } from "../budgets.ts";
+import type { Budgets, TrainingRefusal, TrainingTx } from "../budgets.ts";
 import { formatUsd } from "../budgets.ts";
 import type { Clock, FineTuneJobInfo, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import { ProviderError } from "../ports.ts";
@@ -260,6 +261,65 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
         };
   }
 
+  type StartOutcome =
+    | { kind: "started"; jobId: string }
+    | { kind: "taken" }
+    | { kind: "busy" }
+    | { kind: "refused"; refusal: TrainingRefusal };
+
+  function startRefusalText(start: Exclude<StartOutcome, { kind: "started" | "taken" }>): string {
+    return start.kind === "busy"
+      ? "Another training of yours is still running; this one was not started."
+      : refusalText(start.refusal);
+  }
+
+  /**
+   * For an approved proposal, inside the budgets' lock: reserve its estimate and create its job, or
+   * cancel it (another training running, a limit in the way). Part of the caller's transaction.
+   */
+  async function startTraining(
+    tx: TrainingTx,
+    p: {
+      id: string;
+      userId: string;
+      provider: string;
+      baseModel: string;
+      estimatedCostUsd: Prisma.Decimal;
+    },
+    now: Date,
+  ): Promise<StartOutcome> {
+    const cancel = () => tx.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
+    // Jobs are only created under this lock, so the count is exact; the unique index backs it up.
+    const unfinished = await tx.fineTuneJob.count({
+      where: { userId: p.userId, state: { notIn: TERMINAL_JOB_STATES } },
+    });
+    if (unfinished > 0) {
+      await budgets.releaseTraining({ proposalId: p.id }, tx);
+      await cancel();
+      return { kind: "busy" };
+    }
+    const reservation = await budgets.reserveTraining(
+      { userId: p.userId, proposalId: p.id, amountUsd: Number(p.estimatedCostUsd) },
+      tx,
+    );
+    if (!reservation.ok) {
+      await cancel();
+      return { kind: "refused", refusal: reservation };
+    }
+    const job = await tx.fineTuneJob.create({
+      data: {
+        proposalId: p.id,
+        userId: p.userId,
+        provider: p.provider,
+        baseModel: p.baseModel,
+        estimatedCostUsd: p.estimatedCostUsd,
+        createdAt: now,
+      },
+      select: { id: true },
+    });
+    return { kind: "started", jobId: job.id };
+  }
+
   async function approvalClick(input: {
     user: UserRef;
     proposalId: string;
@@ -303,43 +363,35 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
       const text = `Declined: no training. I won't ask again until you have ${settings.declineCooldown} more highly rated replies; /assistant train works any time.`;
       return { text, promptText: text };
     }
-    // Approve: claim the click first, so a second click or another replica finds it taken.
-    const claimed = await db.fineTuneProposal.updateMany({
-      where: { id: p.id, state: "pending" },
-      data: { state: "approved", decidedAt: now },
-    });
-    if (claimed.count === 0) return { text: "This offer was already answered. Nothing changed." };
-    const reservation = await budgets.reserveTraining({
-      userId: p.userId,
-      proposalId: p.id,
-      amountUsd: Number(p.estimatedCostUsd),
-    });
-    if (!reservation.ok) {
-      await db.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
-      const text = refusalText(reservation);
-      return { text, promptText: `Not started. ${text}` };
-    }
-    let jobId: string;
+    // Approve: the claim, the reservation and the job row commit together, under the budgets' lock,
+    // or not at all. A crash anywhere before the commit leaves the offer pending with nothing
+    // reserved (the person can click again); after it, the job exists and the monitor resumes it.
+    let start: StartOutcome;
     try {
-      const job = await db.fineTuneJob.create({
-        data: {
-          proposalId: p.id,
-          userId: p.userId,
-          provider: p.provider,
-          baseModel: p.baseModel,
-          estimatedCostUsd: p.estimatedCostUsd,
-          createdAt: now,
-        },
-        select: { id: true },
+      start = await budgets.withTrainingLock(async (tx) => {
+        const claimed = await tx.fineTuneProposal.updateMany({
+          where: { id: p.id, state: "pending" },
+          data: { state: "approved", decidedAt: now },
+        });
+        if (claimed.count === 0) return { kind: "taken" } as const;
+        return startTraining(tx, p, now);
       });
-      jobId = job.id;
     } catch (e) {
+      // The partial unique index (one unfinished job per user) caught what the count under the
+      // lock did not: everything above was rolled back, so only the offer is left to close.
       if (!isUniqueViolation(e)) throw e;
-      await budgets.releaseTraining({ proposalId: p.id });
-      await db.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
-      const text = "Another training of yours is still running; this one was not started.";
-      return { text, promptText: text };
+      await db.fineTuneProposal.updateMany({
+        where: { id: p.id, state: "pending" },
+        data: { state: "cancelled", decidedAt: now },
+      });
+      start = { kind: "busy" };
     }
+    if (start.kind === "taken") return { text: "This offer was already answered. Nothing changed." };
+    if (start.kind !== "started") {
+      const text = startRefusalText(start);
+      return { text, promptText: start.kind === "refused" ? `Not started. ${text}` : text };
+    }
+    const jobId = start.jobId;
     log.info("fine-tune approved", { proposalId: p.id, jobId });
     // Launch now; if this process dies, the monitoring job resumes from the recorded state.
     await launch(jobId).catch((e: unknown) =>
@@ -533,8 +585,67 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     );
   }
 
-  /** The monitoring job: resume interrupted launches, refresh running jobs, expire old offers. */
+  /**
+   * Approved offers that have no job. An approval commits its claim, reservation and job together,
+   * so none arises from a crash now; this finishes those left by versions that committed them one
+   * by one, and anything else that approves without starting. A recent one is started as its owner
+   * asked; one older than an offer's lifetime (or for a provider no longer configured) is closed and
+   * its reservation released, so no money stays held for a training that never runs.
+   */
+  async function resumeApprovals(): Promise<void> {
+    const stranded = await db.fineTuneProposal.findMany({
+      where: { state: "approved", job: { is: null } },
+      select: {
+        id: true,
+        userId: true,
+        provider: true,
+        baseModel: true,
+        estimatedCostUsd: true,
+        estimatedSeconds: true,
+        decidedAt: true,
+      },
+      orderBy: { decidedAt: "asc" },
+    });
+    for (const p of stranded) {
+      const now = clock.now();
+      const decided = p.decidedAt ?? now;
+      const resumable =
+        deps.provider?.name === p.provider &&
+        now.getTime() - decided.getTime() < settings.proposalTtlHours * 3_600_000;
+      let outcome: StartOutcome | { kind: "closed" };
+      try {
+        outcome = await budgets.withTrainingLock(async (tx) => {
+          // Under the lock an approval in flight has either committed its job or not claimed yet.
+          const still = await tx.fineTuneProposal.count({
+            where: { id: p.id, state: "approved", job: { is: null } },
+          });
+          if (!still) return { kind: "taken" } as const;
+          if (resumable) return startTraining(tx, p, now);
+          await budgets.releaseTraining({ proposalId: p.id }, tx);
+          await tx.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
+          return { kind: "closed" } as const;
+        });
+      } catch (e) {
+        log.warn("approved offer without a job not resumed; will retry", { proposalId: p.id, error: e });
+        continue;
+      }
+      if (outcome.kind === "taken") continue;
+      log.info("approved offer without a job", { proposalId: p.id, outcome: outcome.kind });
+      const day = decided.toISOString().slice(0, 10);
+      const text =
+        outcome.kind === "started"
+          ? `The training you approved was interrupted before it started; it has started now (${duration(p.estimatedSeconds)}). I'll DM you when your model is ready.`
+          : outcome.kind === "closed"
+            ? `The training you approved on ${day} was never started (the bot stopped while starting it). Nothing was charged; /assistant train makes a fresh offer.`
+            : `The training you approved could not start: ${startRefusalText(outcome)}`;
+      await closePrompt(p.id, text);
+      await dm(p.userId, text);
+    }
+  }
+
+  /** The monitoring job: resume interrupted approvals and launches, refresh running jobs, expire old offers. */
   async function monitor(): Promise<void> {
+    await resumeApprovals();
     const jobs = await db.fineTuneJob.findMany({
       where: { state: { notIn: TERMINAL_JOB_STATES } },
       select: { id: true, state: true },
@@ -723,6 +834,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     rollback,
     retirement,
     expireProposals,
+    resumeApprovals,
   };
 }
 
