@@ -179,7 +179,6 @@ export function createCore(deps: CoreDeps) {
     startJobs() {
       return startScheduler({
         db,
-        clock,
         log: log.child({ part: "jobs" }),
         jobs: [
           { name: "readiness", schedule: config.fineTune.schedules.readiness, run: lifecycle.readiness },
