@@ -6,11 +6,12 @@
 // nothing instead of launching twice; partial unique indexes allow one pending proposal and one
 // unfinished job per user; budgets are reserved atomically (src/core/budgets.ts).
 import { createHash } from "node:crypto";
-import type { Database } from "../../database/open-database.ts";
+import { type Database, transactionOptions } from "../../database/open-database.ts";
 import type { Prisma } from "../../generated/prisma/client.ts";
 import type { ButtonOutcome, CommandReply } from "../assistant.ts";
 import type { Budgets, TrainingRefusal, TrainingTx } from "../budgets.ts";
 import { formatUsd } from "../budgets.ts";
+import { subjectHash } from "../data-rights.ts";
 import type { Clock, FineTuneJobInfo, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import { ProviderError } from "../ports.ts";
 import type { PrivacyFilter } from "../privacy-filter.ts";
@@ -34,6 +35,11 @@ export interface LifecycleSettings {
 
 export interface LifecycleDeps {
   db: Database;
+  /**
+   * Carries out the provider deletions queued for one person (DeletionRecord, by subject hash): the
+   * data-rights module's retryDeletions, shared with forget so there is one deletion queue.
+   */
+  deleteQueued?: (subjectHash: string) => Promise<unknown>;
   clock: Clock;
   log: Logger;
   budgets: Budgets;
@@ -643,7 +649,85 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     }
   }
 
-  /** The monitoring job: resume interrupted approvals and launches, refresh running jobs, expire old offers. */
+  /**
+   * Deletes finished trainings' files at the provider: the uploaded training and validation files
+   * (they were needed only to train) and the result files the provider wrote for the job (OpenAI's
+   * `result_files`). Per job, one transaction marks it and queues the files as DeletionRecords under
+   * its owner's subject hash (the queue forget uses, so `/assistant forget` also finds what is left);
+   * then the queue is carried out. A deletion that fails stays queued and is retried by the
+   * deletions job; a job whose result files cannot be listed right now is tried again next run.
+   */
+  async function cleanUpFiles(): Promise<{ queued: number }> {
+    const provider = deps.provider;
+    const due = await db.fineTuneJob.findMany({
+      where: { state: { in: TERMINAL_JOB_STATES }, filesCleanupQueuedAt: null },
+      select: {
+        id: true,
+        provider: true,
+        providerJobId: true,
+        providerFileId: true,
+        providerValidationFileId: true,
+        user: { select: { externalId: true } },
+      },
+      orderBy: { finishedAt: "asc" },
+      // Bounded per run: after an upgrade every earlier training is due once.
+      take: 50,
+    });
+    const subjects = new Set<string>();
+    let queued = 0;
+    for (const job of due) {
+      const files = [job.providerFileId, job.providerValidationFileId];
+      if (job.providerJobId && provider?.name === job.provider) {
+        try {
+          files.push(...((await provider.getJob(job.providerJobId)).resultFiles ?? []));
+        } catch (e) {
+          // Gone at the provider: it has no result files left either.
+          if (!(e instanceof ProviderError && e.status === 404)) {
+            log.warn("could not list a finished job's result files; will retry", { jobId: job.id, error: e });
+            continue;
+          }
+        }
+      }
+      const resourceIds = [...new Set(files.filter((f): f is string => !!f))];
+      const hash = subjectHash(job.user.externalId);
+      const now = clock.now();
+      const marked = await db.$transaction(async (tx) => {
+        const r = await tx.fineTuneJob.updateMany({
+          where: { id: job.id, filesCleanupQueuedAt: null },
+          data: { filesCleanupQueuedAt: now },
+        });
+        if (r.count === 0) return false;
+        await tx.deletionRecord.createMany({
+          data: resourceIds.map((resourceId) => ({
+            subjectHash: hash,
+            provider: job.provider,
+            kind: "file",
+            resourceId,
+            createdAt: now,
+          })),
+          skipDuplicates: true,
+        });
+        return true;
+      }, transactionOptions);
+      if (!marked) continue;
+      queued += resourceIds.length;
+      if (resourceIds.length) subjects.add(hash);
+    }
+    for (const hash of subjects) {
+      try {
+        await deps.deleteQueued?.(hash);
+      } catch (e) {
+        log.warn("provider file deletions not carried out; the deletions job retries them", { error: e });
+      }
+    }
+    if (queued) log.info("finished trainings' files queued for deletion", { files: queued });
+    return { queued };
+  }
+
+  /**
+   * The monitoring job: resume interrupted approvals and launches, refresh running jobs, delete
+   * finished trainings' files at the provider, expire old offers.
+   */
   async function monitor(): Promise<void> {
     await resumeApprovals();
     const jobs = await db.fineTuneJob.findMany({
@@ -658,6 +742,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
         log.warn("fine-tune job not refreshed; will retry", { jobId: job.id, error: e });
       }
     }
+    await cleanUpFiles();
     await expireProposals();
   }
 
@@ -835,6 +920,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     retirement,
     expireProposals,
     resumeApprovals,
+    cleanUpFiles,
   };
 }
 
