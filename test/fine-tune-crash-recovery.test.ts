@@ -155,6 +155,68 @@ describe("approval crashes", () => {
     expect(await t.db.costLedgerEntry.count({ where: { kind: "training" } })).toBe(1);
   });
 
+  /** Waits until the emulator has received `n` requests matching `pick` (the hung one included). */
+  async function received(pick: () => unknown[], n: number) {
+    for (let i = 0; i < 500 && pick().length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pick()).toHaveLength(n);
+  }
+
+  it("a monitor run while the approval's upload is in flight leaves it alone: one file", async () => {
+    const proposalId = await offer();
+    emu.hangNext(1, { match: (r) => r.method === "POST" && r.path === "/v1/files" });
+    const click = approve(proposalId, "click-1");
+    await received(uploads, 1);
+    const other = build();
+    await other.lifecycle.monitor();
+    expect(uploads()).toHaveLength(1);
+
+    // The upload's connection breaks: the approval says so and gives the step back, so the next
+    // monitoring run uploads at once instead of waiting for the lease.
+    emu.releaseHung();
+    expect((await click).promptText).toMatch(/^Approved/);
+    await other.lifecycle.monitor();
+    expect(uploads()).toHaveLength(2);
+    expect(jobsCreated()).toHaveLength(1);
+    expect((await t.db.fineTuneJob.findFirstOrThrow()).state).toBe("running");
+  });
+
+  it("a monitor run while the approval's job creation is in flight creates no second job", async () => {
+    const proposalId = await offer();
+    emu.hangNext(1, { match: (r) => r.method === "POST" && r.path === "/v1/fine_tuning/jobs" });
+    const click = approve(proposalId, "click-1");
+    await received(jobsCreated, 1);
+    expect((await t.db.fineTuneJob.findFirstOrThrow()).state).toBe("creating");
+    const other = build();
+    await other.lifecycle.monitor();
+    expect(jobsCreated()).toHaveLength(1);
+    expect(emu.fineTuning.records.size).toBe(0);
+
+    emu.releaseHung();
+    await click;
+    await other.lifecycle.monitor();
+    expect(jobsCreated()).toHaveLength(2);
+    expect(emu.fineTuning.records.size).toBe(1);
+    expect((await t.db.fineTuneJob.findFirstOrThrow()).state).toBe("running");
+  });
+
+  it("takes over a launch step abandoned longer than any provider call takes", async () => {
+    const proposalId = await offer();
+    emu.hangNext(1, { match: (r) => r.method === "POST" && r.path === "/v1/fine_tuning/jobs" });
+    // The process dies with its createJob in flight: its approval never returns.
+    void approve(proposalId, "click-1").catch(() => undefined);
+    await received(jobsCreated, 1);
+    core = build();
+    clock.advance(14 * 60_000);
+    await core.lifecycle.monitor();
+    expect(jobsCreated()).toHaveLength(1);
+    clock.advance(2 * 60_000);
+    await core.lifecycle.monitor();
+    expect(jobsCreated()).toHaveLength(2);
+    expect(emu.fineTuning.records.size).toBe(1);
+    expect((await t.db.fineTuneJob.findFirstOrThrow()).state).toBe("running");
+    emu.releaseHung();
+  });
+
   /** The state a crash between the old approval's separate commits left: approved, money held, no job. */
   async function strandedApproval(decidedAt: Date): Promise<string> {
     const proposalId = await offer();

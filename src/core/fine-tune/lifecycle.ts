@@ -51,6 +51,14 @@ export interface LifecycleDeps {
 }
 
 const TERMINAL_JOB_STATES = ["succeeded", "failed", "cancelled"];
+/**
+ * How long a launch step in flight ("uploading", "creating") is left to the launch that holds it:
+ * longer than one provider call can take (the OpenAI SDK gives up after 10 minutes, the Vertex
+ * provider after 2), so a step older than this was abandoned by a process that died.
+ */
+const LAUNCH_LEASE_MS = 15 * 60_000;
+/** A lease given back: older than any lease, so the next launch takes the step over at once. */
+const LEASE_GIVEN_BACK = new Date(0);
 const RESUMABLE_JOB_STATES = ["approved", "uploading", "uploaded", "creating"];
 
 /** A provider-safe suffix: a hash of the user id, never the id itself. */
@@ -409,13 +417,40 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
 
   // ------------------------------------------------------------------------------------------
   // Launch: each step claims a state with a conditional update, then records the provider's ids.
+  //
+  // A job in "uploading" or "creating" is either being launched right now (the approval's own
+  // launch, or another replica's monitor) or was left by a process that died in that step. Only
+  // the second may be taken over: a second upload would leave an orphaned file, and a second
+  // createJob would start and bill a second training while the first call is still in flight. The
+  // step's updatedAt is its lease: a launch takes a step over only when the lease is older than any
+  // one provider call can take, and gives it back at once when its call ended in a retryable error.
 
-  async function step(jobId: string, from: string, to: string): Promise<boolean> {
+  async function claimStep(jobId: string, from: string, to: string): Promise<Date | undefined> {
+    const lease = clock.now();
     const r = await db.fineTuneJob.updateMany({
       where: { id: jobId, state: from },
-      data: { state: to, updatedAt: clock.now() },
+      data: { state: to, updatedAt: lease },
     });
-    return r.count === 1;
+    return r.count === 1 ? lease : undefined;
+  }
+
+  async function takeOver(jobId: string, state: string): Promise<Date | undefined> {
+    const lease = clock.now();
+    const r = await db.fineTuneJob.updateMany({
+      where: { id: jobId, state, updatedAt: { lte: new Date(lease.getTime() - LAUNCH_LEASE_MS) } },
+      data: { updatedAt: lease },
+    });
+    if (r.count === 1) return lease;
+    log.debug("launch step in progress elsewhere; left alone", { jobId, state });
+    return undefined;
+  }
+
+  /** The call of this step ended without a result: the next launch may take it over at once. */
+  async function giveBack(jobId: string, state: string, lease: Date): Promise<void> {
+    await db.fineTuneJob.updateMany({
+      where: { id: jobId, state, updatedAt: lease },
+      data: { updatedAt: LEASE_GIVEN_BACK },
+    });
   }
 
   async function launch(jobId: string): Promise<void> {
@@ -425,9 +460,13 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     const fail = (e: unknown) => failJob(jobId, e instanceof Error ? e.message : String(e));
 
     if (job.state === "approved" || job.state === "uploading") {
-      // "uploading" means a previous process died mid-upload: nothing was recorded, so upload again
-      // (an orphaned file costs nothing; a job is only ever created from the recorded file id).
-      if (job.state === "approved" && !(await step(jobId, "approved", "uploading"))) return;
+      // Taking over "uploading" uploads again: nothing was recorded (an orphaned file costs nothing,
+      // and a job is only ever created from the recorded file id).
+      const lease =
+        job.state === "approved"
+          ? await claimStep(jobId, "approved", "uploading")
+          : await takeOver(jobId, "uploading");
+      if (!lease) return;
       try {
         const trainingFile = await provider.uploadFile({
           filename: `ft-${jobId}-train.jsonl`,
@@ -439,38 +478,54 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
               content: job.proposal.validationJsonl,
             })
           : null;
-        await db.fineTuneJob.updateMany({
-          where: { id: jobId, state: "uploading" },
-          data: { providerFileId: trainingFile, providerValidationFileId: validationFile, state: "uploaded" },
+        const recorded = await db.fineTuneJob.updateMany({
+          where: { id: jobId, state: "uploading", updatedAt: lease },
+          data: {
+            providerFileId: trainingFile,
+            providerValidationFileId: validationFile,
+            state: "uploaded",
+            updatedAt: clock.now(),
+          },
         });
+        // Lost the lease (this call outlived it): the launch that took over goes on.
+        if (recorded.count === 0) return;
       } catch (e) {
-        if (e instanceof ProviderError && e.retryable) throw e; // the monitor retries later
+        if (e instanceof ProviderError && e.retryable) {
+          await giveBack(jobId, "uploading", lease);
+          throw e; // the monitor retries later
+        }
         return fail(e);
       }
     }
 
     const current = await db.fineTuneJob.findUniqueOrThrow({ where: { id: jobId } });
-    if (current.state === "creating") {
-      // A previous process died after claiming creation: the job may exist at the provider. Look
-      // for it by its training file before creating anything, so a crash never launches twice.
-      const existing = await provider.findJobByTrainingFile?.(current.providerFileId!);
-      if (existing) return recordCreated(jobId, existing);
-    }
-    if (current.state === "uploaded" || current.state === "creating") {
-      if (current.state === "uploaded" && !(await step(jobId, "uploaded", "creating"))) return;
-      try {
-        const info = await provider.createJob({
-          baseModel: current.baseModel,
-          trainingFile: current.providerFileId!,
-          ...(current.providerValidationFileId ? { validationFile: current.providerValidationFileId } : {}),
-          epochs: job.proposal.epochs,
-          suffix: modelSuffix(job.userId),
-        });
-        await recordCreated(jobId, info);
-      } catch (e) {
-        if (e instanceof ProviderError && e.retryable) throw e;
-        return fail(e);
+    if (current.state !== "uploaded" && current.state !== "creating") return;
+    const resuming = current.state === "creating";
+    const lease = resuming
+      ? await takeOver(jobId, "creating")
+      : await claimStep(jobId, "uploaded", "creating");
+    if (!lease) return;
+    try {
+      if (resuming) {
+        // A previous process died after claiming creation: the job may exist at the provider. Look
+        // for it by its training file before creating anything, so a crash never launches twice.
+        const existing = await provider.findJobByTrainingFile?.(current.providerFileId!);
+        if (existing) return await recordCreated(jobId, existing);
       }
+      const info = await provider.createJob({
+        baseModel: current.baseModel,
+        trainingFile: current.providerFileId!,
+        ...(current.providerValidationFileId ? { validationFile: current.providerValidationFileId } : {}),
+        epochs: job.proposal.epochs,
+        suffix: modelSuffix(job.userId),
+      });
+      await recordCreated(jobId, info);
+    } catch (e) {
+      if (e instanceof ProviderError && e.retryable) {
+        await giveBack(jobId, "creating", lease);
+        throw e;
+      }
+      return fail(e);
     }
   }
 
