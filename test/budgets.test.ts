@@ -138,6 +138,61 @@ describe.each(["pglite", "pg"] as const)("concurrent reservations (%s)", (via) =
       expect(rows[0]).toMatchObject({ proposalId, status: "reserved", amountUsd: 3 });
     });
   });
+
+  it(`inside callers' transactions: a rolled-back one holds nothing, and ${N} together pass a limit once`, async () => {
+    await withDb(via, async ({ db, clock }) => {
+      const budgets = createBudgets({ db, clock });
+      await budgets.setLimits({ trainingTotalMonthUsd: 10 }, "discord:admin");
+      const users = await Promise.all(Array.from({ length: N }, () => newUser(db)));
+      const proposals = await Promise.all(users.map((u) => newProposal(db, u)));
+      const reserveAndMark = (i: number, after?: () => void) =>
+        budgets.withTrainingLock(async (tx) => {
+          const r = await budgets.reserveTraining(
+            { userId: users[i]!, proposalId: proposals[i]!, amountUsd: 6 },
+            tx,
+          );
+          if (r.ok)
+            await tx.fineTuneProposal.update({
+              where: { id: proposals[i]! },
+              data: { drops: { won: true } },
+            });
+          after?.();
+          return r;
+        });
+
+      // A caller that reserved the whole budget and then failed took its reservation with it.
+      const failure = new Error("the caller's next write failed");
+      await expect(
+        reserveAndMark(0, () => {
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect(await ledger(db)).toHaveLength(0);
+
+      // The others, all at once, each reserving and writing its own row in one transaction.
+      const results = await Promise.all(users.slice(1).map((_, k) => reserveAndMark(k + 1)));
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      const rows = await ledger(db);
+      expect(rows.map((r) => [r.status, r.amountUsd])).toEqual([["reserved", 6]]);
+      const marked = await db.fineTuneProposal.findMany({ where: { drops: { equals: { won: true } } } });
+      expect(marked.map((p) => p.id)).toEqual([rows[0]!.proposalId]);
+    });
+  });
+
+  it("refuses to reserve inside a transaction that is not READ COMMITTED", async () => {
+    await withDb(via, async ({ db, clock }) => {
+      const budgets = createBudgets({ db, clock });
+      const userId = await newUser(db);
+      const proposalId = await newProposal(db, userId);
+      await expect(
+        db.$transaction(async (tx) => {
+          await tx.$executeRaw`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`;
+          return budgets.reserveTraining({ userId, proposalId, amountUsd: 1 }, tx);
+        }),
+      ).rejects.toThrow(/READ COMMITTED/);
+      expect(await ledger(db)).toHaveLength(0);
+    });
+  });
 });
 
 describe("training budget", () => {

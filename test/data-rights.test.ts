@@ -129,7 +129,11 @@ describe("data rights", { timeout: 120_000 }, () => {
     for (let i = 0; i < n; i++) await say(u, `Question ${i} about topic ${i * 7} ${tag}`, "👍");
   }
 
-  /** A user with `n` highly rated exchanges, an approved offer and a finished training (model v1). */
+  /**
+   * A user with `n` highly rated exchanges, an approved offer and a finished training (model v1)
+   * whose uploaded files are still at the provider: the job was refreshed to success, and the
+   * monitoring run's clean-up of the files (fine-tune-file-cleanup.test.ts) has not run yet.
+   */
   async function trainedUser(u: typeof alice, n: number, tag: string) {
     await rateMany(u, n, tag);
     const before = notifier.prompts.length;
@@ -138,8 +142,10 @@ describe("data rights", { timeout: 120_000 }, () => {
     if (!prompt) throw new Error("no proposal");
     await core.assistant.approvalClick({ user: u, proposalId: prompt.proposalId, action: "approve" });
     emu.runJobs();
-    await core.lifecycle.monitor();
     const user = await t.db.user.findUniqueOrThrow({ where: { externalId: u.externalId } });
+    await core.lifecycle.refresh(
+      (await t.db.fineTuneJob.findFirstOrThrow({ where: { userId: user.id } })).id,
+    );
     const job = await t.db.fineTuneJob.findFirstOrThrow({ where: { userId: user.id } });
     expect(job.state).toBe("succeeded");
     return { user, job };

@@ -254,7 +254,10 @@ describe("fine-tuning lifecycle", () => {
     expect((await t.db.fineTuneJob.findFirstOrThrow()).state).toBe("running");
 
     // A crash after the provider created the job but before we recorded it: found, not recreated.
-    await t.db.fineTuneJob.updateMany({ data: { state: "creating", providerJobId: null } });
+    // (Long enough ago that no call of the dead process can still be in flight.)
+    await t.db.fineTuneJob.updateMany({
+      data: { state: "creating", providerJobId: null, updatedAt: new Date(0) },
+    });
     await core.lifecycle.monitor();
     expect(emu.fineTuning.records.size).toBe(1);
     emu.runJobs();

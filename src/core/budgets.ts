@@ -59,6 +59,9 @@ export type TrainingEntryRef =
   | { proposalId: string; entryId?: undefined }
   | { entryId: bigint; proposalId?: undefined };
 
+/** A transaction client, as `withTrainingLock` hands it out. */
+export type TrainingTx = Tx;
+
 export type SettleResult = { entryId: bigint; amountUsd: number; alreadySettled: boolean };
 export type ReleaseResult = "released" | "already_released" | "settled" | "not_found";
 
@@ -214,20 +217,50 @@ export interface Budgets {
    * Holds `amountUsd` of training budget for a proposal, or says which limit it would pass.
    * Atomic with every other reservation; a second call for the same proposal returns the first
    * reservation instead of holding the money twice.
+   *
+   * With `tx` (a transaction from `withTrainingLock`) the reservation is part of the caller's
+   * transaction: it commits with the caller's other writes or not at all.
    */
-  reserveTraining(input: { userId: string; proposalId: string; amountUsd: number }): Promise<ReserveResult>;
+  reserveTraining(
+    input: { userId: string; proposalId: string; amountUsd: number },
+    tx?: TrainingTx,
+  ): Promise<ReserveResult>;
   /** The same check as reserveTraining without holding anything (to decide whether to propose). */
   wouldFitTraining(input: { userId: string; amountUsd: number }): Promise<TrainingCheck>;
   /** Replaces a reservation by the actual cost. A second settle changes nothing. */
   settleTraining(input: TrainingEntryRef & { jobId?: string; actualUsd: number }): Promise<SettleResult>;
-  /** Gives a reservation's budget back (job failed or cancelled). No-op when settled or released. */
-  releaseTraining(ref: TrainingEntryRef): Promise<ReleaseResult>;
+  /**
+   * Gives a reservation's budget back (job failed or cancelled). No-op when settled or released.
+   * With `tx` (from `withTrainingLock`) it is part of the caller's transaction.
+   */
+  releaseTraining(ref: TrainingEntryRef, tx?: TrainingTx): Promise<ReleaseResult>;
+  /**
+   * Runs `fn` in one transaction that holds the training lock (the one every reservation, settlement
+   * and release takes), so a caller can reserve and write its own rows atomically: an approval
+   * claims its proposal, reserves the money and creates the job in one commit, and a crash anywhere
+   * in between leaves none of it. Inside `fn` use only `tx` (on embedded PGlite the one connection is
+   * held by this transaction).
+   */
+  withTrainingLock<T>(fn: (tx: TrainingTx) => Promise<T>): Promise<T>;
   /** Records the cost of one answer. A second call for the same exchange records nothing. */
   recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }): Promise<void>;
   /** Whether today's chat spend is still under the daily limit. */
   checkChat(): Promise<ChatCheck>;
   /** This month's spend, for everyone and (when asked) for one user. */
   spend(input?: { userId?: string }): Promise<Spend>;
+}
+
+/** Locks the single AdminLimits row (creating it first if needed) and reads the limits. */
+async function lockLimits(tx: Tx): Promise<Limits> {
+  // The row is the lock, so it has to exist; a concurrent insert waits and then does nothing.
+  await tx.$executeRaw`INSERT INTO "AdminLimits" ("id") VALUES (1) ON CONFLICT ("id") DO NOTHING`;
+  const rows = await tx.$queryRaw<LimitsRow[]>`
+    SELECT "trainingPerUserMonthUsd"::text AS "trainingPerUserMonthUsd",
+           "trainingTotalMonthUsd"::text AS "trainingTotalMonthUsd",
+           "trainingsPerUserMonth",
+           "chatPerDayUsd"::text AS "chatPerDayUsd"
+    FROM "AdminLimits" WHERE "id" = 1 FOR UPDATE`;
+  return toLimits(rows[0]);
 }
 
 export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
@@ -243,16 +276,23 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
       // holders committed. Under REPEATABLE READ the snapshot would predate the lock and a
       // concurrent reservation could be missed. Must be the transaction's first statement.
       await tx.$executeRaw`SET TRANSACTION ISOLATION LEVEL READ COMMITTED`;
-      // The row is the lock, so it has to exist; a concurrent insert waits and then does nothing.
-      await tx.$executeRaw`INSERT INTO "AdminLimits" ("id") VALUES (1) ON CONFLICT ("id") DO NOTHING`;
-      const rows = await tx.$queryRaw<LimitsRow[]>`
-        SELECT "trainingPerUserMonthUsd"::text AS "trainingPerUserMonthUsd",
-               "trainingTotalMonthUsd"::text AS "trainingTotalMonthUsd",
-               "trainingsPerUserMonth",
-               "chatPerDayUsd"::text AS "chatPerDayUsd"
-        FROM "AdminLimits" WHERE "id" = 1 FOR UPDATE`;
-      return fn(tx, toLimits(rows[0]));
+      return fn(tx, await lockLimits(tx));
     }, LOCK_TX_OPTIONS);
+  }
+
+  /**
+   * Takes the training lock inside a caller's transaction (taking it twice in one transaction is
+   * harmless). The caller's transaction must be READ COMMITTED for the reasons above; it cannot be
+   * switched here once it has run a statement, so a transaction that is not is refused.
+   */
+  async function lockIn(tx: Tx): Promise<Limits> {
+    const level = await tx.$queryRaw<Array<{ level: string }>>`
+      SELECT current_setting('transaction_isolation') AS "level"`;
+    if (level[0]?.level !== "read committed")
+      throw new Error(
+        `training reservations need a READ COMMITTED transaction (got ${level[0]?.level}); use budgets.withTrainingLock`,
+      );
+    return lockLimits(tx);
   }
 
   async function findTraining(q: Tx | Database, ref: TrainingEntryRef) {
@@ -281,13 +321,12 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     });
   }
 
-  async function reserveTraining(input: {
-    userId: string;
-    proposalId: string;
-    amountUsd: number;
-  }): Promise<ReserveResult> {
+  async function reserveTraining(
+    input: { userId: string; proposalId: string; amountUsd: number },
+    callerTx?: Tx,
+  ): Promise<ReserveResult> {
     const needed = usd(input.amountUsd, "amountUsd");
-    return underLock(async (tx, limits) => {
+    const reserve = async (tx: Tx, limits: Limits): Promise<ReserveResult> => {
       const now = clock.now();
       const period = periodOf(now);
       // Inside the lock, so two concurrent reserves of one proposal cannot both miss it.
@@ -306,7 +345,9 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
             data: { ...data, kind: "training", proposalId: input.proposalId, createdAt: now },
           });
       return { ok: true, entryId: entry.id };
-    });
+    };
+    if (callerTx) return reserve(callerTx, await lockIn(callerTx));
+    return underLock(reserve);
   }
 
   async function wouldFitTraining(input: { userId: string; amountUsd: number }): Promise<TrainingCheck> {
@@ -339,15 +380,24 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     });
   }
 
-  async function releaseTraining(ref: TrainingEntryRef): Promise<ReleaseResult> {
-    return underLock(async (tx) => {
+  async function releaseTraining(ref: TrainingEntryRef, callerTx?: Tx): Promise<ReleaseResult> {
+    const release = async (tx: Tx): Promise<ReleaseResult> => {
       const entry = await findTraining(tx, ref);
       if (!entry) return "not_found";
       if (entry.status === "settled") return "settled";
       if (entry.status === "released") return "already_released";
       await tx.costLedgerEntry.update({ where: { id: entry.id }, data: { status: "released" } });
       return "released";
-    });
+    };
+    if (callerTx) {
+      await lockIn(callerTx);
+      return release(callerTx);
+    }
+    return underLock(release);
+  }
+
+  async function withTrainingLock<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return underLock((tx) => fn(tx));
   }
 
   async function recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }) {
@@ -436,6 +486,7 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     wouldFitTraining,
     settleTraining,
     releaseTraining,
+    withTrainingLock,
     recordChat,
     checkChat,
     spend,

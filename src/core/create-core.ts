@@ -87,8 +87,16 @@ export function createCore(deps: CoreDeps) {
     settings: { threshold: config.fineTune.threshold, chatModel: config.llm.chatModel },
   });
 
+  const dataRights = createDataRights({
+    db,
+    clock,
+    log: log.child({ part: "data-rights" }),
+    provider: fineTuneProvider,
+    minRating: config.fineTune.minRating,
+  });
   const lifecycle = createFineTuneLifecycle({
     db,
+    deleteQueued: (hash) => dataRights.retryDeletions({ subjectHash: hash }),
     clock,
     log: log.child({ part: "fine-tune" }),
     budgets,
@@ -109,13 +117,6 @@ export function createCore(deps: CoreDeps) {
     },
   });
   const limits = createLimitsCommands({ budgets, operators: config.operators });
-  const dataRights = createDataRights({
-    db,
-    clock,
-    log: log.child({ part: "data-rights" }),
-    provider: fineTuneProvider,
-    minRating: config.fineTune.minRating,
-  });
   const forgetButtonFor = (ref: UserRef) => forgetButtonId(subjectHash(ref.externalId));
 
   const assistant: Assistant = {
@@ -179,7 +180,6 @@ export function createCore(deps: CoreDeps) {
     startJobs() {
       return startScheduler({
         db,
-        clock,
         log: log.child({ part: "jobs" }),
         jobs: [
           { name: "readiness", schedule: config.fineTune.schedules.readiness, run: lifecycle.readiness },
@@ -197,7 +197,8 @@ export function createCore(deps: CoreDeps) {
                 minRating: config.fineTune.minRating,
               }),
           },
-          // Provider deletions that failed during a forget are retried with the monitoring job.
+          // Provider deletions that failed (a forget's, or a finished training's files) are retried
+          // on the monitoring job's schedule.
           {
             name: "deletions",
             schedule: config.fineTune.schedules.monitor,

@@ -351,8 +351,12 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
       };
       for (const job of jobs) {
         if (!TERMINAL_JOB_STATES.includes(job.state)) plan(job.provider, "job", job.providerJobId);
-        plan(job.provider, "file", job.providerFileId);
-        plan(job.provider, "file", job.providerValidationFileId);
+        // A finished training's files were queued already (lifecycle cleanUpFiles): what is left of
+        // them is in DeletionRecord under this hash, and the sweep below finishes it.
+        if (!job.filesCleanupQueuedAt) {
+          plan(job.provider, "file", job.providerFileId);
+          plan(job.provider, "file", job.providerValidationFileId);
+        }
         plan(job.provider, "model", job.fineTunedModel);
       }
       for (const v of versions) plan(v.provider, "model", v.modelId);

@@ -85,6 +85,8 @@ export interface FineTuneJobInfo {
   trainedTokens?: number;
   /** The provider's reason, when failed. */
   error?: string;
+  /** Files the provider wrote for the job and keeps until deleted (OpenAI `result_files`). */
+  resultFiles?: string[];
 }
 
 /** Trains models on a provider: OpenAI fine-tuning or Gemini tuning on Vertex AI. */
@@ -111,6 +113,7 @@ export interface FineTuneProvider {
   cancelJob(providerJobId: string): Promise<void>;
   /** The date the provider stops serving a tuned model, if it announces one. */
   modelShutdownDate(model: string): Promise<Date | undefined>;
+  /** Deletes an uploaded or result file; one that is already gone counts as deleted. */
   deleteFile(fileId: string): Promise<void>;
   deleteModel(model: string): Promise<void>;
 }

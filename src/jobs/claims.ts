@@ -7,9 +7,13 @@ import type { Database } from "../database/open-database.ts";
 
 export const replicaId = `${hostname()}:${process.pid}`;
 
-/** The slot a tick belongs to: its scheduled minute, the same on every replica. */
-export function slotOf(date: Date): string {
-  return date.toISOString().slice(0, 16);
+/**
+ * The slot a tick belongs to: its scheduled time, the same on every replica ("2026-11-21T13:00" for
+ * a minute; with the seconds for six-field schedules that fire within a minute, so each such tick
+ * keeps a slot of its own).
+ */
+export function slotOf(scheduled: Date): string {
+  return scheduled.toISOString().slice(0, scheduled.getUTCSeconds() === 0 ? 16 : 19);
 }
 
 export async function claimRun(db: Database, job: string, slot: string, owner = replicaId): Promise<boolean> {

@@ -6,10 +6,12 @@
 // nothing instead of launching twice; partial unique indexes allow one pending proposal and one
 // unfinished job per user; budgets are reserved atomically (src/core/budgets.ts).
 import { createHash } from "node:crypto";
-import type { Database } from "../../database/open-database.ts";
+import { type Database, transactionOptions } from "../../database/open-database.ts";
+import type { Prisma } from "../../generated/prisma/client.ts";
 import type { ButtonOutcome, CommandReply } from "../assistant.ts";
-import type { Budgets, TrainingRefusal } from "../budgets.ts";
+import type { Budgets, TrainingRefusal, TrainingTx } from "../budgets.ts";
 import { formatUsd } from "../budgets.ts";
+import { subjectHash } from "../data-rights.ts";
 import type { Clock, FineTuneJobInfo, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import { ProviderError } from "../ports.ts";
 import type { PrivacyFilter } from "../privacy-filter.ts";
@@ -34,6 +36,11 @@ export interface LifecycleSettings {
 
 export interface LifecycleDeps {
   db: Database;
+  /**
+   * Carries out the provider deletions queued for one person (DeletionRecord, by subject hash): the
+   * data-rights module's retryDeletions, shared with forget so there is one deletion queue.
+   */
+  deleteQueued?: (subjectHash: string) => Promise<unknown>;
   clock: Clock;
   log: Logger;
   budgets: Budgets;
@@ -45,6 +52,14 @@ export interface LifecycleDeps {
 }
 
 const TERMINAL_JOB_STATES = ["succeeded", "failed", "cancelled"];
+/**
+ * How long a launch step in flight ("uploading", "creating") is left to the launch that holds it:
+ * longer than one provider call can take (the OpenAI SDK gives up after 10 minutes, the Vertex
+ * provider after 2), so a step older than this was abandoned by a process that died.
+ */
+const LAUNCH_LEASE_MS = 15 * 60_000;
+/** A lease given back: older than any lease, so the next launch takes the step over at once. */
+const LEASE_GIVEN_BACK = new Date(0);
 const RESUMABLE_JOB_STATES = ["approved", "uploading", "uploaded", "creating"];
 
 /** A provider-safe suffix: a hash of the user id, never the id itself. */
@@ -261,6 +276,65 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
         };
   }
 
+  type StartOutcome =
+    | { kind: "started"; jobId: string }
+    | { kind: "taken" }
+    | { kind: "busy" }
+    | { kind: "refused"; refusal: TrainingRefusal };
+
+  function startRefusalText(start: Exclude<StartOutcome, { kind: "started" | "taken" }>): string {
+    return start.kind === "busy"
+      ? "Another training of yours is still running; this one was not started."
+      : refusalText(start.refusal);
+  }
+
+  /**
+   * For an approved proposal, inside the budgets' lock: reserve its estimate and create its job, or
+   * cancel it (another training running, a limit in the way). Part of the caller's transaction.
+   */
+  async function startTraining(
+    tx: TrainingTx,
+    p: {
+      id: string;
+      userId: string;
+      provider: string;
+      baseModel: string;
+      estimatedCostUsd: Prisma.Decimal;
+    },
+    now: Date,
+  ): Promise<StartOutcome> {
+    const cancel = () => tx.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
+    // Jobs are only created under this lock, so the count is exact; the unique index backs it up.
+    const unfinished = await tx.fineTuneJob.count({
+      where: { userId: p.userId, state: { notIn: TERMINAL_JOB_STATES } },
+    });
+    if (unfinished > 0) {
+      await budgets.releaseTraining({ proposalId: p.id }, tx);
+      await cancel();
+      return { kind: "busy" };
+    }
+    const reservation = await budgets.reserveTraining(
+      { userId: p.userId, proposalId: p.id, amountUsd: Number(p.estimatedCostUsd) },
+      tx,
+    );
+    if (!reservation.ok) {
+      await cancel();
+      return { kind: "refused", refusal: reservation };
+    }
+    const job = await tx.fineTuneJob.create({
+      data: {
+        proposalId: p.id,
+        userId: p.userId,
+        provider: p.provider,
+        baseModel: p.baseModel,
+        estimatedCostUsd: p.estimatedCostUsd,
+        createdAt: now,
+      },
+      select: { id: true },
+    });
+    return { kind: "started", jobId: job.id };
+  }
+
   async function approvalClick(input: {
     user: UserRef;
     proposalId: string;
@@ -304,43 +378,35 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
       const text = `Declined: no training. I won't ask again until you have ${settings.declineCooldown} more highly rated replies; /assistant train works any time.`;
       return { text, promptText: text };
     }
-    // Approve: claim the click first, so a second click or another replica finds it taken.
-    const claimed = await db.fineTuneProposal.updateMany({
-      where: { id: p.id, state: "pending" },
-      data: { state: "approved", decidedAt: now },
-    });
-    if (claimed.count === 0) return { text: "This offer was already answered. Nothing changed." };
-    const reservation = await budgets.reserveTraining({
-      userId: p.userId,
-      proposalId: p.id,
-      amountUsd: Number(p.estimatedCostUsd),
-    });
-    if (!reservation.ok) {
-      await db.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
-      const text = refusalText(reservation);
-      return { text, promptText: `Not started. ${text}` };
-    }
-    let jobId: string;
+    // Approve: the claim, the reservation and the job row commit together, under the budgets' lock,
+    // or not at all. A crash anywhere before the commit leaves the offer pending with nothing
+    // reserved (the person can click again); after it, the job exists and the monitor resumes it.
+    let start: StartOutcome;
     try {
-      const job = await db.fineTuneJob.create({
-        data: {
-          proposalId: p.id,
-          userId: p.userId,
-          provider: p.provider,
-          baseModel: p.baseModel,
-          estimatedCostUsd: p.estimatedCostUsd,
-          createdAt: now,
-        },
-        select: { id: true },
+      start = await budgets.withTrainingLock(async (tx) => {
+        const claimed = await tx.fineTuneProposal.updateMany({
+          where: { id: p.id, state: "pending" },
+          data: { state: "approved", decidedAt: now },
+        });
+        if (claimed.count === 0) return { kind: "taken" } as const;
+        return startTraining(tx, p, now);
       });
-      jobId = job.id;
     } catch (e) {
+      // The partial unique index (one unfinished job per user) caught what the count under the
+      // lock did not: everything above was rolled back, so only the offer is left to close.
       if (!isUniqueViolation(e)) throw e;
-      await budgets.releaseTraining({ proposalId: p.id });
-      await db.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
-      const text = "Another training of yours is still running; this one was not started.";
-      return { text, promptText: text };
+      await db.fineTuneProposal.updateMany({
+        where: { id: p.id, state: "pending" },
+        data: { state: "cancelled", decidedAt: now },
+      });
+      start = { kind: "busy" };
     }
+    if (start.kind === "taken") return { text: "This offer was already answered. Nothing changed." };
+    if (start.kind !== "started") {
+      const text = startRefusalText(start);
+      return { text, promptText: start.kind === "refused" ? `Not started. ${text}` : text };
+    }
+    const jobId = start.jobId;
     log.info("fine-tune approved", { proposalId: p.id, jobId });
     // Launch now; if this process dies, the monitoring job resumes from the recorded state.
     await launch(jobId).catch((e: unknown) =>
@@ -352,13 +418,40 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
 
   // ------------------------------------------------------------------------------------------
   // Launch: each step claims a state with a conditional update, then records the provider's ids.
+  //
+  // A job in "uploading" or "creating" is either being launched right now (the approval's own
+  // launch, or another replica's monitor) or was left by a process that died in that step. Only
+  // the second may be taken over: a second upload would leave an orphaned file, and a second
+  // createJob would start and bill a second training while the first call is still in flight. The
+  // step's updatedAt is its lease: a launch takes a step over only when the lease is older than any
+  // one provider call can take, and gives it back at once when its call ended in a retryable error.
 
-  async function step(jobId: string, from: string, to: string): Promise<boolean> {
+  async function claimStep(jobId: string, from: string, to: string): Promise<Date | undefined> {
+    const lease = clock.now();
     const r = await db.fineTuneJob.updateMany({
       where: { id: jobId, state: from },
-      data: { state: to, updatedAt: clock.now() },
+      data: { state: to, updatedAt: lease },
     });
-    return r.count === 1;
+    return r.count === 1 ? lease : undefined;
+  }
+
+  async function takeOver(jobId: string, state: string): Promise<Date | undefined> {
+    const lease = clock.now();
+    const r = await db.fineTuneJob.updateMany({
+      where: { id: jobId, state, updatedAt: { lte: new Date(lease.getTime() - LAUNCH_LEASE_MS) } },
+      data: { updatedAt: lease },
+    });
+    if (r.count === 1) return lease;
+    log.debug("launch step in progress elsewhere; left alone", { jobId, state });
+    return undefined;
+  }
+
+  /** The call of this step ended without a result: the next launch may take it over at once. */
+  async function giveBack(jobId: string, state: string, lease: Date): Promise<void> {
+    await db.fineTuneJob.updateMany({
+      where: { id: jobId, state, updatedAt: lease },
+      data: { updatedAt: LEASE_GIVEN_BACK },
+    });
   }
 
   async function launch(jobId: string): Promise<void> {
@@ -368,9 +461,13 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     const fail = (e: unknown) => failJob(jobId, e instanceof Error ? e.message : String(e));
 
     if (job.state === "approved" || job.state === "uploading") {
-      // "uploading" means a previous process died mid-upload: nothing was recorded, so upload again
-      // (an orphaned file costs nothing; a job is only ever created from the recorded file id).
-      if (job.state === "approved" && !(await step(jobId, "approved", "uploading"))) return;
+      // Taking over "uploading" uploads again: nothing was recorded (an orphaned file costs nothing,
+      // and a job is only ever created from the recorded file id).
+      const lease =
+        job.state === "approved"
+          ? await claimStep(jobId, "approved", "uploading")
+          : await takeOver(jobId, "uploading");
+      if (!lease) return;
       try {
         const trainingFile = await provider.uploadFile({
           filename: `ft-${jobId}-train.jsonl`,
@@ -382,38 +479,54 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
               content: job.proposal.validationJsonl,
             })
           : null;
-        await db.fineTuneJob.updateMany({
-          where: { id: jobId, state: "uploading" },
-          data: { providerFileId: trainingFile, providerValidationFileId: validationFile, state: "uploaded" },
+        const recorded = await db.fineTuneJob.updateMany({
+          where: { id: jobId, state: "uploading", updatedAt: lease },
+          data: {
+            providerFileId: trainingFile,
+            providerValidationFileId: validationFile,
+            state: "uploaded",
+            updatedAt: clock.now(),
+          },
         });
+        // Lost the lease (this call outlived it): the launch that took over goes on.
+        if (recorded.count === 0) return;
       } catch (e) {
-        if (e instanceof ProviderError && e.retryable) throw e; // the monitor retries later
+        if (e instanceof ProviderError && e.retryable) {
+          await giveBack(jobId, "uploading", lease);
+          throw e; // the monitor retries later
+        }
         return fail(e);
       }
     }
 
     const current = await db.fineTuneJob.findUniqueOrThrow({ where: { id: jobId } });
-    if (current.state === "creating") {
-      // A previous process died after claiming creation: the job may exist at the provider. Look
-      // for it by its training file before creating anything, so a crash never launches twice.
-      const existing = await provider.findJobByTrainingFile?.(current.providerFileId!);
-      if (existing) return recordCreated(jobId, existing);
-    }
-    if (current.state === "uploaded" || current.state === "creating") {
-      if (current.state === "uploaded" && !(await step(jobId, "uploaded", "creating"))) return;
-      try {
-        const info = await provider.createJob({
-          baseModel: current.baseModel,
-          trainingFile: current.providerFileId!,
-          ...(current.providerValidationFileId ? { validationFile: current.providerValidationFileId } : {}),
-          epochs: job.proposal.epochs,
-          suffix: modelSuffix(job.userId),
-        });
-        await recordCreated(jobId, info);
-      } catch (e) {
-        if (e instanceof ProviderError && e.retryable) throw e;
-        return fail(e);
+    if (current.state !== "uploaded" && current.state !== "creating") return;
+    const resuming = current.state === "creating";
+    const lease = resuming
+      ? await takeOver(jobId, "creating")
+      : await claimStep(jobId, "uploaded", "creating");
+    if (!lease) return;
+    try {
+      if (resuming) {
+        // A previous process died after claiming creation: the job may exist at the provider. Look
+        // for it by its training file before creating anything, so a crash never launches twice.
+        const existing = await provider.findJobByTrainingFile?.(current.providerFileId!);
+        if (existing) return await recordCreated(jobId, existing);
       }
+      const info = await provider.createJob({
+        baseModel: current.baseModel,
+        trainingFile: current.providerFileId!,
+        ...(current.providerValidationFileId ? { validationFile: current.providerValidationFileId } : {}),
+        epochs: job.proposal.epochs,
+        suffix: modelSuffix(job.userId),
+      });
+      await recordCreated(jobId, info);
+    } catch (e) {
+      if (e instanceof ProviderError && e.retryable) {
+        await giveBack(jobId, "creating", lease);
+        throw e;
+      }
+      return fail(e);
     }
   }
 
@@ -536,8 +649,145 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     );
   }
 
-  /** The monitoring job: resume interrupted launches, refresh running jobs, expire old offers. */
+  /**
+   * Approved offers that have no job. An approval commits its claim, reservation and job together,
+   * so none arises from a crash now; this finishes those left by versions that committed them one
+   * by one, and anything else that approves without starting. A recent one is started as its owner
+   * asked; one older than an offer's lifetime (or for a provider no longer configured) is closed and
+   * its reservation released, so no money stays held for a training that never runs.
+   */
+  async function resumeApprovals(): Promise<void> {
+    const stranded = await db.fineTuneProposal.findMany({
+      where: { state: "approved", job: { is: null } },
+      select: {
+        id: true,
+        userId: true,
+        provider: true,
+        baseModel: true,
+        estimatedCostUsd: true,
+        estimatedSeconds: true,
+        decidedAt: true,
+      },
+      orderBy: { decidedAt: "asc" },
+    });
+    for (const p of stranded) {
+      const now = clock.now();
+      const decided = p.decidedAt ?? now;
+      const resumable =
+        deps.provider?.name === p.provider &&
+        now.getTime() - decided.getTime() < settings.proposalTtlHours * 3_600_000;
+      let outcome: StartOutcome | { kind: "closed" };
+      try {
+        outcome = await budgets.withTrainingLock(async (tx) => {
+          // Under the lock an approval in flight has either committed its job or not claimed yet.
+          const still = await tx.fineTuneProposal.count({
+            where: { id: p.id, state: "approved", job: { is: null } },
+          });
+          if (!still) return { kind: "taken" } as const;
+          if (resumable) return startTraining(tx, p, now);
+          await budgets.releaseTraining({ proposalId: p.id }, tx);
+          await tx.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
+          return { kind: "closed" } as const;
+        });
+      } catch (e) {
+        log.warn("approved offer without a job not resumed; will retry", { proposalId: p.id, error: e });
+        continue;
+      }
+      if (outcome.kind === "taken") continue;
+      log.info("approved offer without a job", { proposalId: p.id, outcome: outcome.kind });
+      const day = decided.toISOString().slice(0, 10);
+      const text =
+        outcome.kind === "started"
+          ? `The training you approved was interrupted before it started; it has started now (${duration(p.estimatedSeconds)}). I'll DM you when your model is ready.`
+          : outcome.kind === "closed"
+            ? `The training you approved on ${day} was never started (the bot stopped while starting it). Nothing was charged; /assistant train makes a fresh offer.`
+            : `The training you approved could not start: ${startRefusalText(outcome)}`;
+      await closePrompt(p.id, text);
+      await dm(p.userId, text);
+    }
+  }
+
+  /**
+   * Deletes finished trainings' files at the provider: the uploaded training and validation files
+   * (they were needed only to train) and the result files the provider wrote for the job (OpenAI's
+   * `result_files`). Per job, one transaction marks it and queues the files as DeletionRecords under
+   * its owner's subject hash (the queue forget uses, so `/assistant forget` also finds what is left);
+   * then the queue is carried out. A deletion that fails stays queued and is retried by the
+   * deletions job; a job whose result files cannot be listed right now is tried again next run.
+   */
+  async function cleanUpFiles(): Promise<{ queued: number }> {
+    const provider = deps.provider;
+    const due = await db.fineTuneJob.findMany({
+      where: { state: { in: TERMINAL_JOB_STATES }, filesCleanupQueuedAt: null },
+      select: {
+        id: true,
+        provider: true,
+        providerJobId: true,
+        providerFileId: true,
+        providerValidationFileId: true,
+        user: { select: { externalId: true } },
+      },
+      orderBy: { finishedAt: "asc" },
+      // Bounded per run: after an upgrade every earlier training is due once.
+      take: 50,
+    });
+    const subjects = new Set<string>();
+    let queued = 0;
+    for (const job of due) {
+      const files = [job.providerFileId, job.providerValidationFileId];
+      if (job.providerJobId && provider?.name === job.provider) {
+        try {
+          files.push(...((await provider.getJob(job.providerJobId)).resultFiles ?? []));
+        } catch (e) {
+          // Gone at the provider: it has no result files left either.
+          if (!(e instanceof ProviderError && e.status === 404)) {
+            log.warn("could not list a finished job's result files; will retry", { jobId: job.id, error: e });
+            continue;
+          }
+        }
+      }
+      const resourceIds = [...new Set(files.filter((f): f is string => !!f))];
+      const hash = subjectHash(job.user.externalId);
+      const now = clock.now();
+      const marked = await db.$transaction(async (tx) => {
+        const r = await tx.fineTuneJob.updateMany({
+          where: { id: job.id, filesCleanupQueuedAt: null },
+          data: { filesCleanupQueuedAt: now },
+        });
+        if (r.count === 0) return false;
+        await tx.deletionRecord.createMany({
+          data: resourceIds.map((resourceId) => ({
+            subjectHash: hash,
+            provider: job.provider,
+            kind: "file",
+            resourceId,
+            createdAt: now,
+          })),
+          skipDuplicates: true,
+        });
+        return true;
+      }, transactionOptions);
+      if (!marked) continue;
+      queued += resourceIds.length;
+      if (resourceIds.length) subjects.add(hash);
+    }
+    for (const hash of subjects) {
+      try {
+        await deps.deleteQueued?.(hash);
+      } catch (e) {
+        log.warn("provider file deletions not carried out; the deletions job retries them", { error: e });
+      }
+    }
+    if (queued) log.info("finished trainings' files queued for deletion", { files: queued });
+    return { queued };
+  }
+
+  /**
+   * The monitoring job: resume interrupted approvals and launches, refresh running jobs, delete
+   * finished trainings' files at the provider, expire old offers.
+   */
   async function monitor(): Promise<void> {
+    await resumeApprovals();
     const jobs = await db.fineTuneJob.findMany({
       where: { state: { notIn: TERMINAL_JOB_STATES } },
       select: { id: true, state: true },
@@ -550,6 +800,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
         log.warn("fine-tune job not refreshed; will retry", { jobId: job.id, error: e });
       }
     }
+    await cleanUpFiles();
     await expireProposals();
   }
 
@@ -726,6 +977,8 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     rollback,
     retirement,
     expireProposals,
+    resumeApprovals,
+    cleanUpFiles,
   };
 }
 

@@ -46,6 +46,7 @@ export function createOpenAIFineTuneProvider(options: OpenAIFineTuneOptions): Fi
     ...(job.status === "failed"
       ? { error: job.error?.message || job.error?.code || "the job failed without a reason" }
       : {}),
+    ...(job.result_files?.length ? { resultFiles: [...job.result_files] } : {}),
   });
 
   return {
@@ -107,7 +108,8 @@ export function createOpenAIFineTuneProvider(options: OpenAIFineTuneOptions): Fi
         return parseDate((info as unknown as Record<string, unknown>).shutdown_date);
       }),
 
-    // Deletions run when a user asks to be forgotten: one that is already gone has succeeded.
+    // Deletions run after a training and when a user asks to be forgotten: one that is already gone
+    // has succeeded.
     deleteFile: (fileId) => call(() => ignoreNotFound(client.files.delete(fileId))),
     deleteModel: (model) => call(() => ignoreNotFound(client.models.delete(model))),
   };

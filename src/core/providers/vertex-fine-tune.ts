@@ -171,7 +171,8 @@ export function createVertexFineTuneProvider(options: VertexFineTuneOptions): Fi
           `${gcsBaseUrl}/storage/v1/b/${encodeURIComponent(bucket)}/o/${encodeURIComponent(name)}`,
           { method: "DELETE" },
         );
-        // Already gone counts as deleted: deletions run when a user asks to be forgotten.
+        // Already gone counts as deleted: deletions run after a training and when a user asks to
+        // be forgotten. (The tuning jobs created here write nothing to the bucket: only these uploads.)
         if (!response.ok && response.status !== 404) throw await errorFromResponse(response);
       }),
 
