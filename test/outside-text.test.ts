@@ -133,10 +133,12 @@ describe("text from outside, on Discord", () => {
   });
 
   it("forget finishes and records the provider's refusal when its message holds a NUL character", async () => {
+    // Bob's training files were already deleted after his training; his tuned model is what forget
+    // still has to delete at the provider.
     h.openai.failNext(1, {
       status: 500,
-      message: `Could not delete \u0000 the file ${"😀".repeat(200)}`,
-      match: (r) => r.method === "DELETE" && r.path.startsWith("/v1/files/"),
+      message: `Could not delete \u0000 the model ${"😀".repeat(200)}`,
+      match: (r) => r.method === "DELETE" && r.path.startsWith("/v1/models/"),
     });
     const { id } = await h.command(BOB, "forget");
     const warningId = h.emu.interaction(id)!.originalMessageId!;
@@ -148,9 +150,9 @@ describe("text from outside, on Discord", () => {
       "I deleted everything I held about you",
     );
     expect(await h.db.user.findUnique({ where: { externalId: `discord:${BOB}` } })).toBeNull();
-    const owed = await h.db.deletionRecord.findMany({ where: { kind: "file" } });
+    const owed = await h.db.deletionRecord.findMany({ where: { kind: "model" } });
     expect(owed).toHaveLength(1);
-    expect(owed[0]!.reason).toContain(`Could not delete ${R} the file`);
+    expect(owed[0]!.reason).toContain(`Could not delete ${R} the model`);
   });
 
   it("made no request Discord would refuse", () => {
