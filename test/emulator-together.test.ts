@@ -8,7 +8,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import TogetherClient from "together-ai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { countExampleTokens } from "./emulators/together/data.ts";
+import { checkTogetherJsonl, countExampleTokens } from "./emulators/together/data.ts";
 import { startTogetherEmulator, type TogetherEmulator } from "./emulators/together/index.ts";
 
 // The SDK's `files.upload(path)` helper (together-ai 0.52 `lib/upload`) has three defects, which is why
@@ -184,6 +184,47 @@ describe("Together emulator: files", () => {
     expect((await client.files.retrieve(String(empty.body.id))).validation_report?.error).toBe(
       "File is empty",
     );
+  });
+
+  it("judges conversational files as the official SDK's own checker does", async () => {
+    const { checkFile } = createRequire(import.meta.url)("together-ai/lib/check-file") as {
+      checkFile(path: string, purpose: string): Promise<{ is_check_passed: boolean; message: string }>;
+    };
+    const u = { role: "user", content: "hi" };
+    const a = { role: "assistant", content: "hello" };
+    const cases: Array<[string, string]> = [
+      ["valid", conversations(2)],
+      ["no system", `${JSON.stringify({ messages: [u, a, u, a] })}\n`],
+      ["empty file", ""],
+      ["not JSON", "{oops\n"],
+      ["empty messages", `${JSON.stringify({ messages: [] })}\n`],
+      ["no assistant", `${JSON.stringify({ messages: [u] })}\n`],
+      ["two users", `${JSON.stringify({ messages: [u, u, a] })}\n`],
+      ["assistant first", `${JSON.stringify({ messages: [a, u] })}\n`],
+      ["unknown role", `${JSON.stringify({ messages: [{ role: "robot", content: "x" }, a] })}\n`],
+      ["weight 2", `${JSON.stringify({ messages: [u, { ...a, weight: 2 }] })}\n`],
+      ["weight 0", `${JSON.stringify({ messages: [u, { ...a, weight: 0 }] })}\n`],
+    ];
+    const dir = await mkdtemp(join(tmpdir(), "together-check-"));
+    try {
+      const verdicts = [];
+      for (const [name, content] of cases) {
+        const path = join(dir, `${name.replace(/\W/g, "-")}.jsonl`);
+        await writeFile(path, content);
+        const sdk = (await checkFile(path, "fine-tune")).is_check_passed;
+        verdicts.push([name, sdk, checkTogetherJsonl(Buffer.from(content)).valid]);
+      }
+      // One known disagreement: Together's docs say a conversation "must start with system or user";
+      // the SDK's checker (0.52) lets an assistant open it. The emulator follows the docs.
+      expect(verdicts.filter(([, sdk, emu]) => sdk !== emu)).toEqual([["assistant first", true, false]]);
+      expect(verdicts.filter(([, , emu]) => emu).map(([name]) => name)).toEqual([
+        "valid",
+        "no system",
+        "weight 0",
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("validates fine-tune files on the clock when asked to, and prices nothing until then", async () => {
