@@ -14,6 +14,7 @@ import {
   type DatasetOptions,
   type DatasetSource,
   validateOpenAIJsonl,
+  validateTogetherJsonl,
   validateVertexJsonl,
 } from "../src/core/fine-tune/dataset.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
@@ -28,6 +29,7 @@ import {
   estimateTrainedTokens,
   resolveAutoEpochs,
 } from "./emulators/openai-fine-tune-data.ts";
+import { checkTogetherJsonl } from "./emulators/together/data.ts";
 import {
   checkVertexJsonl,
   countVertexDatasetTokens,
@@ -284,6 +286,22 @@ describe("buildDataset split and formats", () => {
     expect(openai.stats.tokens).toBe(countJsonlTokens(openai.trainJsonl, "openai"));
   });
 
+  it("writes Together files as OpenAI's lines, which Together's rules and the emulator accept", () => {
+    const sources = exchanges(30);
+    const together = buildDataset(sources, options({ provider: "together" }));
+    const openai = buildDataset(sources, options());
+    // The same `{"messages": [...]}` lines: Together's conversational format is OpenAI's.
+    expect(together.trainJsonl).toBe(openai.trainJsonl);
+    expect(together.sha256).toBe(openai.sha256);
+    for (const jsonl of [together.trainJsonl, together.validationJsonl!]) {
+      expect(validateTogetherJsonl(jsonl)).toEqual([]);
+      expect(checkTogetherJsonl(Buffer.from(jsonl))).toMatchObject({ valid: true });
+    }
+    expect(together.stats.tokens).toBe(countJsonlTokens(together.trainJsonl, "together"));
+    const noSystem = buildDataset(exchanges(3), options({ provider: "together", systemPrompt: "" }));
+    expect(validateTogetherJsonl(noSystem.trainJsonl)).toEqual([]);
+  });
+
   it("leaves out the system message when there is no system prompt", () => {
     const openai = buildDataset(exchanges(3), options({ systemPrompt: "" }));
     const vertex = buildDataset(exchanges(3), options({ systemPrompt: "", provider: "vertex" }));
@@ -323,6 +341,28 @@ describe("JSONL validators", () => {
     const problems = validateOpenAIJsonl(`${JSON.stringify(ok)}\n${line}\n`);
     expect(problems.join("\n")).toContain(problem);
     expect(problems.every((p) => p.startsWith("line 2:"))).toBe(true);
+  });
+
+  const togetherCases: Array<[string, string]> = [
+    [JSON.stringify({ messages: [] }), "must not be empty"],
+    [JSON.stringify({ messages: [{ role: "user", content: "hi" }] }), "assistant role must be present"],
+    [JSON.stringify({ messages: [ok.messages[1], ok.messages[0]] }), "alternate user/assistant"],
+    [
+      JSON.stringify({ messages: [ok.messages[0], ok.messages[0], ok.messages[1]] }),
+      "alternate user/assistant",
+    ],
+    [JSON.stringify({ messages: [...ok.messages, { role: "system", content: "late" }] }), "only open"],
+    [JSON.stringify({ messages: [{ role: "user", content: "x", weight: 2 }, ok.messages[1]] }), "0 or 1"],
+    [JSON.stringify({ messages: [{ role: "user", content: "x", name: "ada" }, ok.messages[1]] }), "name"],
+    [JSON.stringify({ ...ok, text: "two formats" }), "unexpected keys: text"],
+  ];
+  it.each(togetherCases)("Together: %s", (line, problem) => {
+    const problems = validateTogetherJsonl(`${JSON.stringify(ok)}\n${line}\n`);
+    expect(problems.join("\n")).toContain(problem);
+    expect(problems.every((p) => p.startsWith("line 2:"))).toBe(true);
+    // The emulator's reference check (Together's rules) rejects the same lines, except the
+    // product's extra strictness about keys it never writes.
+    if (!/name|text/.test(problem)) expect(checkTogetherJsonl(Buffer.from(`${line}\n`)).valid).toBe(false);
   });
 
   it("OpenAI: accepts a valid file, rejects blank lines inside and empty files", () => {
@@ -375,6 +415,17 @@ describe("JSONL validators", () => {
 });
 
 describe("cost estimate", () => {
+  it("counts Together tokens close to, not exactly as, Together's tokenizer (the emulator's stand-in)", () => {
+    const dataset = buildDataset(exchanges(40), options({ provider: "together" }));
+    const ours = countJsonlTokens(dataset.trainJsonl, "together");
+    const theirs = checkTogetherJsonl(Buffer.from(dataset.trainJsonl)).tokens;
+    expect(ours).not.toBe(theirs);
+    expect(Math.abs(ours - theirs) / theirs).toBeLessThan(0.15);
+    expect(resolveEpochs("auto", 40, "together")).toBe(3);
+    expect(resolveEpochs(7, 40, "together")).toBe(7);
+    expect(() => resolveEpochs(21, 40, "together")).toThrow(/1 to 20 for together/);
+  });
+
   it("counts example tokens exactly like the emulator's reference", () => {
     const messages = [
       { role: "system", content: SYSTEM },

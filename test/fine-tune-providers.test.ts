@@ -1,17 +1,25 @@
-// Both fine-tuning providers against their emulators through the real SDKs (openai 6, @google/genai 2)
-// and plain HTTP to the Cloud Storage emulator: one behaviour suite for the FineTuneProvider port, then
-// what is specific to each provider.
+// The fine-tuning providers against their emulators: OpenAI and Vertex through the real SDKs (openai 6,
+// @google/genai 2) and plain HTTP to the Cloud Storage emulator, Together through its REST API. One
+// behaviour suite for the FineTuneProvider port, then what is specific to each provider.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { countJsonlTokens } from "../src/core/fine-tune/cost-estimate.ts";
+import { countJsonlTokens, type FineTuneProviderName } from "../src/core/fine-tune/cost-estimate.ts";
 import { buildDataset, type DatasetSource } from "../src/core/fine-tune/dataset.ts";
 import { type FineTuneProvider, type FineTuneStatus, ProviderError } from "../src/core/ports.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
 import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
+import { createTogetherFineTuneProvider } from "../src/core/providers/together-fine-tune.ts";
 import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
+import { withRetry } from "../src/core/retry.ts";
 import { type GcsEmulator, startGcsEmulator } from "./emulators/gcs-emulator.ts";
 import { type GeminiEmulator, startGeminiEmulator } from "./emulators/gemini-emulator.ts";
 import type { FailOptions } from "./emulators/http-recorder.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { checkTogetherJsonl } from "./emulators/together/data.ts";
+import { startTogetherEmulator, type TogetherEmulator } from "./emulators/together/index.ts";
 import { offlineVertexAuth } from "./emulators/vertex-emulator.ts";
 
 const closers: Array<() => Promise<void>> = [];
@@ -22,6 +30,12 @@ afterEach(async () => {
 interface Harness {
   provider: FineTuneProvider;
   baseModel: string;
+  /** The statuses a successful job goes through, as the provider maps them, from creation on. */
+  statuses: FineTuneStatus[];
+  /** What the provider bills for a job on these files (validation evaluated once, where billed). */
+  billedTokens(train: string, validation: string, epochs: number): number;
+  /** How the provider words the failure of a job whose file has fewer than minExamples examples. */
+  tooFew: RegExp;
   /** A valid training file in the provider's format with `n` examples. */
   jsonl(n: number): string;
   /** Bytes the emulator stored for an uploaded file id / gs:// URI. */
@@ -37,7 +51,7 @@ interface Harness {
   jobFiles(jobId: string): { training: string; validation: string | null };
 }
 
-function examples(n: number, provider: "openai" | "vertex"): string {
+function examples(n: number, provider: FineTuneProviderName): string {
   const sources: DatasetSource[] = Array.from({ length: n }, (_, i) => ({
     id: BigInt(i + 1),
     userText: `How do I say "thank you" in language number ${i + 1}? (ünïcödé ✓)`,
@@ -63,6 +77,9 @@ async function openaiHarness(): Promise<Harness & { emu: OpenAIEmulator }> {
     emu,
     provider,
     baseModel: "gpt-4.1-mini",
+    statuses: ["validating", "queued", "running", "succeeded"],
+    billedTokens: (train, _validation, epochs) => countJsonlTokens(train, "openai") * epochs,
+    tooFew: /at least 10 examples/,
     jsonl: (n) => examples(n, "openai"),
     stored: (id) => emu.files.get(id)?.bytes,
     tick: () => emu.tick(),
@@ -95,6 +112,9 @@ async function vertexHarness(): Promise<Harness & { emu: GeminiEmulator; storage
     storage,
     provider,
     baseModel: "gemini-2.5-flash",
+    statuses: ["validating", "running", "succeeded"],
+    billedTokens: (train, _validation, epochs) => countJsonlTokens(train, "vertex") * epochs,
+    tooFew: /16/,
     jsonl: (n) => examples(n, "vertex"),
     stored: (uri) => storage.readGsUri(uri)?.bytes,
     tick: () => emu.tick(),
@@ -109,9 +129,39 @@ async function vertexHarness(): Promise<Harness & { emu: GeminiEmulator; storage
   };
 }
 
+async function togetherHarness(): Promise<Harness & { emu: TogetherEmulator }> {
+  const emu = await startTogetherEmulator({ apiKey: "tg-test" });
+  closers.push(() => emu.close());
+  const provider = createTogetherFineTuneProvider({ apiKey: "tg-test", baseUrl: `${emu.url}/v1` });
+  const tokens = (jsonl: string) => checkTogetherJsonl(Buffer.from(jsonl)).tokens;
+  return {
+    emu,
+    provider,
+    baseModel: "Qwen/Qwen3-8B",
+    // pending and queued both read as "queued"; running, compressing and uploading as "running".
+    statuses: ["queued", "running", "succeeded"],
+    // Together counts with the base model's tokenizer (the emulator's stand-in, not our o200k
+    // estimate) and bills each evaluation on the validation file too.
+    billedTokens: (train, validation, epochs) => tokens(train) * epochs + tokens(validation),
+    tooFew: /File is empty/,
+    jsonl: (n) => examples(n, "together"),
+    stored: (id) => (emu.files.files.has(id) ? emu.files.get(id).bytes : undefined),
+    tick: () => emu.tick(),
+    runJobs: () => emu.runJobs(),
+    failNextJob: (message) => emu.failNextJob(message),
+    failApi: (n, options) => emu.failNext(n, { match: "/fine-tunes", ...options }),
+    failStorage: (n, options) => emu.failNext(n, { match: "/files", ...options }),
+    jobFiles: (id) => {
+      const job = emu.fineTunes.records.get(id)!;
+      return { training: job.trainingFile, validation: job.validationFile };
+    },
+  };
+}
+
 const harnesses: Array<[string, () => Promise<Harness>]> = [
   ["openai", openaiHarness],
   ["vertex", vertexHarness],
+  ["together", togetherHarness],
 ];
 
 async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
@@ -135,8 +185,9 @@ describe.each(harnesses)("FineTuneProvider behaviour: %s", (name, start) => {
   it("runs a job through its states to a tuned model", async () => {
     const h = await start();
     const content = h.jsonl(h.provider.minExamples);
+    const validation = h.jsonl(3);
     const trainingFile = await h.provider.uploadFile({ filename: "train.jsonl", content });
-    const validationFile = await h.provider.uploadFile({ filename: "valid.jsonl", content: h.jsonl(3) });
+    const validationFile = await h.provider.uploadFile({ filename: "valid.jsonl", content: validation });
     const created = await h.provider.createJob({
       baseModel: h.baseModel,
       trainingFile,
@@ -144,7 +195,7 @@ describe.each(harnesses)("FineTuneProvider behaviour: %s", (name, start) => {
       epochs: 2,
       suffix: "u-0a1b2c",
     });
-    expect(created.status).toBe("validating");
+    expect(created.status).toBe(h.statuses[0]);
     expect(created.fineTunedModel).toBeUndefined();
     expect(h.jobFiles(created.providerJobId)).toEqual({ training: trainingFile, validation: validationFile });
 
@@ -153,15 +204,11 @@ describe.each(harnesses)("FineTuneProvider behaviour: %s", (name, start) => {
       const job = await h.provider.getJob(created.providerJobId);
       if (job.status !== statuses.at(-1)) statuses.push(job.status);
     }
-    expect(statuses).toEqual(
-      name === "openai"
-        ? ["validating", "queued", "running", "succeeded"]
-        : ["validating", "running", "succeeded"],
-    );
+    expect(statuses).toEqual(h.statuses);
     const done = await h.provider.getJob(created.providerJobId);
     expect(done.fineTunedModel).toBeTruthy();
     expect(done.error).toBeUndefined();
-    expect(done.trainedTokens).toBe(countJsonlTokens(content, h.provider.name) * 2);
+    expect(done.trainedTokens).toBe(h.billedTokens(content, validation, 2));
   });
 
   it("reports the provider's reason when a job fails", async () => {
@@ -201,7 +248,7 @@ describe.each(harnesses)("FineTuneProvider behaviour: %s", (name, start) => {
     h.runJobs();
     const failed = await h.provider.getJob(job.providerJobId);
     expect(failed.status).toBe("failed");
-    expect(failed.error).toMatch(new RegExp(`${h.provider.minExamples}`));
+    expect(failed.error).toMatch(h.tooFew);
   });
 
   it("cancels a job, idempotently, but not one that already finished", async () => {
@@ -266,13 +313,16 @@ describe.each(harnesses)("FineTuneProvider behaviour: %s", (name, start) => {
     expect(storage.retryable).toBe(true);
 
     // The next call goes through: nothing was left half-done by the failures.
-    expect((await h.provider.getJob(job.providerJobId)).status).toBe("validating");
+    expect((await h.provider.getJob(job.providerJobId)).status).toBe(h.statuses[0]);
   });
 
   it("maps client errors to non-retryable ProviderErrors", async () => {
     const h = await start();
-    const unknown =
-      name === "openai" ? "ftjob-doesnotexist" : "projects/1/locations/europe-west4/tuningJobs/42";
+    const unknown = {
+      openai: "ftjob-doesnotexist",
+      vertex: "projects/1/locations/europe-west4/tuningJobs/42",
+      together: "ft-doesnotexist",
+    }[name]!;
     const missing = await rejection(h.provider.getJob(unknown));
     expect(missing.status).toBe(404);
     expect(missing.retryable).toBe(false);
@@ -426,3 +476,324 @@ describe("Vertex fine-tune provider", () => {
     });
   });
 });
+
+describe("Together fine-tune provider", () => {
+  async function started(options: Parameters<typeof startTogetherEmulator>[0] = {}) {
+    const emu = await startTogetherEmulator({ apiKey: "tg-test", ...options });
+    closers.push(() => emu.close());
+    const make = () =>
+      createTogetherFineTuneProvider({ apiKey: "tg-test", baseUrl: `${emu.url}/v1`, loraRank: 8 });
+    return { emu, provider: make(), make };
+  }
+  const jsonl = (n: number) => examples(n, "together");
+  const posts = (emu: TogetherEmulator, path: string) =>
+    emu.requests.filter((r) => r.method === "POST" && r.path === path);
+
+  it("uploads multipart and creates a LoRA SFT job with the configured rank, the epochs and a safe suffix", async () => {
+    const { emu, provider } = await started();
+    const trainingFile = await provider.uploadFile({ filename: "u-1-train", content: jsonl(5) });
+    expect(emu.files.get(trainingFile)).toMatchObject({ filename: "u-1-train.jsonl", purpose: "fine-tune" });
+    await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 3,
+      suffix: " user:42 ädmin ",
+    });
+    expect(posts(emu, "/v1/fine-tunes")[0]!.body).toEqual({
+      model: "Qwen/Qwen3-8B",
+      training_file: trainingFile,
+      n_evals: 0,
+      n_epochs: 3,
+      suffix: "user-42-dmin",
+      training_type: { type: "Lora", lora_r: 8, lora_alpha: 16 },
+      training_method: { method: "sft", train_on_inputs: "auto" },
+    });
+    const long = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 1,
+      suffix: "u".repeat(60),
+    });
+    expect([...emu.fineTunes.records.values()].map((r) => r.suffix)).toEqual([
+      "user-42-dmin",
+      "u".repeat(40),
+    ]);
+    expect(long.status).toBe("queued");
+    expect(provider).toMatchObject({ name: "together", minExamples: 1 });
+    expect(await provider.modelShutdownDate("anything")).toBeUndefined();
+  });
+
+  it("writes training files that the official SDK's own checker accepts", async () => {
+    const { checkFile } = createRequire(import.meta.url)("together-ai/lib/check-file") as {
+      checkFile(path: string, purpose: string): Promise<{ is_check_passed: boolean; message: string }>;
+    };
+    const dir = await mkdtemp(join(tmpdir(), "together-check-"));
+    try {
+      for (const [name, content] of [
+        ["train.jsonl", jsonl(12)],
+        ["empty-system.jsonl", examplesWithoutSystem(3)],
+      ]) {
+        await writeFile(join(dir, name!), content!);
+        expect(await checkFile(join(dir, name!), "fine-tune")).toMatchObject({ is_check_passed: true });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("resumes after a crash between upload and create without a second upload or job", async () => {
+    const { emu, provider, make } = await started();
+    const trainingFile = await provider.uploadFile({ filename: "train.jsonl", content: jsonl(5) });
+    emu.failNext(1, { status: 500, match: "/v1/fine-tunes" });
+    const lost = await rejection(
+      provider.createJob({ baseModel: "Qwen/Qwen3-8B", trainingFile, epochs: 1, suffix: "u-1" }),
+    );
+    expect(lost.retryable).toBe(true);
+    expect(emu.fineTunes.records.size).toBe(0);
+    // A new process picks up the recorded file id: the file is still there, nothing is uploaded again.
+    const job = await make().createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 1,
+      suffix: "u-1",
+    });
+    expect(emu.fineTunes.records.size).toBe(1);
+    expect(posts(emu, "/v1/files/upload")).toHaveLength(1);
+    expect(posts(emu, "/v1/fine-tunes")).toHaveLength(2);
+    expect(emu.fineTunes.records.get(job.providerJobId)?.trainingFile).toBe(trainingFile);
+  });
+
+  it("finds the job a crashed launch created, by its training file, instead of creating another", async () => {
+    const { emu, provider, make } = await started();
+    const trainingFile = await provider.uploadFile({ filename: "train.jsonl", content: jsonl(5) });
+    const other = await provider.uploadFile({ filename: "other.jsonl", content: jsonl(2) });
+    await provider.createJob({ baseModel: "Qwen/Qwen3-8B", trainingFile: other, epochs: 1, suffix: "u-2" });
+    const created = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 1,
+      suffix: "u-1",
+    });
+    const found = await make().findJobByTrainingFile!(trainingFile);
+    expect(found).toEqual(created);
+    expect(await make().findJobByTrainingFile!("file-never-used")).toBeUndefined();
+    expect(emu.fineTunes.records.size).toBe(2);
+    // Two jobs on one file (a retry after a lost response): the newest is the one to follow.
+    const again = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 2,
+      suffix: "u-1",
+    });
+    expect((await provider.findJobByTrainingFile!(trainingFile))?.providerJobId).toBe(again.providerJobId);
+  });
+
+  it("maps every Together status, with the tuned model, billed tokens and price, and the validation loss", async () => {
+    const { emu, provider } = await started();
+    const train = jsonl(16);
+    const trainingFile = await provider.uploadFile({ filename: "train.jsonl", content: train });
+    const validationFile = await provider.uploadFile({ filename: "valid.jsonl", content: jsonl(3) });
+    const job = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      validationFile,
+      epochs: 2,
+      suffix: "u-1",
+    });
+    const record = emu.fineTunes.records.get(job.providerJobId)!;
+    const seen: Array<[string, string]> = [[record.status, job.status]];
+    while (emu.tick()) {
+      const info = await provider.getJob(job.providerJobId);
+      if (record.status !== seen.at(-1)![0]) seen.push([record.status, info.status]);
+    }
+    expect(seen).toEqual([
+      ["pending", "queued"],
+      ["queued", "queued"],
+      ["running", "running"],
+      ["compressing", "running"],
+      ["uploading", "running"],
+      ["completed", "succeeded"],
+    ]);
+    const done = await provider.getJob(job.providerJobId);
+    const lastEval = record.metrics.filter((m) => "eval/loss" in m).at(-1)!["eval/loss"];
+    expect(done).toEqual({
+      providerJobId: job.providerJobId,
+      status: "succeeded",
+      fineTunedModel: record.modelOutputName,
+      trainedTokens: record.tokenCount,
+      billedUsd: record.totalPriceNano! / 1e9,
+      validationLoss: lastEval,
+    });
+    expect(posts(emu, "/v1/fine-tunes")[0]!.body).toMatchObject({
+      validation_file: validationFile,
+      n_evals: 1,
+    });
+
+    const cancelled = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 3,
+      suffix: "u-2",
+    });
+    emu.tick();
+    emu.tick();
+    emu.tick();
+    await provider.cancelJob(cancelled.providerJobId);
+    expect((await provider.getJob(cancelled.providerJobId)).status).toBe("running");
+    emu.runJobs();
+    const stopped = await provider.getJob(cancelled.providerJobId);
+    const perEpoch = checkTogetherJsonl(Buffer.from(train)).tokens;
+    expect(stopped).toMatchObject({ status: "cancelled", trainedTokens: perEpoch });
+    expect(stopped.fineTunedModel).toBeUndefined();
+
+    emu.failNextJob("Loss diverged to NaN at step 9.");
+    const failing = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 1,
+      suffix: "u-3",
+    });
+    emu.runJobs();
+    expect(await provider.getJob(failing.providerJobId)).toEqual({
+      providerJobId: failing.providerJobId,
+      status: "failed",
+      error: "Loss diverged to NaN at step 9.",
+    });
+  });
+
+  it("quotes Together's own price, which the bill then matches, near our own o200k count", async () => {
+    const { emu, provider } = await started();
+    const train = jsonl(40);
+    const trainingFile = await provider.uploadFile({ filename: "train.jsonl", content: train });
+    const quote = await provider.quotePrice!({ baseModel: "Qwen/Qwen3-8B", trainingFile, epochs: 3 });
+    const ours = countJsonlTokens(train, "together") * 3;
+    expect(quote.tokens).not.toBe(ours);
+    expect(Math.abs(quote.tokens! - ours) / quote.tokens!).toBeLessThan(0.15);
+    expect(quote).toMatchObject({ allowedToProceed: true });
+    expect(posts(emu, "/v1/fine-tunes/estimate-price")[0]!.body).toMatchObject({
+      training_file: trainingFile,
+      model: "Qwen/Qwen3-8B",
+      n_epochs: 3,
+      training_type: { type: "Lora", lora_r: 8, lora_alpha: 16 },
+    });
+    const job = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 3,
+      suffix: "u-1",
+    });
+    emu.runJobs();
+    const done = await provider.getJob(job.providerJobId);
+    expect(done.trainedTokens).toBe(quote.tokens);
+    expect(done.billedUsd).toBeCloseTo(quote.usd, 9);
+  });
+
+  it("asks for the quote again while Together validates the file, and refuses an invalid file with its reason", async () => {
+    const { emu, provider } = await started({ validationMs: 10_000 });
+    const trainingFile = await provider.uploadFile({ filename: "train.jsonl", content: jsonl(4) });
+    const early = await rejection(
+      provider.quotePrice!({ baseModel: "Qwen/Qwen3-8B", trainingFile, epochs: 1 }),
+    );
+    expect(early).toMatchObject({ status: 503, code: "train_file_not_validated", retryAfterMs: 5_000 });
+    expect(early.retryable).toBe(true);
+    const waits: number[] = [];
+    const quote = await withRetry(
+      () => provider.quotePrice!({ baseModel: "Qwen/Qwen3-8B", trainingFile, epochs: 1 }),
+      {
+        attempts: 4,
+        baseDelayMs: 1_000,
+        maxDelayMs: 8_000,
+        sleep: async (ms) => {
+          waits.push(ms);
+          emu.clock.advance(ms);
+        },
+      },
+    );
+    expect(waits).toEqual([5_000, 5_000]);
+    expect(quote.usd).toBeGreaterThan(0);
+
+    const bad = await provider.uploadFile({ filename: "bad.jsonl", content: '{"messages": []}\n' });
+    emu.clock.advance(10_000);
+    const refused = await rejection(
+      provider.quotePrice!({ baseModel: "Qwen/Qwen3-8B", trainingFile: bad, epochs: 1 }),
+    );
+    expect(refused).toMatchObject({ status: 400, code: "train_file_invalid" });
+    expect(refused.retryable).toBe(false);
+    expect(refused.message).toMatch(/The `messages` column must not be empty/);
+  });
+
+  it("retries a 429 with Together's retry-after and a 5xx, and creates one job", async () => {
+    const { emu, provider } = await started();
+    const trainingFile = await provider.uploadFile({ filename: "train.jsonl", content: jsonl(4) });
+    const waits: number[] = [];
+    const policy = {
+      attempts: 3,
+      baseDelayMs: 200,
+      maxDelayMs: 8_000,
+      sleep: async (ms: number) => void waits.push(ms),
+    };
+    emu.failNext(1, { status: 429, retryAfter: 2, match: "/v1/fine-tunes" });
+    emu.failNext(1, { status: 503, match: "/v1/fine-tunes" });
+    const job = await withRetry(
+      () => provider.createJob({ baseModel: "Qwen/Qwen3-8B", trainingFile, epochs: 1, suffix: "u-1" }),
+      policy,
+    );
+    expect(waits).toEqual([2_000, 400]);
+    expect(emu.fineTunes.records.size).toBe(1);
+    emu.failNext(3, { status: 502, match: "/v1/fine-tunes/" });
+    const gaveUp = await rejection(withRetry(() => provider.getJob(job.providerJobId), policy));
+    expect(gaveUp).toMatchObject({ status: 502 });
+  });
+
+  it("deletes a tuned model with its job, idempotently, and files likewise", async () => {
+    const { emu, provider } = await started();
+    const trainingFile = await provider.uploadFile({ filename: "train.jsonl", content: jsonl(4) });
+    const job = await provider.createJob({
+      baseModel: "Qwen/Qwen3-8B",
+      trainingFile,
+      epochs: 1,
+      suffix: "u-1",
+    });
+    emu.runJobs();
+    const model = (await provider.getJob(job.providerJobId)).fineTunedModel!;
+    await provider.deleteModel(model);
+    expect(emu.fineTunes.records.size).toBe(0);
+    await provider.deleteModel(model);
+    expect(emu.requests.filter((r) => r.method === "DELETE")).toHaveLength(1);
+    await provider.deleteFile(trainingFile);
+    await provider.deleteFile(trainingFile);
+    expect(emu.files.files.size).toBe(0);
+  });
+
+  it("turns a refused key and an unreachable server into ProviderErrors", async () => {
+    const { emu } = await started();
+    const wrongKey = createTogetherFineTuneProvider({ apiKey: "tg-wrong", baseUrl: `${emu.url}/v1` });
+    const denied = await rejection(wrongKey.getJob("ft-x"));
+    expect(denied).toMatchObject({ status: 401, code: "invalid_api_key" });
+    expect(denied.retryable).toBe(false);
+    const gone = createTogetherFineTuneProvider({ apiKey: "tg-test", baseUrl: "http://127.0.0.1:9/v1" });
+    const offline = await rejection(gone.getJob("ft-x"));
+    expect(offline.status).toBeUndefined();
+    expect(offline.retryable).toBe(true);
+  });
+});
+
+function examplesWithoutSystem(n: number): string {
+  return buildDataset(
+    Array.from({ length: n }, (_, i) => ({
+      id: BigInt(i + 1),
+      userText: `Question ${i}?`,
+      replyText: `Answer number ${i}, in full.`,
+      status: "answered",
+      rating: null,
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, i)),
+    })),
+    {
+      provider: "together",
+      systemPrompt: "",
+      minReplyChars: 5,
+      privacy: createPrivacyFilter(),
+      minForValidation: Number.POSITIVE_INFINITY,
+    },
+  ).trainJsonl;
+}

@@ -81,17 +81,41 @@ export interface FineTuneJobInfo {
   status: FineTuneStatus;
   /** The tuned model to answer with, once succeeded (OpenAI `ft:...`, Vertex endpoint resource name). */
   fineTunedModel?: string;
-  /** Billed tokens (OpenAI `trained_tokens`; Vertex dataset tokens x epochs) once known. */
+  /**
+   * Billed tokens (OpenAI `trained_tokens`; Vertex dataset tokens x epochs; Together `token_count`)
+   * once known.
+   */
   trainedTokens?: number;
+  /**
+   * What the provider says it charged for the job, in US dollars, when it reports a price itself
+   * (Together `total_price`, sent in nano-dollars). Undefined where only tokens are reported: then the
+   * caller prices `trainedTokens` with its configured rate.
+   */
+  billedUsd?: number;
+  /**
+   * The last validation (eval) loss the provider recorded, when it reports one and a validation file
+   * was used (Together `/metrics` `eval/loss`). Lower is better; compare runs of one user, not users.
+   */
+  validationLoss?: number;
   /** The provider's reason, when failed. */
   error?: string;
   /** Files the provider wrote for the job and keeps until deleted (OpenAI `result_files`). */
   resultFiles?: string[];
 }
 
-/** Trains models on a provider: OpenAI fine-tuning or Gemini tuning on Vertex AI. */
+/** The provider's own price for a job it has not run yet (see FineTuneProvider.quotePrice). */
+export interface FineTunePriceQuote {
+  /** US dollars for the whole job. */
+  usd: number;
+  /** Tokens the provider expects to bill (training passes plus evaluations), when it says. */
+  tokens?: number;
+  /** False when the provider says the account may not run the job (credit limit reached). */
+  allowedToProceed?: boolean;
+}
+
+/** Trains models on a provider: OpenAI fine-tuning, Gemini tuning on Vertex AI, LoRA on Together AI. */
 export interface FineTuneProvider {
-  readonly name: "openai" | "vertex";
+  readonly name: "openai" | "vertex" | "together";
   /** Minimum number of training examples the provider accepts. */
   readonly minExamples: number;
   /** Uploads a JSONL file; returns the provider's file id (OpenAI) or gs:// URI (Vertex). */
@@ -106,6 +130,18 @@ export interface FineTuneProvider {
   }): Promise<FineTuneJobInfo>;
   getJob(providerJobId: string): Promise<FineTuneJobInfo>;
   /**
+   * The provider's own quote for a job on already uploaded files, where it offers one (Together's
+   * estimate-price). Prefer it to a local token count: the provider counts with the base model's
+   * tokenizer and knows its current rates. Throws a retryable ProviderError while the provider is
+   * still validating the file, a non-retryable one when it refuses the file.
+   */
+  quotePrice?(request: {
+    baseModel: string;
+    trainingFile: string;
+    validationFile?: string;
+    epochs: number;
+  }): Promise<FineTunePriceQuote>;
+  /**
    * The job created from this training file, if any: lets a launch interrupted between "create" and
    * "record the id" find its job instead of creating a second one.
    */
@@ -116,6 +152,42 @@ export interface FineTuneProvider {
   /** Deletes an uploaded or result file; one that is already gone counts as deleted. */
   deleteFile(fileId: string): Promise<void>;
   deleteModel(model: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serving LoRA adapters
+
+/** A LoRA adapter to serve: the model name requests will use, and where the server gets its weights. */
+export interface AdapterRef {
+  /** The `model` string chat requests use to reach the adapter (vLLM `lora_name`). */
+  name: string;
+  /**
+   * Where the server loads the weights from: a path or Hugging Face repo id on the vLLM host
+   * (`lora_path`), or the adapter model id (`ml_...`) on a Together deployment.
+   */
+  source: string;
+}
+
+/**
+ * A server that answers chat requests with one base model plus LoRA adapters loaded at run time
+ * (vLLM with runtime LoRA updating, a LoRA-enabled Together deployment). Chat itself goes through an
+ * LlmProvider pointed at the same server; this port only manages which adapters are loaded.
+ */
+export interface AdapterServer {
+  readonly name: "vllm" | "together";
+  /**
+   * Makes the adapter servable under `adapter.name`. Idempotent: loading an adapter that is already
+   * loaded from the same source succeeds without reloading it. Resolves once requests can use it.
+   * Throws ProviderError (retryable for 429/5xx/network, not for a missing or incompatible adapter).
+   */
+  load(adapter: AdapterRef): Promise<void>;
+  /** Stops serving the adapter. Unloading one that is not loaded succeeds (forget is idempotent). */
+  unload(adapter: AdapterRef): Promise<void>;
+  /**
+   * Whether an error from a chat request means "this adapter is not loaded here" (a restarted vLLM
+   * forgets runtime-loaded adapters): the caller can load it again and retry once.
+   */
+  isNotLoadedError(error: unknown): boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,9 +9,15 @@
 //   is not available offline, so Vertex counts here are o200k_base tokens of every text part, which is
 //   a close stand-in, not Google's exact number; the job reports the real count once it has validated
 //   the data (see the Vertex provider's `trainedTokens`).
+// * Together bills tokens processed = n_epochs x (tokens of the training file) + n_evals x (tokens of
+//   the validation file), counted with the base model's own tokenizer after its chat template
+//   (docs.together.ai "Fine-tuning pricing"). Open-weights tokenizers are not bundled here, so the
+//   count below is o200k_base text plus 4 tokens of template per message (ChatML and Llama 3 both
+//   frame a message with four tokens): close, not exact. The provider's estimate-price is the quote
+//   to trust (FineTuneProvider.quotePrice); the job reports the real count (`token_count`).
 import { countTokens } from "../tokens.ts";
 
-export type FineTuneProviderName = "openai" | "vertex";
+export type FineTuneProviderName = "openai" | "vertex" | "together";
 
 /** Cookbook framing: every message costs 3 tokens, a `name` 1 more, and every example 3 for priming. */
 const TOKENS_PER_MESSAGE = 3;
@@ -39,6 +45,17 @@ const OPENAI_MAX_EPOCHS = 50;
 export const VERTEX_AUTO_EPOCHS = 5;
 const VERTEX_MAX_EPOCHS = 100;
 
+/**
+ * Together's API default is 1 epoch, which barely moves a LoRA trained on the few dozen examples one
+ * person has; "auto" means 3 (the product's choice). Each model has its own `max_num_epochs`
+ * (GET /v1/fine-tunes/models/limits); 20 is the product's upper bound, and Together refuses more
+ * than the model allows when the job is created.
+ */
+export const TOGETHER_AUTO_EPOCHS = 3;
+const TOGETHER_MAX_EPOCHS = 20;
+/** Chat-template tokens around each message (see the header). */
+const TOGETHER_TEMPLATE_TOKENS_PER_MESSAGE = 4;
+
 export function countOpenAIExampleTokens(
   messages: { role: string; content: string; name?: string }[],
 ): number {
@@ -56,7 +73,12 @@ export function countJsonlTokens(jsonl: string, provider: FineTuneProviderName):
   for (const line of jsonl.split(/\r?\n/)) {
     if (line.trim() === "") continue;
     const example = JSON.parse(line) as unknown;
-    total += provider === "openai" ? openAILineTokens(example) : vertexLineTokens(example);
+    total +=
+      provider === "openai"
+        ? openAILineTokens(example)
+        : provider === "together"
+          ? togetherLineTokens(example)
+          : vertexLineTokens(example);
   }
   return total;
 }
@@ -73,6 +95,20 @@ function openAILineTokens(example: unknown): number {
     };
   });
   return Math.min(OPENAI_MAX_TOKENS_PER_EXAMPLE, countOpenAIExampleTokens(counted));
+}
+
+function togetherLineTokens(example: unknown): number {
+  const messages = (example as { messages?: unknown }).messages;
+  if (!Array.isArray(messages)) return 0;
+  let total = 0;
+  for (const m of messages) {
+    const message = m as { role?: unknown; content?: unknown };
+    total +=
+      TOGETHER_TEMPLATE_TOKENS_PER_MESSAGE +
+      countTokens(typeof message.role === "string" ? message.role : "") +
+      countTokens(contentText(message.content));
+  }
+  return total;
 }
 
 /** OpenAI accepts content as a string or as `{type: "text", text}` parts; both count as their text. */
@@ -98,7 +134,8 @@ function partsText(content: unknown): string {
 /**
  * The epoch count a job will run with. OpenAI "auto" follows the cookbook rule the API applies (3,
  * unless that trains on fewer than 100 or more than 25,000 examples; integer division, as in Python
- * `//`): 10 examples -> 10 epochs, 12 -> 8, 50 -> 3, 10,000 -> 2. Vertex "auto" is VERTEX_AUTO_EPOCHS.
+ * `//`): 10 examples -> 10 epochs, 12 -> 8, 50 -> 3, 10,000 -> 2. Vertex "auto" is VERTEX_AUTO_EPOCHS,
+ * Together "auto" TOGETHER_AUTO_EPOCHS.
  */
 export function resolveEpochs(
   configured: "auto" | number,
@@ -106,12 +143,18 @@ export function resolveEpochs(
   provider: FineTuneProviderName,
 ): number {
   if (configured !== "auto") {
-    const max = provider === "openai" ? OPENAI_MAX_EPOCHS : VERTEX_MAX_EPOCHS;
+    const max =
+      provider === "openai"
+        ? OPENAI_MAX_EPOCHS
+        : provider === "together"
+          ? TOGETHER_MAX_EPOCHS
+          : VERTEX_MAX_EPOCHS;
     if (!Number.isInteger(configured) || configured < 1 || configured > max)
       throw new RangeError(`epochs must be "auto" or an integer from 1 to ${max} for ${provider}`);
     return configured;
   }
   if (provider === "vertex") return VERTEX_AUTO_EPOCHS;
+  if (provider === "together") return TOGETHER_AUTO_EPOCHS;
   if (examples <= 0) return OPENAI_TARGET_EPOCHS;
   if (examples * OPENAI_TARGET_EPOCHS < OPENAI_MIN_TARGET_EXAMPLES)
     return Math.min(OPENAI_MAX_DEFAULT_EPOCHS, Math.floor(OPENAI_MIN_TARGET_EXAMPLES / examples));
@@ -144,6 +187,8 @@ export const DURATION_MODEL: Record<
   openai: { overheadSeconds: 15 * 60, tokensPerSecond: 2_000 },
   // Vertex provisions a pipeline per job, which adds a longer fixed start-up.
   vertex: { overheadSeconds: 30 * 60, tokensPerSecond: 1_000 },
+  // Together queues jobs behind others (`queue_depth`), then compresses and uploads the adapter.
+  together: { overheadSeconds: 20 * 60, tokensPerSecond: 2_000 },
 };
 
 export function estimateCost(input: {

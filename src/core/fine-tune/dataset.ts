@@ -1,9 +1,10 @@
-// Turns a user's answered exchanges into fine-tuning files (OpenAI chat JSONL or Vertex Gemini JSONL).
+// Turns a user's answered exchanges into fine-tuning files (OpenAI chat JSONL, Vertex Gemini JSONL, or
+// Together's conversational JSONL, which is OpenAI's `{"messages": [...]}` line under stricter rules).
 // Pure: no database, no network, no clock. The same exchanges give byte-identical files whatever order
 // they arrive in, so a dataset's sha256 says whether a retrain would see anything new.
 import { createHash } from "node:crypto";
 import type { PrivacyFilter } from "../privacy-filter.ts";
-import { countJsonlTokens } from "./cost-estimate.ts";
+import { countJsonlTokens, type FineTuneProviderName } from "./cost-estimate.ts";
 
 export interface DatasetSource {
   id: bigint;
@@ -15,7 +16,7 @@ export interface DatasetSource {
 }
 
 export interface DatasetOptions {
-  provider: "openai" | "vertex";
+  provider: FineTuneProviderName;
   systemPrompt: string;
   /** Replies shorter than this (in characters, after trimming) teach little and are dropped. */
   minReplyChars: number;
@@ -123,13 +124,15 @@ export function buildDataset(sources: DatasetSource[], options: DatasetOptions):
 
   // The system prompt is operator configuration, not user data, and must match the one used when the
   // tuned model answers, so it goes in verbatim.
-  const line = options.provider === "openai" ? openAILine : vertexLine;
+  // Together reads the same `{"messages": [...]}` lines as OpenAI (docs.together.ai, "Data
+  // preparation": conversational format); only its validation rules differ.
+  const line = options.provider === "vertex" ? vertexLine : openAILine;
   const trainJsonl = toJsonl(train.map((e) => line(options.systemPrompt, e)));
   const validationJsonl =
     validation.length > 0 ? toJsonl(validation.map((e) => line(options.systemPrompt, e))) : undefined;
 
   if (examples.length > 0) {
-    const validate = options.provider === "openai" ? validateOpenAIJsonl : validateVertexJsonl;
+    const validate = VALIDATORS[options.provider];
     const problems = [...validate(trainJsonl), ...(validationJsonl ? validate(validationJsonl) : [])];
     if (problems.length)
       throw new Error(`buildDataset produced an invalid ${options.provider} file: ${problems.join("; ")}`);
@@ -234,6 +237,12 @@ function toJsonl(lines: unknown[]): string {
 
 type LineCheck = (value: Record<string, unknown>) => string[];
 
+const VALIDATORS: Record<FineTuneProviderName, (jsonl: string) => string[]> = {
+  openai: (jsonl) => validateOpenAIJsonl(jsonl),
+  vertex: (jsonl) => validateVertexJsonl(jsonl),
+  together: (jsonl) => validateTogetherJsonl(jsonl),
+};
+
 function validateLines(jsonl: string, check: LineCheck): string[] {
   const lines = jsonl.split(/\r?\n/);
   // A trailing newline (or several) is fine; a blank line in the middle is not JSON to the providers.
@@ -299,6 +308,51 @@ export function validateOpenAIJsonl(jsonl: string): string[] {
     });
     if (!messages.some((m) => (m as { role?: unknown } | null)?.role === "assistant"))
       problems.push("the example has no assistant message");
+    return problems;
+  });
+}
+
+const TOGETHER_ROLES = ["system", "user", "assistant"];
+const TOGETHER_MESSAGE_KEYS = ["role", "content", "weight"];
+
+/**
+ * Together conversational format problems, one string per problem; empty means valid. The rules are
+ * Together's (docs.together.ai "Data preparation"; together-python `utils/files.py` @ eba5e5f0):
+ * roles system/user/assistant; "The conversation must start with system or user and alternate user
+ * and assistant afterwards"; at least one assistant message; `weight`, if present, 0 or 1. A line must
+ * hold only `messages`: "If the same file has two possible formats ... the server rejects it."
+ */
+export function validateTogetherJsonl(jsonl: string): string[] {
+  return validateLines(jsonl, (line) => {
+    const problems = unexpectedKeys(line, ["messages"], "the example");
+    const messages = line.messages;
+    if (!Array.isArray(messages) || messages.length === 0)
+      return [...problems, "The `messages` column must not be empty."];
+    let expected: "user" | "assistant" = "user";
+    messages.forEach((m: unknown, i) => {
+      const where = `messages[${i}]`;
+      if (typeof m !== "object" || m === null || Array.isArray(m)) {
+        problems.push(`${where} must be an object`);
+        return;
+      }
+      const message = m as Record<string, unknown>;
+      problems.push(...unexpectedKeys(message, TOGETHER_MESSAGE_KEYS, where));
+      if (typeof message.role !== "string" || !TOGETHER_ROLES.includes(message.role))
+        problems.push(`${where}.role must be one of ${TOGETHER_ROLES.join(", ")}`);
+      else if (message.role === "system") {
+        if (i !== 0) problems.push(`${where}: a system message may only open the conversation`);
+      } else if (message.role !== expected) {
+        problems.push(
+          `${where}: after the optional system message, roles must alternate user/assistant (expected ${expected})`,
+        );
+      } else expected = expected === "user" ? "assistant" : "user";
+      if (typeof message.content !== "string" || message.content === "")
+        problems.push(`${where}.content must be a non-empty string`);
+      if ("weight" in message && message.weight !== 0 && message.weight !== 1)
+        problems.push(`${where}.weight must be either 0 or 1`);
+    });
+    if (!messages.some((m) => (m as { role?: unknown } | null)?.role === "assistant"))
+      problems.push("At least one message with the assistant role must be present in the example.");
     return problems;
   });
 }
