@@ -77,12 +77,19 @@ async function main(): Promise<number> {
     log.info("shut down cleanly", { signal: signals.received() });
     return 0;
   }
-  const { startApp } = await import("./app.ts");
+  const { startApp, SETTLE_AFTER_CANCEL_MS } = await import("./app.ts");
   const app = await startApp({ config, db: database.db, log, healthPort: config.healthPort });
   log.info("started", { sinceStartMs: sinceStart() });
   const signal = await signals.requested;
-  log.info("shutting down", { signal });
+  log.info("shutting down", { signal, graceSeconds: config.shutdownGraceMs / 1000 });
+  // The stop is bounded by design (grace, then cancel); this is the backstop if something hangs.
+  const limitMs = config.shutdownGraceMs + SETTLE_AFTER_CANCEL_MS + 10_000;
+  setTimeout(() => {
+    log.error("shutdown did not finish in time; exiting", { limitSeconds: limitMs / 1000 });
+    process.exit(1);
+  }, limitMs).unref();
   await app.stop();
+  // Only now: every reply under way has stored its outcome (or was given up on after the bound).
   await database.close();
   log.info("shut down cleanly", { signal });
   return 0;
