@@ -54,7 +54,9 @@ const exchangeOf = (harness: SlackAppHarness, ts: string) =>
   harness.database.db.exchange.findFirstOrThrow({ where: { platform: "slack", userMessageId: ts } });
 
 describe("a reply cut short by a stop", () => {
-  it("tells the person the bot is restarting, and Slack's redelivery after the restart is answered once", async () => {
+  it("tells the person the bot is restarting, and Slack's redelivery after the restart is answered once", {
+    timeout: 90_000,
+  }, async () => {
     h = await startSlackApp({ transport: "http", env: ENV });
     const { ts, event } = await interruptedMention(h);
     expect(h.postsInThread(ts).map((c) => c.args.text)).toEqual([messages.restarting]);
@@ -84,7 +86,9 @@ describe("a reply cut short by a stop", () => {
     expect(user.exchangeCount).toBe(1);
   });
 
-  it("is answered by the restart itself when no redelivery comes, once even if one comes after", async () => {
+  it("is answered by the restart itself when no redelivery comes, once even if one comes after", {
+    timeout: 90_000,
+  }, async () => {
     h = await startSlackApp({ transport: "http", env: ENV });
     const { ts, event } = await interruptedMention(h);
     second = await restart(h, { recover: true });
@@ -102,7 +106,9 @@ describe("a reply cut short by a stop", () => {
     expect(h.postsInThread(ts).map((c) => c.args.text)).toEqual([messages.restarting, ANSWER]);
   });
 
-  it("apologises instead when the message is too old to be worth answering", async () => {
+  it("apologises instead when the message is too old to be worth answering", {
+    timeout: 90_000,
+  }, async () => {
     h = await startSlackApp({ transport: "http", env: ENV });
     const { ts } = await interruptedMention(h);
     await h.database.db.exchange.updateMany({
@@ -119,7 +125,9 @@ describe("a reply cut short by a stop", () => {
     expect(h.openai.requests.filter((r) => r.path.endsWith("/chat/completions") && !r.fault)).toHaveLength(0);
   });
 
-  it("leaves a pending exchange alone while its claim is fresh (another process is answering it)", async () => {
+  it("leaves a pending exchange alone while its claim is fresh (another process is answering it)", {
+    timeout: 90_000,
+  }, async () => {
     h = await startSlackApp({ transport: "http", env: ENV });
     const { ts, event } = await interruptedMention(h);
     // As if a live replica had just claimed it.
