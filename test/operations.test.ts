@@ -20,7 +20,9 @@ afterAll(() => {
 });
 
 describe("health and metrics", () => {
-  it("report the database, the platform, replies, provider calls, ratings, jobs and spend", async () => {
+  it("report the database, the platform, replies, provider calls, ratings, jobs and spend", {
+    timeout: 90_000,
+  }, async () => {
     const h = await startDiscordApp();
     const server = await startHealthServer({
       port: 0,

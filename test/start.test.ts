@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { seedDataDir } from "./support/database.ts";
 import { alive, descendants, runNpmStart, startBot } from "./support/processes.ts";
 
 const dirs: string[] = [];
@@ -39,9 +40,11 @@ describe("npm start", () => {
       DATA_DIR: join(cwd, "data"),
       HEALTH_PORT: "0",
     };
+    // A data directory a bot has used before: the test is about the lock, not Postgres' bootstrap.
+    await seedDataDir(env.DATA_DIR);
     const first = startBot(env, cwd);
     try {
-      await first.waitForOutput(/database ready/);
+      await first.waitForOutput(/database ready/, 90_000);
       const second = startBot(env, cwd);
       expect(await second.exited).toBe(1);
       expect(second.output()).toMatch(/is in use by another bot process \(pid \d+\)/);
