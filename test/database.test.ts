@@ -22,6 +22,7 @@ const TABLES = [
   "ModelVersion",
   "ProcessedEvent",
   "ProposalExample",
+  "TrainerJob",
   "User",
   "_prisma_migrations",
 ];
