@@ -189,6 +189,10 @@ class JobQueue:
         ).fetchone()
         return row is not None
 
+    def exists(self, job_id: str) -> bool:
+        row = self.conn.execute(f"SELECT 1 FROM {TABLE} WHERE id::text = %s", (job_id,)).fetchone()
+        return row is not None
+
     def fail(self, job: ClaimedJob, reason: str, *, retry: bool) -> str | None:
         """Ends this attempt with `reason`: queued again while attempts remain and `retry`, else failed.
         Returns the new state, or None when the job is not ours."""

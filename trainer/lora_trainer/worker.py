@@ -10,6 +10,7 @@ import logging
 import shutil
 import threading
 import time
+import uuid
 from typing import Any
 
 import psycopg
@@ -23,6 +24,7 @@ from .training import ProgressBoard, train_adapter
 
 log = logging.getLogger("lora_trainer")
 PARTIAL_PREFIX = ".partial-"
+SWEEP_SECONDS = 600
 
 
 class Heartbeat(threading.Thread):
@@ -84,6 +86,7 @@ class Worker:
         self.config = config
         self.stop = stop or threading.Event()
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._next_sweep = 0.0
 
     def queue(self) -> JobQueue:
         if self._conn is None or self._conn.closed:
@@ -100,8 +103,8 @@ class Worker:
         self.config.adapter_dir.mkdir(parents=True, exist_ok=True)
         while not self.stop.is_set():
             try:
-                if self._conn is None:
-                    self.sweep_partials()
+                if self._conn is None or time.monotonic() >= self._next_sweep:
+                    self.sweep()
                 worked = self.run_once()
             except psycopg.OperationalError as error:
                 log.warning("database unavailable (%s), retrying", _first_line(error))
@@ -120,7 +123,7 @@ class Worker:
             log.warning("job %s taken back, now %s: %s", row["id"], row["state"], row["error"])
         if settled:
             # A worker that stopped heartbeating may have left an unfinished adapter behind.
-            self.sweep_partials()
+            self.sweep()
         job = queue.claim()
         if job is None:
             return False
@@ -188,17 +191,32 @@ class Worker:
             heartbeat.finish()
             shutil.rmtree(partial, ignore_errors=True)
 
-    def sweep_partials(self) -> None:
-        """Removes unfinished adapters left by workers that died, never one a live worker is writing
-        (the directory is named for the job and the claim token that wrote it)."""
+    def sweep(self) -> None:
+        """Removes from the adapter directory what no job owns any more: unfinished adapters left by
+        workers that died (never one a live worker is writing: the directory is named for the job and
+        the claim token writing it), and the adapters of jobs whose row was deleted, which is what
+        happens when a person asks to be forgotten (their FineTuneJob goes, and its TrainerJob with
+        it). Runs at start, after a lease was taken back, and every SWEEP_SECONDS while running."""
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
         if not self.config.adapter_dir.is_dir():
             return
         queue = self.queue()
-        for path in self.config.adapter_dir.glob(f"{PARTIAL_PREFIX}*"):
-            job_id, _, token_prefix = path.name[len(PARTIAL_PREFIX) :].rpartition("-")
-            if not queue.holds(job_id, token_prefix):
+        for path in sorted(self.config.adapter_dir.iterdir()):
+            if path.name.startswith(PARTIAL_PREFIX):
+                job_id, _, token_prefix = path.name[len(PARTIAL_PREFIX) :].rpartition("-")
+                if not queue.holds(job_id, token_prefix):
+                    shutil.rmtree(path, ignore_errors=True)
+                    log.info("removed %s, left by a worker that stopped", path.name)
+            elif path.is_dir() and _is_uuid(path.name) and not queue.exists(path.name):
                 shutil.rmtree(path, ignore_errors=True)
-                log.info("removed %s, left by a worker that stopped", path.name)
+                log.info("removed the adapter of job %s: its row was deleted", path.name)
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 def _describe(error: BaseException) -> str:

@@ -3,9 +3,11 @@ time, a worker that lost its job can write nothing, expired leases are taken bac
 of times, and the table's own guards refuse states outside the contract."""
 
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from support import enqueue, job_row
 from tiny_model import chat_jsonl
 
@@ -188,3 +190,50 @@ def test_the_table_refuses_states_outside_the_contract(db):
                SELECT "fineTuneJobId", 'm', 'x', 'y' FROM "TrainerJob" WHERE id = %s""",
             (job_id,),
         )
+
+
+def readme_sql() -> list[str]:
+    """The statements the README tells the bot to run, exactly as written there."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = text.split("```sql\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def run_prepared(db, name: str, statement: str, *args):
+    db.execute(f"PREPARE {name} AS {statement}")
+    try:
+        return db.execute(
+            sql.SQL("EXECUTE {}({})").format(sql.Identifier(name), sql.SQL(", ").join(map(sql.Literal, args)))
+        )
+    finally:
+        db.execute(f"DEALLOCATE {name}")
+
+
+def test_the_sql_the_readme_gives_the_bot_does_what_it_says(db, queue):
+    insert, poll, cancel = readme_sql()
+    first = enqueue(db, base_model="m", train_jsonl=JSONL)
+    # Queueing the same bot job again changes nothing: the retried launch then reads the row.
+    again = run_prepared(db, "q", insert, first["fine_tune_job_id"], "m", "other", None, "x", "{}")
+    assert again.rowcount == 0
+    polled = run_prepared(db, "p", poll, first["fine_tune_job_id"]).fetchone()
+    assert (polled["state"], polled["progress"], polled["adapterPath"]) == ("queued", None, None)
+
+    # Cancelling a queued job ends it at once.
+    run_prepared(db, "c", cancel, first["fine_tune_job_id"])
+    row = job_row(db, first["id"])
+    assert (row["state"], row["cancel_requested"]) == ("cancelled", True)
+    assert row["finished_at"] is not None
+
+    # Cancelling a running one asks its worker, which sees it at the next heartbeat.
+    second = enqueue(db, base_model="m", train_jsonl=JSONL)
+    q = queue("a")
+    job = q.claim()
+    run_prepared(db, "c", cancel, second["fine_tune_job_id"])
+    assert job_row(db, second["id"])["state"] == "running"
+    assert q.heartbeat(job, {"step": 3}) is True
+    assert q.cancel(job, {"step": 3})
+    row = job_row(db, second["id"])
+    assert (row["state"], row["error"]) == ("cancelled", "cancelled on request at step 3")
+    # A job that already ended is left as it is.
+    assert run_prepared(db, "c", cancel, second["fine_tune_job_id"]).rowcount == 0

@@ -152,3 +152,25 @@ def test_a_job_deleted_while_training_is_dropped_and_nothing_is_written(
     assert job_row(db, ids["id"]) is None
     assert not (adapter_dir / ids["id"]).exists()
     assert partial_dirs(adapter_dir) == []
+
+
+def test_the_sweep_removes_what_no_job_owns_and_keeps_the_rest(db, make_worker, adapter_dir):
+    kept = enqueue(db, base_model="m", train_jsonl=chat_jsonl(range(2)))
+    forgotten = enqueue(db, base_model="m", train_jsonl=chat_jsonl(range(2)))
+    running = enqueue(db, base_model="m", train_jsonl=chat_jsonl(range(2)))
+    worker = make_worker()
+    claimed = worker.queue().claim()  # the oldest: `kept`, now running under this claim
+    assert claimed.id == kept["id"]
+    layout = {
+        kept["id"]: True,  # an adapter whose row exists
+        forgotten["id"]: False,  # its row is deleted below: a person asked to be forgotten
+        f".partial-{kept['id']}-{claimed.claim_token[:8]}": True,  # being written by a live claim
+        f".partial-{running['id']}-deadbeef": False,  # left by a worker that died
+        "not-a-job": True,  # not the trainer's to judge
+    }
+    for name in layout:
+        (adapter_dir / name).mkdir(parents=True)
+        (adapter_dir / name / "adapter_config.json").write_text("{}")
+    db.execute("""DELETE FROM "FineTuneJob" WHERE id = %s""", (forgotten["fine_tune_job_id"],))
+    worker.sweep()
+    assert sorted(p.name for p in adapter_dir.iterdir()) == sorted(n for n, keep in layout.items() if keep)
