@@ -21,8 +21,17 @@ TABLE = '"TrainerJob"'
 
 
 def connect(database_url: str) -> psycopg.Connection[dict[str, Any]]:
+    # Keepalives: the worker's main connection sits idle for as long as a training takes, and a
+    # connection silently dropped on the way (a NAT, a firewall) should fail fast, not hang.
     conn = psycopg.connect(
-        database_url, autocommit=True, row_factory=dict_row, application_name="lora-trainer"
+        database_url,
+        autocommit=True,
+        row_factory=dict_row,
+        application_name="lora-trainer",
+        keepalives=1,
+        keepalives_idle=60,
+        keepalives_interval=10,
+        keepalives_count=3,
     )
     conn.execute("SET TIME ZONE 'UTC'")
     return conn
@@ -165,10 +174,14 @@ class JobQueue:
             if mine["cancel"]:
                 self.cancel(job, progress)
                 return "cancelled"
-            if final.exists():
-                # Left by an attempt that moved its adapter but could not record it: replace it.
-                shutil.rmtree(final)
-            partial.rename(final)
+            if partial.exists():
+                if final.exists():
+                    # Left by an attempt that moved its adapter but could not record it: replace it.
+                    shutil.rmtree(final)
+                partial.rename(final)
+            elif not final.exists():
+                raise FileNotFoundError(f"the trained adapter is missing from {partial}")
+            # else: this worker moved it already, in a try whose commit was lost (see Worker.settle).
             self.conn.execute(
                 f"""
                 UPDATE {TABLE} SET

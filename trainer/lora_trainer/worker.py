@@ -11,7 +11,8 @@ import shutil
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -23,6 +24,7 @@ from .job_queue import ClaimedJob, JobQueue, connect
 from .training import ProgressBoard, train_adapter
 
 log = logging.getLogger("lora_trainer")
+T = TypeVar("T")
 PARTIAL_PREFIX = ".partial-"
 SWEEP_SECONDS = 600
 
@@ -98,6 +100,17 @@ class Worker:
             self._conn.close()
             self._conn = None
 
+    def settle(self, write: Callable[[JobQueue], T]) -> T:
+        """Runs a job's final write, on a new connection if the one that sat idle through the
+        training was dropped meanwhile: hours of training are not thrown away for a lost socket.
+        The writes are fenced, so trying one again cannot do it twice."""
+        try:
+            return write(self.queue())
+        except psycopg.OperationalError as error:
+            log.warning("database connection lost (%s), reconnecting to record the job", _first_line(error))
+            self.close()
+            return write(self.queue())
+
     def run_forever(self) -> None:
         log.info("worker %s started, adapters go to %s", self.config.worker_id, self.config.adapter_dir)
         self.config.adapter_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +175,8 @@ class Worker:
                 )
             except JobInputError as error:
                 heartbeat.finish()
-                state = queue.fail(job, str(error), retry=False)
+                reason = str(error)
+                state = self.settle(lambda q: q.fail(job, reason, retry=False))
                 log.warning("job %s refused (%s): %s", job.id, state or "no longer ours", error)
                 return
             except Exception as error:
@@ -171,7 +185,8 @@ class Worker:
                     log.warning("job %s: lost it while training, then: %s", job.id, _describe(error))
                     return
                 log.exception("job %s: attempt %s failed", job.id, job.attempt)
-                state = queue.fail(job, _describe(error), retry=True)
+                reason = _describe(error)
+                state = self.settle(lambda q: q.fail(job, reason, retry=True))
                 log.warning("job %s is now %s", job.id, state or "no longer ours")
                 return
             heartbeat.finish()
@@ -179,13 +194,13 @@ class Worker:
             if heartbeat.lost.is_set():
                 log.warning("job %s is no longer ours (taken back or deleted): nothing written", job.id)
             elif heartbeat.cancel_requested.is_set():
-                queue.cancel(job, progress)
+                self.settle(lambda q: q.cancel(job, progress))
                 log.info("job %s cancelled at step %s", job.id, progress["step"])
             elif outcome.completed:
-                state = queue.succeed(job, progress, partial, final)
+                state = self.settle(lambda q: q.succeed(job, progress, partial, final))
                 log.info("job %s: %s", job.id, state or "lost before it could be recorded, discarded")
             else:
-                queue.release(job, progress)
+                self.settle(lambda q: q.release(job, progress))
                 log.info("job %s released at step %s (shutting down)", job.id, progress["step"])
         finally:
             heartbeat.finish()

@@ -174,3 +174,20 @@ def test_the_sweep_removes_what_no_job_owns_and_keeps_the_rest(db, make_worker, 
     db.execute("""DELETE FROM "FineTuneJob" WHERE id = %s""", (forgotten["fine_tune_job_id"],))
     worker.sweep()
     assert sorted(p.name for p in adapter_dir.iterdir()) == sorted(n for n, keep in layout.items() if keep)
+
+
+def test_a_connection_dropped_during_training_does_not_cost_the_training(
+    db, make_worker, tiny_model, adapter_dir
+):
+    ids = enqueue(
+        db, base_model=tiny_model, train_jsonl=chat_jsonl(range(8)), hyperparameters={"maxSteps": 6}
+    )
+    worker = make_worker(step_delay_seconds=0.2)
+    thread = in_background(worker)
+    wait_for(lambda: (job_row(db, ids["id"])["progress"] or {}).get("step", 0) >= 2, 120, "training to start")
+    # The server ends the worker's main session, idle since the claim (a restart, an idle timeout).
+    db.execute("SELECT pg_terminate_backend(%s)", (worker._conn.info.backend_pid,))
+    thread.join(timeout=60)
+    row = job_row(db, ids["id"])
+    assert (row["state"], row["attempts"]) == ("succeeded", 1)
+    assert (adapter_dir / ids["id"] / "adapter_model.safetensors").exists()
