@@ -6,7 +6,8 @@
 # Exactly the packages in requirements-cpu.lock, checked against its hashes: uv is bootstrapped with
 # pip from requirements-uv.lock, then `uv pip sync` installs the lock (and removes anything else from
 # the venv). The lock leaves out the packages torch needs only on a GPU (see scripts/lock.py).
-# Measured here from an empty venv and an empty cache: about 80 s and 4.4 GB (uv); pip alone took 6 min.
+# Measured here from an empty venv and an empty cache: about 80 s and 4.4 GB (uv; pip took 6 min), plus
+# 2 to 2.5 min of bytecode compilation; a second run on an up-to-date venv takes seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-$here/.venv}
