@@ -242,6 +242,14 @@ export interface Budgets {
    * held by this transaction).
    */
   withTrainingLock<T>(fn: (tx: TrainingTx) => Promise<T>): Promise<T>;
+  /**
+   * `/assistant forget`: the person's ledger entries (theirs, or their offers', trainings' or
+   * exchanges') keep kind, status, amount, month and dates, so every total stays true, and lose
+   * everything that points to the person; a reservation still held is released (its training is
+   * being cancelled). Part of the caller's transaction, which deletes the person's rows after it.
+   * Returns the number of entries changed.
+   */
+  anonymiseUser(tx: TrainingTx, userId: string): Promise<number>;
   /** Records the cost of one answer. A second call for the same exchange records nothing. */
   recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }): Promise<void>;
   /** Whether today's chat spend is still under the daily limit. */
@@ -400,6 +408,19 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     return underLock((tx) => fn(tx));
   }
 
+  async function anonymiseUser(tx: Tx, userId: string): Promise<number> {
+    // Without the training lock: releasing only gives budget back, so no limit check can be
+    // invalidated by it.
+    return tx.$executeRaw`
+      UPDATE "CostLedgerEntry"
+      SET "userId" = NULL, "jobId" = NULL, "proposalId" = NULL, "exchangeId" = NULL,
+          "status" = CASE WHEN "status" = 'reserved' THEN 'released' ELSE "status" END
+      WHERE "userId" = ${userId}::uuid
+         OR "proposalId" IN (SELECT "id" FROM "FineTuneProposal" WHERE "userId" = ${userId}::uuid)
+         OR "jobId" IN (SELECT "id" FROM "FineTuneJob" WHERE "userId" = ${userId}::uuid)
+         OR "exchangeId" IN (SELECT "id" FROM "Exchange" WHERE "userId" = ${userId}::uuid)`;
+  }
+
   async function recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }) {
     const amount = usd(input.amountUsd, "amountUsd");
     // No lock: answers are frequent and the chat limit is checked before an answer whose cost is
@@ -487,6 +508,7 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     settleTraining,
     releaseTraining,
     withTrainingLock,
+    anonymiseUser,
     recordChat,
     checkChat,
     spend,

@@ -31,16 +31,27 @@
 import { createHash } from "node:crypto";
 import type { Database } from "../database/open-database.ts";
 import type { CommandReply } from "./assistant.ts";
-import { createBudgets } from "./budgets.ts";
+import { type Budgets, createBudgets } from "./budgets.ts";
+import {
+  isFinished,
+  isIn,
+  type JobState,
+  NOT_LAUNCHED_JOB_STATES,
+  transition,
+  UNFINISHED_JOB_STATES,
+} from "./fine-tune/states.ts";
 import type { Clock, FineTuneProvider, Logger } from "./ports.ts";
 import { ProviderError } from "./ports.ts";
 import { clipStorable, storableText } from "./storable-text.ts";
+import { ZERO_COUNTERS } from "./user-counters.ts";
 import { ensureUser, type UserRef } from "./users.ts";
 
 export interface DataRightsDeps {
   db: Database;
   clock: Clock;
   log: Logger;
+  /** The cost ledger's owner; forget anonymises the person's entries through it. Default: one on `db`. */
+  budgets?: Budgets;
   /** The configured fine-tuning provider; without it provider deletions are recorded as pending. */
   provider?: FineTuneProvider;
   /** Lowest rating that counts as highly rated (FINETUNE_MIN_RATING). */
@@ -103,9 +114,6 @@ export function subjectHash(externalId: string): string {
 
 export const EXPORT_FORMAT = "learning-assistant/export@1";
 
-const TERMINAL_JOB_STATES = ["succeeded", "failed", "cancelled"];
-/** Unfinished jobs with nothing at the provider yet: stopping them is a state change here. */
-const NOT_LAUNCHED_JOB_STATES = ["approved", "uploading", "uploaded"];
 const KIND_ORDER: Record<string, number> = { job: 0, file: 1, model: 2 };
 /**
  * Longer than the database's default `timeout`: one forget deletes all of a person's rows at once,
@@ -144,7 +152,7 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 
 export function createDataRights(deps: DataRightsDeps): DataRights {
   const { db, clock, log } = deps;
-  const budgets = createBudgets({ db, clock });
+  const budgets = deps.budgets ?? createBudgets({ db, clock });
 
   const findUser = (ref: UserRef) => db.user.findUnique({ where: { externalId: ref.externalId } });
 
@@ -350,7 +358,7 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
         if (resourceId && !seen) planned.push({ provider, kind, resourceId });
       };
       for (const job of jobs) {
-        if (!TERMINAL_JOB_STATES.includes(job.state)) plan(job.provider, "job", job.providerJobId);
+        if (!isFinished(job.state)) plan(job.provider, "job", job.providerJobId);
         // A finished training's files were queued already (lifecycle cleanUpFiles): what is left of
         // them is in DeletionRecord under this hash, and the sweep below finishes it.
         if (!job.filesCleanupQueuedAt) {
@@ -366,14 +374,7 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
         skipDuplicates: true,
       });
       // The spend record stays true for the month's totals but nothing in it points back to them.
-      const ledger = await tx.$executeRaw`
-        UPDATE "CostLedgerEntry"
-        SET "userId" = NULL, "jobId" = NULL, "proposalId" = NULL, "exchangeId" = NULL,
-            "status" = CASE WHEN "status" = 'reserved' THEN 'released' ELSE "status" END
-        WHERE "userId" = ${userId}::uuid
-           OR "proposalId" IN (SELECT "id" FROM "FineTuneProposal" WHERE "userId" = ${userId}::uuid)
-           OR "jobId" IN (SELECT "id" FROM "FineTuneJob" WHERE "userId" = ${userId}::uuid)
-           OR "exchangeId" IN (SELECT "id" FROM "Exchange" WHERE "userId" = ${userId}::uuid)`;
+      const ledger = await budgets.anonymiseUser(tx, userId);
       await tx.adminLimits.updateMany({ where: { updatedBy: externalId }, data: { updatedBy: null } });
       // Explicit order instead of one cascade, so no foreign-key action ever touches a row being deleted.
       await tx.user.update({ where: { id: userId }, data: { activeModelVersionId: null } });
@@ -407,14 +408,13 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
       return [];
     }
     if (r.kind !== "job") throw new Error(`unknown deletion kind ${r.kind}`);
-    const terminal = (s: string) => ["succeeded", "failed", "cancelled"].includes(s);
     try {
       let info = await provider.getJob(r.resourceId);
-      if (!terminal(info.status)) {
+      if (!isFinished(info.status)) {
         await provider.cancelJob(r.resourceId);
         info = await provider.getJob(r.resourceId);
       }
-      if (!terminal(info.status)) throw new Error("cancellation requested; the job has not stopped yet");
+      if (!isFinished(info.status)) throw new Error("cancellation requested; the job has not stopped yet");
       // It finished before it could be cancelled: its model is theirs too.
       return info.status === "succeeded" && info.fineTunedModel
         ? [{ provider: provider.name, kind: "model", resourceId: info.fineTunedModel }]
@@ -594,13 +594,16 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
       data: { optedOut: true, optedOutAt: now, activeModelVersionId: null },
     });
     // An offer still on screen must not be approvable any more.
-    const offers = await db.fineTuneProposal.updateMany({
+    let withdrawn = 0;
+    for (const offer of await db.fineTuneProposal.findMany({
       where: { userId: user.id, state: "pending" },
-      data: { state: "cancelled", decidedAt: now },
-    });
+      select: { id: true },
+    }))
+      if (await transition(db, { proposal: offer.id }, "pending", "cancelled", { decidedAt: now }))
+        withdrawn++;
     const { cancelled, stillRunning } = await stopTrainings(user.id);
     const notes = [
-      ...(offers.count ? [`I withdrew your pending training offer.`] : []),
+      ...(withdrawn ? [`I withdrew your pending training offer.`] : []),
       ...(cancelled ? [`I cancelled ${plural(cancelled, "training")} that had not finished.`] : []),
       ...(stillRunning
         ? [
@@ -608,7 +611,7 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
           ]
         : []),
     ];
-    log.info("opted out", { userId: user.id, offers: offers.count, cancelled, stillRunning });
+    log.info("opted out", { userId: user.id, offers: withdrawn, cancelled, stillRunning });
     return {
       ok: true,
       text: [
@@ -623,14 +626,14 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
   /** Cancels the person's unfinished trainings (opt-out). Running ones only when the provider agrees. */
   async function stopTrainings(userId: string): Promise<{ cancelled: number; stillRunning: number }> {
     const jobs = await db.fineTuneJob.findMany({
-      where: { userId, state: { notIn: TERMINAL_JOB_STATES } },
+      where: { userId, state: { in: [...UNFINISHED_JOB_STATES] } },
       select: { id: true, state: true, provider: true, providerJobId: true, proposalId: true },
     });
     let cancelled = 0;
     let stillRunning = 0;
     for (const job of jobs) {
-      let from: string | undefined;
-      if (NOT_LAUNCHED_JOB_STATES.includes(job.state)) from = job.state;
+      let from: JobState | undefined;
+      if (isIn(NOT_LAUNCHED_JOB_STATES, job.state)) from = job.state;
       else if (job.state === "running" && job.providerJobId && deps.provider?.name === job.provider) {
         try {
           await deps.provider.cancelJob(job.providerJobId);
@@ -644,11 +647,11 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
         continue;
       }
       // Conditional: a launch step or the monitor moving it on in the meantime wins, and then says so.
-      const r = await db.fineTuneJob.updateMany({
-        where: { id: job.id, state: from },
-        data: { state: "cancelled", error: "cancelled: the user opted out", finishedAt: clock.now() },
+      const stopped = await transition(db, { job: job.id }, from, "cancelled", {
+        error: "cancelled: the user opted out",
+        finishedAt: clock.now(),
       });
-      if (r.count === 1) {
+      if (stopped) {
         await budgets.releaseTraining({ proposalId: job.proposalId });
         cancelled++;
       } else stillRunning++;
@@ -674,11 +677,7 @@ export function createDataRights(deps: DataRightsDeps): DataRights {
           optedOut: false,
           optedOutAt: null,
           activeModelVersionId: null,
-          exchangeCount: 0,
-          ratedCount: 0,
-          highRatedCount: 0,
-          readyCount: 0,
-          proposalBlockedUntilReady: 0,
+          ...ZERO_COUNTERS,
         },
       });
       return { exchanges: exchanges.count, offers: offers.count };

@@ -12,13 +12,23 @@ import type { ButtonOutcome, CommandReply } from "../assistant.ts";
 import type { Budgets, TrainingRefusal, TrainingTx } from "../budgets.ts";
 import { formatUsd } from "../budgets.ts";
 import { subjectHash } from "../data-rights.ts";
+import { claimEvent } from "../idempotency.ts";
 import type { Clock, FineTuneJobInfo, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import { ProviderError } from "../ports.ts";
 import type { PrivacyFilter } from "../privacy-filter.ts";
 import { clipStorable } from "../storable-text.ts";
+import { countTrained, holdOffers, readyExchanges } from "../user-counters.ts";
 import type { UserRef } from "../users.ts";
 import { estimateCost } from "./cost-estimate.ts";
 import { buildDataset, type Dataset } from "./dataset.ts";
+import {
+  FINISHED_JOB_STATES,
+  isIn,
+  type JobState,
+  LAUNCH_JOB_STATES,
+  transition,
+  UNFINISHED_JOB_STATES,
+} from "./states.ts";
 
 export interface LifecycleSettings {
   baseModel: string;
@@ -51,7 +61,6 @@ export interface LifecycleDeps {
   settings: LifecycleSettings;
 }
 
-const TERMINAL_JOB_STATES = ["succeeded", "failed", "cancelled"];
 /**
  * How long a launch step in flight ("uploading", "creating") is left to the launch that holds it:
  * longer than one provider call can take (the OpenAI SDK gives up after 10 minutes, the Vertex
@@ -60,7 +69,6 @@ const TERMINAL_JOB_STATES = ["succeeded", "failed", "cancelled"];
 const LAUNCH_LEASE_MS = 15 * 60_000;
 /** A lease given back: older than any lease, so the next launch takes the step over at once. */
 const LEASE_GIVEN_BACK = new Date(0);
-const RESUMABLE_JOB_STATES = ["approved", "uploading", "uploaded", "creating"];
 
 /** A provider-safe suffix: a hash of the user id, never the id itself. */
 export function modelSuffix(userId: string): string {
@@ -94,7 +102,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
 
   async function readySources(userId: string) {
     return db.exchange.findMany({
-      where: { userId, status: "answered", trainedAt: null, rating: { gte: settings.minRating } },
+      where: { userId, ...readyExchanges(settings.minRating) },
       select: { id: true, userText: true, replyText: true, status: true, rating: true, createdAt: true },
       orderBy: { id: "asc" },
     });
@@ -139,7 +147,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     try {
       const proposal = await db.$transaction(async (tx) => {
         const active = await tx.fineTuneJob.count({
-          where: { userId, state: { notIn: TERMINAL_JOB_STATES } },
+          where: { userId, state: { notIn: [...FINISHED_JOB_STATES] } },
         });
         if (active > 0) return undefined;
         const created = await tx.fineTuneProposal.create({
@@ -303,10 +311,10 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     },
     now: Date,
   ): Promise<StartOutcome> {
-    const cancel = () => tx.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
+    const cancel = () => transition(tx, { proposal: p.id }, "approved", "cancelled");
     // Jobs are only created under this lock, so the count is exact; the unique index backs it up.
     const unfinished = await tx.fineTuneJob.count({
-      where: { userId: p.userId, state: { notIn: TERMINAL_JOB_STATES } },
+      where: { userId: p.userId, state: { notIn: [...FINISHED_JOB_STATES] } },
     });
     if (unfinished > 0) {
       await budgets.releaseTraining({ proposalId: p.id }, tx);
@@ -348,33 +356,18 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     if (!p) return { text: "This training offer no longer exists." };
     if (p.user.externalId !== input.user.externalId)
       return { text: "Only the person this offer was made for can approve or decline it. Nothing changed." };
-    if (input.eventKey) {
-      const fresh = await db.processedEvent.createMany({
-        data: [{ key: input.eventKey }],
-        skipDuplicates: true,
-      });
-      if (fresh.count === 0) return { text: "Already handled." };
-    }
+    if (input.eventKey && !(await claimEvent(db, input.eventKey))) return { text: "Already handled." };
     if (p.state !== "pending") return { text: `This offer was already ${p.state}. Nothing changed.` };
     const now = clock.now();
     if (p.expiresAt <= now) {
-      await db.fineTuneProposal.updateMany({
-        where: { id: p.id, state: "pending" },
-        data: { state: "expired" },
-      });
+      await transition(db, { proposal: p.id }, "pending", "expired");
       const text = "This offer expired. Use /assistant train to get a fresh one.";
       return { text, promptText: text };
     }
     if (input.action === "decline") {
-      const claimed = await db.fineTuneProposal.updateMany({
-        where: { id: p.id, state: "pending" },
-        data: { state: "declined", decidedAt: now },
-      });
-      if (claimed.count === 0) return { text: "This offer was already answered. Nothing changed." };
-      await db.user.update({
-        where: { id: p.userId },
-        data: { proposalBlockedUntilReady: p.user.readyCount + settings.declineCooldown },
-      });
+      const claimed = await transition(db, { proposal: p.id }, "pending", "declined", { decidedAt: now });
+      if (!claimed) return { text: "This offer was already answered. Nothing changed." };
+      await holdOffers(db, p.userId, p.user.readyCount, settings.declineCooldown);
       const text = `Declined: no training. I won't ask again until you have ${settings.declineCooldown} more highly rated replies; /assistant train works any time.`;
       return { text, promptText: text };
     }
@@ -384,21 +377,15 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     let start: StartOutcome;
     try {
       start = await budgets.withTrainingLock(async (tx) => {
-        const claimed = await tx.fineTuneProposal.updateMany({
-          where: { id: p.id, state: "pending" },
-          data: { state: "approved", decidedAt: now },
-        });
-        if (claimed.count === 0) return { kind: "taken" } as const;
+        const claimed = await transition(tx, { proposal: p.id }, "pending", "approved", { decidedAt: now });
+        if (!claimed) return { kind: "taken" } as const;
         return startTraining(tx, p, now);
       });
     } catch (e) {
       // The partial unique index (one unfinished job per user) caught what the count under the
       // lock did not: everything above was rolled back, so only the offer is left to close.
       if (!isUniqueViolation(e)) throw e;
-      await db.fineTuneProposal.updateMany({
-        where: { id: p.id, state: "pending" },
-        data: { state: "cancelled", decidedAt: now },
-      });
+      await transition(db, { proposal: p.id }, "pending", "cancelled", { decidedAt: now });
       start = { kind: "busy" };
     }
     if (start.kind === "taken") return { text: "This offer was already answered. Nothing changed." };
@@ -426,16 +413,12 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
   // step's updatedAt is its lease: a launch takes a step over only when the lease is older than any
   // one provider call can take, and gives it back at once when its call ended in a retryable error.
 
-  async function claimStep(jobId: string, from: string, to: string): Promise<Date | undefined> {
+  async function claimStep(jobId: string, from: JobState, to: JobState): Promise<Date | undefined> {
     const lease = clock.now();
-    const r = await db.fineTuneJob.updateMany({
-      where: { id: jobId, state: from },
-      data: { state: to, updatedAt: lease },
-    });
-    return r.count === 1 ? lease : undefined;
+    return (await transition(db, { job: jobId }, from, to, { updatedAt: lease })) ? lease : undefined;
   }
 
-  async function takeOver(jobId: string, state: string): Promise<Date | undefined> {
+  async function takeOver(jobId: string, state: JobState): Promise<Date | undefined> {
     const lease = clock.now();
     const r = await db.fineTuneJob.updateMany({
       where: { id: jobId, state, updatedAt: { lte: new Date(lease.getTime() - LAUNCH_LEASE_MS) } },
@@ -447,7 +430,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
   }
 
   /** The call of this step ended without a result: the next launch may take it over at once. */
-  async function giveBack(jobId: string, state: string, lease: Date): Promise<void> {
+  async function giveBack(jobId: string, state: JobState, lease: Date): Promise<void> {
     await db.fineTuneJob.updateMany({
       where: { id: jobId, state, updatedAt: lease },
       data: { updatedAt: LEASE_GIVEN_BACK },
@@ -479,17 +462,13 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
               content: job.proposal.validationJsonl,
             })
           : null;
-        const recorded = await db.fineTuneJob.updateMany({
-          where: { id: jobId, state: "uploading", updatedAt: lease },
-          data: {
-            providerFileId: trainingFile,
-            providerValidationFileId: validationFile,
-            state: "uploaded",
-            updatedAt: clock.now(),
-          },
+        const recorded = await transition(db, { job: jobId, lease }, "uploading", "uploaded", {
+          providerFileId: trainingFile,
+          providerValidationFileId: validationFile,
+          updatedAt: clock.now(),
         });
         // Lost the lease (this call outlived it): the launch that took over goes on.
-        if (recorded.count === 0) return;
+        if (!recorded) return;
       } catch (e) {
         if (e instanceof ProviderError && e.retryable) {
           await giveBack(jobId, "uploading", lease);
@@ -531,15 +510,11 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
   }
 
   async function recordCreated(jobId: string, info: FineTuneJobInfo): Promise<void> {
-    await db.fineTuneJob.updateMany({
-      where: { id: jobId, state: "creating" },
-      data: {
-        providerJobId: info.providerJobId,
-        providerStatus: info.status,
-        state: "running",
-        startedAt: clock.now(),
-        attempts: { increment: 1 },
-      },
+    await transition(db, { job: jobId }, "creating", "running", {
+      providerJobId: info.providerJobId,
+      providerStatus: info.status,
+      startedAt: clock.now(),
+      attempts: { increment: 1 },
     });
     log.info("fine-tune job created", { jobId, providerJobId: info.providerJobId });
   }
@@ -548,11 +523,11 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     // The provider's words: stored, and shown to the person, as storable text (storable-text.ts).
     const reason = clipStorable(providerReason, 500);
     const job = await db.fineTuneJob.findUniqueOrThrow({ where: { id: jobId } });
-    const r = await db.fineTuneJob.updateMany({
-      where: { id: jobId, state: { notIn: TERMINAL_JOB_STATES } },
-      data: { state: "failed", error: reason, finishedAt: clock.now() },
+    const failed = await transition(db, { job: jobId }, UNFINISHED_JOB_STATES, "failed", {
+      error: reason,
+      finishedAt: clock.now(),
     });
-    if (r.count === 0) return;
+    if (!failed) return;
     await budgets.releaseTraining({ proposalId: job.proposalId });
     log.warn("fine-tune failed", { jobId });
     await dm(
@@ -572,11 +547,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     if (info.status === "succeeded" && info.fineTunedModel) return succeed(jobId, info);
     if (info.status === "failed") return failJob(jobId, info.error ?? "the provider gave no reason");
     if (info.status === "cancelled") {
-      const r = await db.fineTuneJob.updateMany({
-        where: { id: jobId, state: "running" },
-        data: { state: "cancelled", finishedAt: clock.now() },
-      });
-      if (r.count) {
+      if (await transition(db, { job: jobId }, "running", "cancelled", { finishedAt: clock.now() })) {
         await budgets.releaseTraining({ proposalId: job.proposalId });
         await dm(job.userId, "Your model's training was cancelled. Nothing was charged for it.");
       }
@@ -594,18 +565,14 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
         ? Math.round(info.trainedTokens * settings.pricePer1MTokens) / 1_000_000
         : Number(job.estimatedCostUsd);
     const version = await db.$transaction(async (tx) => {
-      const claimed = await tx.fineTuneJob.updateMany({
-        where: { id: jobId, state: "running" },
-        data: {
-          state: "succeeded",
-          providerStatus: "succeeded",
-          fineTunedModel: info.fineTunedModel,
-          trainedTokens: info.trainedTokens ?? null,
-          actualCostUsd: actual.toFixed(6),
-          finishedAt: now,
-        },
+      const claimed = await transition(tx, { job: jobId }, "running", "succeeded", {
+        providerStatus: "succeeded",
+        fineTunedModel: info.fineTunedModel,
+        trainedTokens: info.trainedTokens ?? null,
+        actualCostUsd: actual.toFixed(6),
+        finishedAt: now,
       });
-      if (claimed.count === 0) return undefined;
+      if (!claimed) return undefined;
       const last = await tx.modelVersion.aggregate({
         where: { userId: job.userId },
         _max: { version: true },
@@ -634,10 +601,8 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
         },
         data: { trainedAt: now, trainedInJobId: jobId },
       });
-      await tx.user.update({
-        where: { id: job.userId },
-        data: { activeModelVersionId: created.id, readyCount: { decrement: trained.count } },
-      });
+      await tx.user.update({ where: { id: job.userId }, data: { activeModelVersionId: created.id } });
+      await countTrained(tx, job.userId, trained.count);
       return created;
     });
     if (!version) return;
@@ -686,7 +651,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
           if (!still) return { kind: "taken" } as const;
           if (resumable) return startTraining(tx, p, now);
           await budgets.releaseTraining({ proposalId: p.id }, tx);
-          await tx.fineTuneProposal.update({ where: { id: p.id }, data: { state: "cancelled" } });
+          await transition(tx, { proposal: p.id }, "approved", "cancelled");
           return { kind: "closed" } as const;
         });
       } catch (e) {
@@ -718,7 +683,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
   async function cleanUpFiles(): Promise<{ queued: number }> {
     const provider = deps.provider;
     const due = await db.fineTuneJob.findMany({
-      where: { state: { in: TERMINAL_JOB_STATES }, filesCleanupQueuedAt: null },
+      where: { state: { in: [...FINISHED_JOB_STATES] }, filesCleanupQueuedAt: null },
       select: {
         id: true,
         provider: true,
@@ -789,12 +754,12 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
   async function monitor(): Promise<void> {
     await resumeApprovals();
     const jobs = await db.fineTuneJob.findMany({
-      where: { state: { notIn: TERMINAL_JOB_STATES } },
+      where: { state: { notIn: [...FINISHED_JOB_STATES] } },
       select: { id: true, state: true },
     });
     for (const job of jobs) {
       try {
-        if (RESUMABLE_JOB_STATES.includes(job.state)) await launch(job.id);
+        if (isIn(LAUNCH_JOB_STATES, job.state)) await launch(job.id);
         else await refresh(job.id);
       } catch (e) {
         log.warn("fine-tune job not refreshed; will retry", { jobId: job.id, error: e });
@@ -811,11 +776,8 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
       select: { id: true },
     });
     for (const p of due) {
-      const r = await db.fineTuneProposal.updateMany({
-        where: { id: p.id, state: "pending" },
-        data: { state: "expired" },
-      });
-      if (r.count) await closePrompt(p.id, "This offer expired. Use /assistant train to get a fresh one.");
+      if (await transition(db, { proposal: p.id }, "pending", "expired"))
+        await closePrompt(p.id, "This offer expired. Use /assistant train to get a fresh one.");
     }
   }
 
@@ -844,7 +806,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
           select: { userId: true },
         }),
         db.fineTuneJob.findMany({
-          where: { userId: { in: ids }, state: { notIn: TERMINAL_JOB_STATES } },
+          where: { userId: { in: ids }, state: { notIn: [...FINISHED_JOB_STATES] } },
           select: { userId: true },
         }),
       ]);
