@@ -31,15 +31,15 @@ import {
   readEnvironment,
   settings,
 } from "../src/config.ts";
-import { formatUsd } from "../src/core/budgets.ts";
-import { createDataRights, type ForgetProgress } from "../src/core/data-rights.ts";
+import type { ForgetProgress } from "../src/core/data-rights/deletions.ts";
+import { createDataRights } from "../src/core/data-rights/rights.ts";
 import { buildDataset } from "../src/core/fine-tune/dataset.ts";
-import { modelSuffix } from "../src/core/fine-tune/lifecycle.ts";
+import { modelSuffix } from "../src/core/fine-tune/launch.ts";
+import { formatUsd, progressBar } from "../src/core/messages.ts";
 import { type FineTuneProvider, systemClock } from "../src/core/ports.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
 import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
 import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
-import { progressBar } from "../src/core/status.ts";
 import type { UserRef } from "../src/core/users.ts";
 import { DataDirLockedError } from "../src/database/data-dir-lock.ts";
 import { MigrationError } from "../src/database/migrate.ts";

@@ -147,3 +147,16 @@ export async function transition(
       : await tx.fineTuneProposal.updateMany({ where: { id: target.proposal, state }, data });
   return r.count === 1;
 }
+
+/**
+ * Whether a write failed on a unique index: here, one of the partial indexes that allow one pending
+ * offer and one unfinished training per person, which catch what a count before the write missed.
+ */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; cause?: { originalCode?: string } };
+  return (
+    err?.code === "P2002" ||
+    err?.cause?.originalCode === "23505" ||
+    /unique constraint|duplicate key value/i.test(err?.message ?? "")
+  );
+}
