@@ -8,7 +8,7 @@ import type { LlmProvider } from "../core/ports.ts";
 import { ProviderError } from "../core/ports.ts";
 import type { Database } from "../database/open-database.ts";
 
-export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
+export function createMetrics(deps: { db: Database; budgets: Budgets }) {
   const registry = new client.Registry();
   const replies = new client.Counter({
     name: "bot_replies_total",
@@ -70,7 +70,7 @@ export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
     labelNames: ["kind"],
     registers: [registry],
     async collect() {
-      const { total } = await deps.budgets().spend();
+      const { total } = await deps.budgets.spend();
       this.set({ kind: "training_month" }, total.trainingReservedUsd + total.trainingSettledUsd);
       this.set({ kind: "chat_month" }, total.chatMonthUsd);
       this.set({ kind: "chat_today" }, total.chatTodayUsd);
@@ -83,7 +83,7 @@ export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
     registers: [registry],
     async collect() {
       this.reset();
-      const limits = await deps.budgets().getLimits();
+      const limits = await deps.budgets.getLimits();
       if (limits.trainingTotalMonthUsd !== null)
         this.set({ limit: "training_total_month" }, limits.trainingTotalMonthUsd);
       if (limits.trainingPerUserMonthUsd !== null)
