@@ -15,6 +15,7 @@ import {
   withRetry,
 } from "./retry.ts";
 import { storableText } from "./storable-text.ts";
+import { countNewExchange } from "./user-counters.ts";
 import { ensureUser, type UserRef } from "./users.ts";
 
 export const MAX_MESSAGE_CHARS = 8_000;
@@ -322,11 +323,7 @@ export function createConversation(deps: ConversationDeps) {
         select: { id: true },
       });
       if (!row) return undefined;
-      await tx.user.update({
-        where: { id: userId },
-        data: { exchangeCount: { increment: 1 } },
-        select: { id: true },
-      });
+      await countNewExchange(tx, userId);
       return row.id;
     });
     if (created !== undefined) return created;
