@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { messages } from "../src/core/conversation.ts";
+import { replyNotices as messages } from "../src/core/messages.ts";
 import { openDatabase } from "../src/database/open-database.ts";
 import { startHealthServer } from "../src/observability/health-server.ts";
 import { startDiscordEmulator } from "./emulators/discord-emulator.ts";
