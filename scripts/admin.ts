@@ -19,6 +19,7 @@
 //
 // Exit codes: 0 done (and for `help`, `--help`, `-h`), 1 failed or work left (refused without --yes,
 // provider deletions pending), 2 usage or configuration problem (no command, an unknown one).
+
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
@@ -38,6 +39,7 @@ import { modelSuffix } from "../src/core/fine-tune/launch.ts";
 import { formatUsd, progressBar } from "../src/core/messages.ts";
 import { type FineTuneProvider, systemClock } from "../src/core/ports.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
+import { togetherFineTuneFromConfig } from "../src/core/providers/open-weights-from-config.ts";
 import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
 import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
 import type { UserRef } from "../src/core/users.ts";
@@ -126,6 +128,7 @@ function providerFromConfig(): { provider?: FineTuneProvider; why?: string } {
   try {
     const config = loadConfig();
     const ft = config.fineTune;
+    if (ft.provider === "together") return { provider: togetherFineTuneFromConfig(config) };
     if (ft.provider === "openai")
       return {
         provider: createOpenAIFineTuneProvider({

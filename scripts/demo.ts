@@ -292,7 +292,11 @@ async function main(): Promise<number> {
     const world = await startWorld(
       [ANA, BEN],
       {
-        env: { FINETUNE_PROVIDER: "openai", FINETUNE_THRESHOLD: String(THRESHOLD) },
+        env: {
+          FINETUNE_PROVIDER: "openai",
+          FINETUNE_PLATFORMS: "discord,slack",
+          FINETUNE_THRESHOLD: String(THRESHOLD),
+        },
         log: keepLog,
         progress: (text) => out.note(text),
       },

@@ -10,10 +10,15 @@ import { createConversation } from "./conversation.ts";
 import { subjectHash } from "./data-rights/deletions.ts";
 import { createDataRights } from "./data-rights/rights.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
+import { createTrainingConsent } from "./fine-tune/training-consent.ts";
 import { createLimitsCommands } from "./operators.ts";
 import type { Clock, FineTuneProvider, LlmProvider, Logger, Notifier } from "./ports.ts";
 import { createPrivacyFilter } from "./privacy-filter.ts";
 import { createLlmProvider } from "./providers/llm-from-config.ts";
+import {
+  adapterServingFromConfig,
+  togetherFineTuneFromConfig,
+} from "./providers/open-weights-from-config.ts";
 import { createOpenAIFineTuneProvider } from "./providers/openai-fine-tune.ts";
 import { createVertexFineTuneProvider } from "./providers/vertex-fine-tune.ts";
 import { DEFAULT_RATING_EMOJI } from "./rating-emoji.ts";
@@ -52,7 +57,15 @@ export function createCore(deps: CoreDeps) {
   // A tuned model is served by the provider that trained it: OpenAI fine-tunes through the OpenAI
   // API, Vertex tunings through Gemini on Vertex, whatever LLM_PROVIDER answers everyone else.
   const tunedProviders = new Map<string, ReturnType<typeof createLlmProvider>>();
+  // Open-weights adapters: answered by the adapter server (or Together by name), base model as fallback.
+  const adapters = adapterServingFromConfig(config, {
+    db,
+    log: log.child({ part: "adapters" }),
+    timeoutMs: sdkTimeoutMs,
+  });
+  const tunedAdapters = adapters && wrap(adapters.tunedChat({ llm, chatModel: config.llm.chatModel }));
   const llmForTuned = (provider: string) => {
+    if (provider === "together" && tunedAdapters) return tunedAdapters;
     const name = provider === "vertex" ? "gemini" : "openai";
     if (name === config.llm.provider && !(name === "gemini" && !config.llm.gemini.vertex)) return llm;
     if (!tunedProviders.has(name)) {
@@ -105,9 +118,14 @@ export function createCore(deps: CoreDeps) {
     ratingMap: config.ratingEmoji ?? DEFAULT_RATING_EMOJI,
     minRating: config.fineTune.minRating,
   });
+  const consent = createTrainingConsent({
+    providerConfigured: config.fineTune.provider !== "none",
+    platforms: config.fineTune.platforms,
+  });
   const status = createStatus({
     db,
     settings: { threshold: config.fineTune.threshold, chatModel: config.llm.chatModel },
+    fineTuneOff: (ref) => consent.offReason(ref.platform),
   });
 
   const dataRights = createDataRights({
@@ -124,6 +142,8 @@ export function createCore(deps: CoreDeps) {
     log: log.child({ part: "fine-tune" }),
     budgets,
     provider: fineTuneProvider,
+    adapters,
+    consent,
     notifiers: deps.notifiers,
     privacy: createPrivacyFilter(),
     settings: {
@@ -184,6 +204,12 @@ export function createCore(deps: CoreDeps) {
         const fresh = await db.processedEvent.createMany({ data: [{ key: eventKey }], skipDuplicates: true });
         if (fresh.count === 0) return { text: "Already handled." };
       }
+      // The server stops serving their adapters before the versions naming them are deleted.
+      const known = await db.user.findUnique({
+        where: { externalId: user.externalId },
+        select: { id: true },
+      });
+      if (known) await adapters?.unloadAll(known.id);
       const result = await dataRights.forget(user);
       return { text: result.text, promptText: result.text };
     },
@@ -239,6 +265,7 @@ function createFineTuneProvider(
   googleAuthOptions: CoreDeps["googleAuthOptions"],
 ): FineTuneProvider | undefined {
   const ft = config.fineTune;
+  if (ft.provider === "together") return togetherFineTuneFromConfig(config);
   if (ft.provider === "openai")
     return createOpenAIFineTuneProvider({
       apiKey: config.llm.openai.apiKey ?? "",
