@@ -39,6 +39,8 @@ export interface CoreDeps {
   wrapProvider?: (p: LlmProvider) => LlmProvider;
   /** Aborted when the bot stops: replies under way are cancelled and answered after the restart. */
   stopping?: AbortSignal;
+  /** How waits between polls are made (a Together adapter becoming READY); tests move emulator clocks. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export function createCore(deps: CoreDeps) {
@@ -62,6 +64,7 @@ export function createCore(deps: CoreDeps) {
     db,
     log: log.child({ part: "adapters" }),
     timeoutMs: sdkTimeoutMs,
+    sleep: deps.sleep,
   });
   const tunedAdapters = adapters && wrap(adapters.tunedChat({ llm, chatModel: config.llm.chatModel }));
   const llmForTuned = (provider: string) => {
@@ -144,6 +147,7 @@ export function createCore(deps: CoreDeps) {
     provider: fineTuneProvider,
     adapters,
     consent,
+    ...(deps.sleep ? { quoteOptions: { sleep: deps.sleep } } : {}),
     notifiers: deps.notifiers,
     privacy: createPrivacyFilter(),
     settings: {

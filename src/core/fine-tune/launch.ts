@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { FineTuneJobInfo } from "../ports.ts";
 import { ProviderError } from "../ports.ts";
 import type { StageContext } from "./context.ts";
-import { isJobRefusal, recordProviderRefusal } from "./provider-refusals.ts";
+import { isJobRefusal, recordProviderRefusal, refusedJobReason } from "./provider-refusals.ts";
 import { type JobState, transition } from "./states.ts";
 
 /**
@@ -140,7 +140,10 @@ export function createLaunch(
         await giveBack(jobId, "creating", lease);
         throw e;
       }
-      if (isJobRefusal(e)) await recordProviderRefusal(ctx, provider, e);
+      if (isJobRefusal(e)) {
+        await recordProviderRefusal(ctx, provider, e);
+        return stages.fail(jobId, refusedJobReason(provider.name));
+      }
       return fail(e);
     }
   }

@@ -39,6 +39,11 @@ export function isJobRefusal(error: unknown): error is ProviderError {
   return error instanceof ProviderError && error.status === 403;
 }
 
+/** What the person whose approved training was refused is told. */
+export function refusedJobReason(provider: string): string {
+  return `${provider} refused to start it: it no longer accepts new fine-tuning jobs from this bot's account. An admin needs to switch FINETUNE_PROVIDER (see the README's Fine-tuning section)`;
+}
+
 /** Records a refusal and says in the log which setting to change. */
 export async function recordProviderRefusal(
   deps: Deps,

@@ -22,7 +22,10 @@ export function togetherFineTuneFromConfig(config: Config): FineTuneProvider {
 }
 
 /** The adapter server the configuration names (LORA_SERVER_URL or TOGETHER_ADAPTER_DEPLOYMENT), if any. */
-export function adapterServerFromConfig(config: Config): AdapterServer | undefined {
+export function adapterServerFromConfig(
+  config: Config,
+  options: { sleep?: (ms: number) => Promise<void> } = {},
+): AdapterServer | undefined {
   const ft = config.fineTune;
   if (ft.loraServer)
     return createVllmLoraServer({ baseUrl: ft.loraServer.url, apiKey: ft.loraServer.apiKey });
@@ -32,18 +35,19 @@ export function adapterServerFromConfig(config: Config): AdapterServer | undefin
       // The v2 management API sits next to v1: https://api.together.ai/v2.
       baseUrl: ft.together.baseUrl.replace(/\/v1$/, "/v2"),
       ...ft.together.deployment,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
     });
   return undefined;
 }
 
 export function adapterServingFromConfig(
   config: Config,
-  deps: { db: Database; log: Logger; timeoutMs?: number },
+  deps: { db: Database; log: Logger; timeoutMs?: number; sleep?: (ms: number) => Promise<void> },
 ) {
   const ft = config.fineTune;
   // Nothing to answer tuned open-weights models with: none are served (nor trained) here.
   if (!ft.loraServer && !ft.together.apiKey) return undefined;
-  const server = adapterServerFromConfig(config);
+  const server = adapterServerFromConfig(config, { sleep: deps.sleep });
   const chat = ft.loraServer
     ? createOpenAIProvider({
         apiKey: ft.loraServer.apiKey ?? "none",
