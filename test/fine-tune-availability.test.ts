@@ -2,6 +2,7 @@
 // told: no provider configured (the default), a provider that refuses new jobs (OpenAI's wind-down:
 // a 403 on job creation, or past 2027-01-06), a platform the operator may not train on.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parseCommand } from "../src/bots/slack/commands.ts";
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
@@ -154,5 +155,31 @@ describe("fine-tuning availability", () => {
     expect((await core.assistant.status(user(1))).text).toContain("Your own model: off. Training on Discord");
     expect(notifier.prompts).toHaveLength(0);
     expect(await t.db.fineTuneProposal.count()).toBe(0);
+  });
+
+  it("/assistant training off stops offers the bot makes on its own; /assistant train still works; on restores them", async () => {
+    const core = build({ FINETUNE_PROVIDER: "openai", FINETUNE_PLATFORMS: "discord" });
+    await rateMany(core, user(1), THRESHOLD);
+    expect(parseCommand("training off")).toEqual({ kind: "training", wanted: "off" });
+    expect((await core.assistant.trainingOffers(user(1), "maybe")).text).toBe(
+      "Use /assistant training off or /assistant training on.",
+    );
+    const off = await core.assistant.trainingOffers(user(1), "off");
+    expect(off.text).toMatch(/^Done: I won't offer you a training on my own/);
+    expect((await t.db.user.findFirstOrThrow()).trainingOffersOff).toBe(true);
+    expect((await core.lifecycle.readiness()).proposed).toBe(0);
+    expect(notifier.prompts).toHaveLength(0);
+    // Asking still works.
+    const asked = await core.assistant.train(user(1));
+    expect(asked.ok).toBe(true);
+    expect(notifier.prompts).toHaveLength(1);
+    await core.assistant.approvalClick({
+      user: user(1),
+      proposalId: notifier.prompts[0]!.prompt.proposalId,
+      action: "decline",
+    });
+    // Back on: the readiness job may offer again (here once the decline's cooldown allows it).
+    await core.assistant.trainingOffers(user(1), "on");
+    expect((await t.db.user.findFirstOrThrow()).trainingOffersOff).toBe(false);
   });
 });

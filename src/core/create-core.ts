@@ -10,7 +10,7 @@ import { createConversation } from "./conversation.ts";
 import { subjectHash } from "./data-rights/deletions.ts";
 import { createDataRights } from "./data-rights/rights.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
-import { createTrainingConsent } from "./fine-tune/training-consent.ts";
+import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
 import { createLimitsCommands } from "./operators.ts";
 import type { Clock, FineTuneProvider, LlmProvider, Logger, Notifier } from "./ports.ts";
 import { createPrivacyFilter } from "./privacy-filter.ts";
@@ -173,6 +173,7 @@ export function createCore(deps: CoreDeps) {
       return { status: s, text: status.formatStatus(s) };
     },
     train: lifecycle.train,
+    trainingOffers: (user, wanted) => setTrainingOffers(db, user, wanted),
     models: lifecycle.models,
     rollback: lifecycle.rollback,
     limitsShow: (caller) => limits.show(caller.externalId),

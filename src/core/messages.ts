@@ -466,6 +466,17 @@ export const OUTCOMES = {
   "limit.total_month_spend": no(overLimit),
   "limit.user_month_trainings": no(overLimit),
 
+  // `/assistant training off|on`
+  "training_offers.off": yes(
+    () =>
+      "Done: I won't offer you a training on my own any more. /assistant train still makes an offer when you ask, and /assistant training on turns offers back on.",
+  ),
+  "training_offers.on": yes(
+    () =>
+      "Done: when enough of your replies are rated highly, I'll offer you a training of your own model by DM. /assistant training off stops that.",
+  ),
+  "training_offers.usage": no(() => "Use /assistant training off or /assistant training on."),
+
   // Approve / Decline on an offer
   "approval.gone": no(() => "This training offer no longer exists."),
   "approval.not_owner": no(

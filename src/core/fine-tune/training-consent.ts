@@ -5,8 +5,10 @@
 // on the bot's own initiative only to people who rated at least one reply and have not turned
 // offers off (`/assistant training off`); `/assistant train` on request always works where training
 // is allowed at all.
+import type { Database } from "../../database/open-database.ts";
 import { FINE_TUNE_OFF_HOW } from "../messages.ts";
-import type { UserRef } from "../users.ts";
+import { type Outcome, outcome } from "../outcomes.ts";
+import { ensureUser, type UserRef } from "../users.ts";
 
 export type Platform = UserRef["platform"];
 
@@ -32,6 +34,18 @@ export function createTrainingConsent(settings: TrainingConsentSettings) {
   }
 
   return { platforms: settings.platforms, platformAllowed, offReason };
+}
+
+/**
+ * `/assistant training off|on`: whether the bot may offer this person a training on its own
+ * (scheduled offers). `/assistant train` keeps working either way.
+ */
+export async function setTrainingOffers(db: Database, ref: UserRef, wanted: string): Promise<Outcome> {
+  const w = wanted.trim().toLowerCase();
+  if (w !== "on" && w !== "off") return outcome("training_offers.usage");
+  const user = await ensureUser(db, ref);
+  await db.user.update({ where: { id: user.id }, data: { trainingOffersOff: w === "off" } });
+  return outcome(w === "off" ? "training_offers.off" : "training_offers.on");
 }
 
 export type TrainingConsent = ReturnType<typeof createTrainingConsent>;
