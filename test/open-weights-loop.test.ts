@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
 import { adapterNameFor } from "../src/core/fine-tune/adapters.ts";
+import { formatUsd } from "../src/core/messages.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
 import { startTogetherEmulator, type TogetherEmulator } from "./emulators/together/index.ts";
 import { startVllmEmulator, type VllmEmulator } from "./emulators/vllm/index.ts";
@@ -112,7 +113,7 @@ describe("open-weights fine-tuning, end to end", () => {
     const { prompt } = notifier.prompts[0]!;
     const quoted = Number(proposal.quotedUsd);
     expect(quoted).toBeGreaterThan(0);
-    expect(prompt.text).toContain(`Price quoted by Together: $${quoted.toFixed(quoted < 1 ? 4 : 2)}`);
+    expect(prompt.text).toContain(`Price quoted by Together: ${formatUsd(quoted)}`);
     expect(prompt.text).toContain("Our own count:");
     expect(prompt.text).toContain("Base model: Qwen/Qwen3-8B");
     // The higher of the two is what is reserved.
