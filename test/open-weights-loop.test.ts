@@ -144,7 +144,7 @@ describe("open-weights fine-tuning, end to end", () => {
   }
 
   async function tunedJob() {
-    const job = await t.db.fineTuneJob.findFirstOrThrow();
+    const job = await t.db.fineTuneJob.findFirstOrThrow({ where: { provider: "together" } });
     const res = await fetch(`${together.url}/v1/fine-tunes/${job.providerJobId}`, {
       headers: { authorization: "Bearer tg-test" },
     });
@@ -294,5 +294,58 @@ describe("open-weights fine-tuning, end to end", () => {
     const request = await core.assistant.forgetRequest(ALICE);
     await core.assistant.forgetConfirm({ user: ALICE, buttonId: request.confirmButtonId, eventKey: "f-2" });
     expect(together.deployments.deployments[0]!.adapters).toHaveLength(0);
+  });
+
+  it("an OpenAI model's shutdown date brings an offer to retrain on Together from the same examples; both versions stay", async () => {
+    const before = build({ FINETUNE_PROVIDER: "openai", FINETUNE_PRICE_PER_1M_TOKENS: "5" });
+    await rateMany(before, THRESHOLD);
+    expect((await before.lifecycle.readiness()).proposed).toBe(1);
+    await before.assistant.approvalClick({
+      user: ALICE,
+      proposalId: notifier.prompts[0]!.prompt.proposalId,
+      action: "approve",
+    });
+    openai.runJobs();
+    await before.lifecycle.monitor();
+    const v1 = await t.db.modelVersion.findFirstOrThrow();
+    expect(v1).toMatchObject({ provider: "openai", version: 1, baseModel: "gpt-4.1-mini-2025-04-14" });
+    const firstExamples = (
+      await t.db.proposalExample.findMany({ where: { proposalId: notifier.prompts[0]!.prompt.proposalId } })
+    ).map((e) => e.exchangeId);
+
+    // The operator moves to Together; 25 days before OpenAI's 2027-01-14 shutdown the daily check runs.
+    const after = build({ LORA_SERVER_URL: `${vllm.url}/v1`, LORA_SERVER_API_KEY: "vllm-key" });
+    clock.current = new Date("2026-12-20T03:30:00Z");
+    await after.lifecycle.retirement();
+    expect(notifier.prompts).toHaveLength(2);
+    expect(notifier.prompts[1]!.prompt.text).toContain("Price quoted by Together:");
+    expect(notifier.dms.at(-1)!.text).toMatch(
+      /openai will stop serving your model v1 on 2027-01-14\. I've sent you an offer to train a new one on together from the same examples/,
+    );
+    const retrain = await t.db.fineTuneProposal.findUniqueOrThrow({
+      where: { id: notifier.prompts[1]!.prompt.proposalId },
+      include: { examplesUsed: true },
+    });
+    expect(retrain).toMatchObject({ origin: "retrain", provider: "together", baseModel: "Qwen/Qwen3-8B" });
+    expect(retrain.examplesUsed.map((e) => e.exchangeId).sort()).toEqual([...firstExamples].sort());
+    // A second daily run offers nothing more.
+    await after.lifecycle.retirement();
+    expect(notifier.prompts).toHaveLength(2);
+
+    await after.assistant.approvalClick({ user: ALICE, proposalId: retrain.id, action: "approve" });
+    together.runJobs();
+    const done = await tunedJob();
+    vllm.addAdapterSource(`/adapters/${adapterNameFor(done.model_output_name)}`, { rank: 16 });
+    await after.lifecycle.monitor();
+    const versions = await t.db.modelVersion.findMany({ orderBy: { version: "asc" } });
+    expect(versions.map((v) => [v.version, v.provider])).toEqual([
+      [1, "openai"],
+      [2, "together"],
+    ]);
+    const listed = (await after.assistant.models(ALICE)).text;
+    expect(listed).toMatch(/v1: ft:gpt-4\.1-mini/);
+    expect(listed).toMatch(
+      /v2: emulator-user\/Qwen\/Qwen3-8B-u[0-9a-f]{16}-\w+ \(available\) ← answering you/,
+    );
   });
 });

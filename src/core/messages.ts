@@ -213,6 +213,8 @@ export const fineTuneNotices = {
   resumedRefused: (why: string) => `The training you approved could not start: ${why}`,
   retired: (v: { version: number; provider: string }, on: Date) =>
     `Your model v${v.version} was shut down by ${v.provider} on ${day(on)}. The base model answers you now, still with your memory and your best replies as examples. Your training examples are kept: /assistant train can train a new model.`,
+  retiringWithRetrain: (v: { version: number; provider: string }, on: Date, elsewhere: string) =>
+    `Heads-up: ${v.provider} will stop serving your model v${v.version} on ${day(on)}. I've sent you an offer to train a new one on ${elsewhere} from the same examples (Approve or Decline in the DM); your versions keep both. Without it, the base model answers you from then on, with your memory and best replies.`,
   retiring: (v: { version: number; provider: string }, on: Date) =>
     `Heads-up: ${v.provider} will stop serving your model v${v.version} on ${day(on)}. From then on the base model answers you, with your memory and best replies. Your examples are kept, so you can retrain with /assistant train.`,
 };

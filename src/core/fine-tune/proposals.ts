@@ -20,9 +20,22 @@ export type ProposeResult = { ok: true; proposalId: string } | (Outcome & { ok: 
 export function createProposals(ctx: StageContext) {
   const { db, clock, log, budgets, settings, notices } = ctx;
 
-  async function readySources(userId: string) {
+  /**
+   * The examples of an offer: the ready ones, plus, for a retrain, those a retiring model learned
+   * from (`examplesOfJob`), so the new model starts from the same curated set.
+   */
+  async function readySources(userId: string, examplesOfJob?: string) {
+    const ready = readyExchanges(settings.minRating);
     return db.exchange.findMany({
-      where: { userId, ...readyExchanges(settings.minRating) },
+      where: examplesOfJob
+        ? {
+            userId,
+            OR: [
+              ready,
+              { trainedInJobId: examplesOfJob, status: "answered", rating: { gte: settings.minRating } },
+            ],
+          }
+        : { userId, ...ready },
       select: { id: true, userText: true, replyText: true, status: true, rating: true, createdAt: true },
       orderBy: { id: "asc" },
     });
@@ -38,7 +51,11 @@ export function createProposals(ctx: StageContext) {
   }
 
   /** Builds the dataset snapshot and estimate and stores a pending proposal (not yet delivered). */
-  async function propose(userId: string, origin: "scheduled" | "requested"): Promise<ProposeResult> {
+  async function propose(
+    userId: string,
+    origin: "scheduled" | "requested" | "retrain",
+    options: { examplesOfJob?: string } = {},
+  ): Promise<ProposeResult> {
     const refuse = (refusal: Outcome) => ({ ...refusal, ok: false }) as const;
     const provider = ctx.provider;
     if (!provider) return refuse(outcome("train.disabled"));
@@ -52,7 +69,7 @@ export function createProposals(ctx: StageContext) {
       logRefusal(log, provider);
       return refuse(outcome("train.provider_refuses", refused));
     }
-    const sources = await readySources(userId);
+    const sources = await readySources(userId, options.examplesOfJob);
     const dataset = buildFor(sources, provider);
     if (dataset.stats.examples < provider.minExamples)
       return refuse(outcome("train.not_enough_examples", dataset.stats.examples, provider.minExamples));

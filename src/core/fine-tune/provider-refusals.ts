@@ -24,6 +24,19 @@ interface Deps {
   log: Logger;
 }
 
+/**
+ * OpenAI's gpt-4o / 4o-mini / 4.1 / 4.1-mini snapshots, and every fine-tune on them, are removed from
+ * the API on 2027-01-14 (deprecations page, "GPT-4 series"). Used when OpenAI is no longer the
+ * configured provider and cannot be asked for the model's `shutdown_date`.
+ */
+const OPENAI_TUNED_SHUTDOWN = new Date("2027-01-14T00:00:00Z");
+const OPENAI_RETIRING_BASES = /^gpt-(4o|4o-mini|4\.1|4\.1-mini)-\d{4}-\d{2}-\d{2}$/;
+
+export function knownShutdownDate(provider: string, baseModel: string): Date | undefined {
+  if (provider === "openai" && OPENAI_RETIRING_BASES.test(baseModel)) return OPENAI_TUNED_SHUTDOWN;
+  return undefined;
+}
+
 /** Why `provider` takes no new jobs now, or undefined when it may. */
 export async function providerRefusal(deps: Deps, provider: FineTuneProvider): Promise<string | undefined> {
   const now = deps.clock.now();
