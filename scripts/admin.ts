@@ -19,7 +19,6 @@
 //
 // Exit codes: 0 done (and for `help`, `--help`, `-h`), 1 failed or work left (refused without --yes,
 // provider deletions pending), 2 usage or configuration problem (no command, an unknown one).
-
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
@@ -39,9 +38,7 @@ import { modelSuffix } from "../src/core/fine-tune/launch.ts";
 import { formatUsd, progressBar } from "../src/core/messages.ts";
 import { type FineTuneProvider, systemClock } from "../src/core/ports.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
-import { togetherFineTuneFromConfig } from "../src/core/providers/open-weights-from-config.ts";
-import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
-import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
+import { createFineTuneProvider } from "../src/core/providers/from-config.ts";
 import type { UserRef } from "../src/core/users.ts";
 import { DataDirLockedError } from "../src/database/data-dir-lock.ts";
 import { MigrationError } from "../src/database/migrate.ts";
@@ -123,30 +120,14 @@ function setting<K extends keyof typeof settings>(name: K) {
   return parsed.data as z.output<(typeof settings)[K]["schema"]>;
 }
 
-/** The fine-tuning provider of the full configuration, or why there is none. */
+/**
+ * The fine-tuning provider of the full configuration, or why there is none: the bot's own choice
+ * (src/core/providers/from-config.ts), Vertex credentials included.
+ */
 function providerFromConfig(): { provider?: FineTuneProvider; why?: string } {
   try {
-    const config = loadConfig();
-    const ft = config.fineTune;
-    if (ft.provider === "together") return { provider: togetherFineTuneFromConfig(config) };
-    if (ft.provider === "openai")
-      return {
-        provider: createOpenAIFineTuneProvider({
-          apiKey: config.llm.openai.apiKey ?? "",
-          baseUrl: config.llm.openai.baseUrl,
-        }),
-      };
-    if (ft.provider === "vertex")
-      return {
-        provider: createVertexFineTuneProvider({
-          project: config.llm.gemini.project!,
-          location: config.llm.gemini.location,
-          bucket: ft.gcs.bucket!,
-          baseUrl: config.llm.gemini.baseUrl,
-          gcsBaseUrl: ft.gcs.baseUrl,
-        }),
-      };
-    return { why: "FINETUNE_PROVIDER is none" };
+    const provider = createFineTuneProvider(loadConfig());
+    return provider ? { provider } : { why: "FINETUNE_PROVIDER is none" };
   } catch (e) {
     if (e instanceof ConfigError) return { why: e.problems.map((p) => p.variable).join(", ") };
     throw e;

@@ -1,6 +1,6 @@
 // Platforms deliver some events more than once (Slack retries, a redelivered reaction, a double
 // click on a button). Each such event carries a delivery id; the first caller to claim it handles
-// the event, every later one sees it was handled. The keys are pruned by age (src/jobs/retention.ts).
+// the event, every later one sees it was handled. The keys are pruned by age (src/core/retention.ts).
 import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 

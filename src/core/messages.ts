@@ -31,6 +31,28 @@ export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n ==
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 // ---------------------------------------------------------------------------------------------
+// Answers to a mention that are not the model's answer (conversation.ts, recovery.ts)
+
+export const replyNotices = {
+  empty: "Mention me with a question or a request and I'll answer. (Your message was empty.)",
+  tooLong: (n: number, max: number) =>
+    `That message is ${n.toLocaleString("en")} characters; I can take up to ${max.toLocaleString("en")}. Please shorten it or split it into parts.`,
+  apology:
+    "Sorry, I couldn't reach the language model just now (it is busy or unavailable). Your message is saved; please try again in a minute.",
+  timeout: (seconds: number) =>
+    `Sorry, the language model took too long to answer (I waited ${seconds} seconds), so I stopped waiting. Your message is saved; please try again in a minute.`,
+  chatBudget:
+    "Sorry, this bot has reached today's spending limit for answers, set by its admins. It will answer again tomorrow.",
+  /** A stop cancelled the reply; the restart sweep answers it. */
+  restarting: "I'm restarting; I'll answer this when I'm back, in a minute or so.",
+  /** Same, for an opted-out person: nothing was stored, so nothing can be answered later. */
+  restartingNothingStored: "I'm restarting and couldn't finish this answer. Please ask again in a minute.",
+  /** The restart sweep found a message too old to answer now (recovery.ts). */
+  tooLateAfterRestart:
+    "Sorry, I restarted while I was answering this and it has been a while since you asked. Please ask me again.",
+};
+
+// ---------------------------------------------------------------------------------------------
 // Spending limits
 
 const LIMIT_WHAT: Record<TrainingRefusalReason, string> = {

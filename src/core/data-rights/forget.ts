@@ -118,6 +118,7 @@ export function createForget(ctx: RightsContext, stages: { deletions: Deletions 
     let removed: Awaited<ReturnType<typeof deleteUserRows>>;
     if (user) {
       onProgress?.({ phase: "database", done: 0, total: 1 });
+      await ctx.beforeForget?.(user.id);
       removed = await deleteUserRows(user.id, ref.externalId, hash);
       onProgress?.({ phase: "database", done: 1, total: 1 });
     }
