@@ -88,7 +88,7 @@ describe("fine-tuning availability", () => {
     const status = await core.assistant.status(user(1));
     expect(status.text).toContain("Your own model: off.");
     expect(status.text).toContain("FINETUNE_PROVIDER=together and TOGETHER_API_KEY");
-    expect(status.text).not.toContain("Fine-tune progress");
+    expect(status.status.fineTuneOff).toContain("FINETUNE_PROVIDER=together");
     const train = await core.assistant.train(user(1));
     expect(train.ok).toBe(false);
     expect(train.text).toContain("An admin turns it on by setting FINETUNE_PROVIDER=together");

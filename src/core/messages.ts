@@ -160,9 +160,8 @@ export function formatStatus(s: StatusFacts): string {
   return [
     `Exchanges remembered: ${s.exchanges} (searchable memory: ${s.memorySize})`,
     `Rated replies: ${s.rated}, highly rated: ${s.highlyRated}`,
-    s.fineTuneOff
-      ? `Your own model: off. ${s.fineTuneOff}`
-      : `Fine-tune progress: ${progressBar(s.progress)} ${s.readyForFineTune}/${s.threshold} ready examples`,
+    `Fine-tune progress: ${progressBar(s.progress)} ${s.readyForFineTune}/${s.threshold} ready examples`,
+    ...(s.fineTuneOff ? [`Your own model: off. ${s.fineTuneOff}`] : []),
     `Answering model: ${s.activeModel.model}${s.activeModel.fineTuned ? ` (your fine-tuned model v${s.activeModel.version})` : " (base model)"}`,
     `Spend on you: $${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
     ...(s.optedOut ? ["You opted out: nothing new is stored or used for training."] : []),
