@@ -348,4 +348,32 @@ describe("open-weights fine-tuning, end to end", () => {
       /v2: emulator-user\/Qwen\/Qwen3-8B-u[0-9a-f]{16}-\w+ \(available\) ← answering you/,
     );
   });
+
+  it("an offer's files uploaded for Together's quote are deleted when it is declined, and on forget", async () => {
+    const core = build({});
+    await rateMany(core, THRESHOLD);
+    await core.lifecycle.readiness();
+    const offer = await t.db.fineTuneProposal.findFirstOrThrow();
+    expect(offer.quoteFileId).toBeTruthy();
+    const quoteFiles = [offer.quoteFileId, offer.quoteValidationFileId].filter((f): f is string => !!f);
+    await core.assistant.approvalClick({ user: ALICE, proposalId: offer.id, action: "decline" });
+    await core.lifecycle.monitor();
+    const deleted = () =>
+      together.requests
+        .filter((r) => r.method === "DELETE" && r.path.startsWith("/v1/files/"))
+        .map((r) => r.path);
+    expect(deleted().sort()).toEqual(quoteFiles.map((f) => `/v1/files/${f}`).sort());
+    expect(
+      (await t.db.fineTuneProposal.findUniqueOrThrow({ where: { id: offer.id } })).quoteFileId,
+    ).toBeNull();
+    expect(await t.db.deletionRecord.count()).toBe(0);
+
+    // A pending offer's files go with a forget.
+    const second = await core.assistant.train(ALICE);
+    expect(second.ok).toBe(true);
+    const pending = await t.db.fineTuneProposal.findFirstOrThrow({ where: { state: "pending" } });
+    const request = await core.assistant.forgetRequest(ALICE);
+    await core.assistant.forgetConfirm({ user: ALICE, buttonId: request.confirmButtonId, eventKey: "f-3" });
+    expect(deleted()).toContain(`/v1/files/${pending.quoteFileId}`);
+  });
 });
