@@ -376,4 +376,27 @@ describe("open-weights fine-tuning, end to end", () => {
     await core.assistant.forgetConfirm({ user: ALICE, buttonId: request.confirmButtonId, eventKey: "f-3" });
     expect(deleted()).toContain(`/v1/files/${pending.quoteFileId}`);
   });
+
+  it("no offer when Together cannot price the job: a passing fault is asked again, a refusal is reported and its files deleted", async () => {
+    const core = build({});
+    await rateMany(core, THRESHOLD);
+    // Two 503s: asked again (after a wait), then quoted.
+    together.failNext(2, { status: 503, match: "/v1/fine-tunes/estimate-price" });
+    expect((await core.assistant.train(ALICE)).ok).toBe(true);
+    expect(at(together, "POST", "/v1/fine-tunes/estimate-price")).toHaveLength(3);
+    const first = await t.db.fineTuneProposal.findFirstOrThrow();
+    await core.assistant.approvalClick({ user: ALICE, proposalId: first.id, action: "decline" });
+
+    // A 400 is not asked again: no offer, the person is told, the files just uploaded are deleted.
+    together.failNext(1, { status: 400, message: "Invalid model", match: "/v1/fine-tunes/estimate-price" });
+    const uploadsBefore = at(together, "POST", "/v1/files/upload").length;
+    const refused = await core.assistant.train(ALICE);
+    expect(refused.ok).toBe(false);
+    expect(refused.text).toMatch(/^I couldn't get a price for your training from the provider/);
+    expect(at(together, "POST", "/v1/files/upload").length).toBeGreaterThan(uploadsBefore);
+    const deletes = together.requests.filter((r) => r.method === "DELETE" && r.path.startsWith("/v1/files/"));
+    expect(deletes.length).toBe(at(together, "POST", "/v1/files/upload").length - uploadsBefore);
+    expect(await t.db.fineTuneProposal.count({ where: { state: "pending" } })).toBe(0);
+    expect(notifier.prompts).toHaveLength(1);
+  });
 });
