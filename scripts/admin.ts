@@ -39,6 +39,7 @@ import { formatUsd, progressBar } from "../src/core/messages.ts";
 import { type FineTuneProvider, systemClock } from "../src/core/ports.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
 import { createFineTuneProvider } from "../src/core/providers/from-config.ts";
+import { adapterServingFromConfig } from "../src/core/providers/open-weights-from-config.ts";
 import type { UserRef } from "../src/core/users.ts";
 import { DataDirLockedError } from "../src/database/data-dir-lock.ts";
 import { MigrationError } from "../src/database/migrate.ts";
@@ -118,6 +119,16 @@ function setting<K extends keyof typeof settings>(name: K) {
   const parsed = settings[name].schema.safeParse(env[name]);
   if (!parsed.success) throw new UsageError(`${name} is invalid: ${parsed.error.issues[0]?.message ?? ""}`);
   return parsed.data as z.output<(typeof settings)[K]["schema"]>;
+}
+
+/** The adapter serving of the full configuration, when there is an adapter server to unload from. */
+function adapterServingForAdmin(db: Database, log: ReturnType<typeof createLogger>) {
+  try {
+    return adapterServingFromConfig(loadConfig(), { db, log });
+  } catch (e) {
+    if (e instanceof ConfigError) return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -354,12 +365,16 @@ async function forget(db: Database, args: Args): Promise<number> {
   const { provider, why } = providerFromConfig();
   if (!provider)
     err(`No fine-tuning provider configured (${why}): provider deletions will be recorded as pending.`);
+  const log = createLogger("warn");
+  // An adapter server (vLLM, a Together deployment) stops serving the person's adapters first.
+  const adapters = adapterServingForAdmin(db, log);
   const rights = createDataRights({
     db,
     clock: systemClock,
-    log: createLogger("warn"),
+    log,
     provider,
     minRating: setting("FINETUNE_MIN_RATING"),
+    ...(adapters ? { beforeForget: (userId: string) => adapters.unloadAll(userId) } : {}),
   });
   const result = await rights.forget(ref, progressReporter());
   out(result.text);

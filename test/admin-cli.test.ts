@@ -339,6 +339,7 @@ describe("npm run admin", () => {
     expect(emu.files.has(fileId)).toBe(true);
 
     const r = await admin(["forget", aliceOpaque, "--yes"], {
+      FINETUNE_PROVIDER: "openai",
       OPENAI_API_KEY: "test",
       OPENAI_BASE_URL: `${emu.url}/v1`,
     });

@@ -74,6 +74,8 @@ describe("data rights", { timeout: 120_000 }, () => {
         OPENAI_BASE_URL: `${emu.url}/v1`,
         EMBEDDING_DIMENSIONS: "64",
         FINETUNE_THRESHOLD: String(THRESHOLD),
+        FINETUNE_PROVIDER: "openai",
+        FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_MIN_REPLY_CHARS: "5",
         ...extra,
       }),

@@ -19,6 +19,7 @@ const TABLES = [
   "ExchangeReaction",
   "FineTuneJob",
   "FineTuneProposal",
+  "FineTuneProviderRefusal",
   "JobRun",
   "ModelVersion",
   "ProcessedEvent",

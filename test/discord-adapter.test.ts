@@ -52,6 +52,7 @@ describe("Discord adapter", () => {
     expect(names).toEqual([
       "status",
       "train",
+      "training",
       "models",
       "rollback",
       "memory",

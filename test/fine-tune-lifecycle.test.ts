@@ -20,6 +20,8 @@ function config(emu: OpenAIEmulator, extra: Record<string, string> = {}) {
     OPENAI_BASE_URL: `${emu.url}/v1`,
     EMBEDDING_DIMENSIONS: "64",
     FINETUNE_THRESHOLD: String(THRESHOLD),
+    FINETUNE_PROVIDER: "openai",
+    FINETUNE_PLATFORMS: "discord,slack",
     FINETUNE_MIN_REPLY_CHARS: "5",
     FINETUNE_PRICE_PER_1M_TOKENS: "5",
     ...extra,

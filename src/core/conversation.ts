@@ -150,7 +150,9 @@ export function createConversation(deps: ConversationDeps) {
     const user = await db.user.findUnique({
       where: { id: userId },
       select: {
-        activeModelVersion: { select: { modelId: true, provider: true, status: true, shutdownDate: true } },
+        activeModelVersion: {
+          select: { modelId: true, adapterName: true, provider: true, status: true, shutdownDate: true },
+        },
       },
     });
     const version = user?.activeModelVersion;
@@ -160,7 +162,8 @@ export function createConversation(deps: ConversationDeps) {
       (!version.shutdownDate || version.shutdownDate > clock.now())
     ) {
       const provider = deps.llmForTuned?.(version.provider) ?? deps.llm;
-      return { model: version.modelId, provider };
+      // An adapter on an adapter server is asked for by its adapter name (fine-tune/adapters.ts).
+      return { model: version.adapterName ?? version.modelId, provider };
     }
     return { model: deps.settings.chatModel, provider: deps.llm };
   }
@@ -383,6 +386,8 @@ export function createConversation(deps: ConversationDeps) {
         retry,
         bounds(deadline),
       );
+      // The tuned model was not served and the base model stood in (fine-tune/adapters.ts).
+      if (result.answeredBy) model = result.answeredBy;
       const costUsd =
         (result.promptTokens * deps.settings.priceInputPer1M +
           result.completionTokens * deps.settings.priceOutputPer1M) /

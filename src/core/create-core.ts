@@ -8,10 +8,12 @@ import { type Budgets, createBudgets } from "./budgets.ts";
 import { createConversation } from "./conversation.ts";
 import { createDataRights } from "./data-rights/rights.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
+import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
 import { createLimitsCommands } from "./operators.ts";
 import type { Clock, LlmProvider, Logger, Notifier } from "./ports.ts";
 import { createPrivacyFilter } from "./privacy-filter.ts";
 import { createProviders, type GoogleAuthOptions } from "./providers/from-config.ts";
+import { adapterServingFromConfig } from "./providers/open-weights-from-config.ts";
 import { DEFAULT_RATING_EMOJI } from "./rating-emoji.ts";
 import { createRatings } from "./ratings.ts";
 import { createRecovery } from "./recovery.ts";
@@ -38,6 +40,8 @@ export interface CoreDeps {
   stopping?: AbortSignal;
   /** How provider calls are retried (tests shorten the waits). */
   retry?: RetryPolicy;
+  /** How waits between polls are made (a Together adapter becoming READY); tests move emulator clocks. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -53,8 +57,20 @@ export function createCore(deps: CoreDeps) {
     timeoutMs: config.replies.attemptTimeoutMs + 5_000,
     wrap: deps.wrapProvider,
   });
-  const { llm, llmForTuned } = providers;
+  const { llm } = providers;
   const fineTuneProvider = providers.fineTune;
+  // Open-weights adapters: answered by the adapter server (or Together by name), the base model as
+  // fallback (fine-tune/adapters.ts).
+  const adapters = adapterServingFromConfig(config, {
+    db,
+    log: log.child({ part: "adapters" }),
+    timeoutMs: config.replies.attemptTimeoutMs + 5_000,
+    sleep: deps.sleep,
+  });
+  const wrap = deps.wrapProvider ?? ((p: LlmProvider) => p);
+  const tunedAdapters = adapters && wrap(adapters.tunedChat({ llm, chatModel: config.llm.chatModel }));
+  const llmForTuned = (provider: string) =>
+    provider === "together" && tunedAdapters ? tunedAdapters : providers.llmForTuned(provider);
   const budgets = deps.budgets ?? createBudgets({ db, clock });
   const conversation = createConversation({
     db,
@@ -94,9 +110,14 @@ export function createCore(deps: CoreDeps) {
     ratingMap: config.ratingEmoji ?? DEFAULT_RATING_EMOJI,
     minRating: config.fineTune.minRating,
   });
+  const consent = createTrainingConsent({
+    providerConfigured: config.fineTune.provider !== "none",
+    platforms: config.fineTune.platforms,
+  });
   const status = createStatus({
     db,
     settings: { threshold: config.fineTune.threshold, chatModel: config.llm.chatModel },
+    fineTuneOff: (ref) => consent.offReason(ref.platform),
   });
 
   const dataRights = createDataRights({
@@ -107,6 +128,8 @@ export function createCore(deps: CoreDeps) {
     provider: fineTuneProvider,
     minRating: config.fineTune.minRating,
     notifiers: deps.notifiers,
+    // The adapter server stops serving a person's adapters before the versions naming them go.
+    ...(adapters ? { beforeForget: (userId: string) => adapters.unloadAll(userId) } : {}),
   });
   const lifecycle = createFineTuneLifecycle({
     db,
@@ -115,6 +138,9 @@ export function createCore(deps: CoreDeps) {
     log: log.child({ part: "fine-tune" }),
     budgets,
     provider: fineTuneProvider,
+    adapters,
+    consent,
+    ...(deps.sleep ? { quoteOptions: { sleep: deps.sleep } } : {}),
     notifiers: deps.notifiers,
     privacy: createPrivacyFilter(),
     settings: {
@@ -139,6 +165,7 @@ export function createCore(deps: CoreDeps) {
       return { status: s, text: status.formatStatus(s) };
     },
     train: lifecycle.train,
+    trainingOffers: (user, wanted) => setTrainingOffers(db, user, wanted),
     models: lifecycle.models,
     rollback: lifecycle.rollback,
     limitsShow: (caller) => limits.show(caller.externalId),

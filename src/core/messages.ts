@@ -136,6 +136,10 @@ export function formatLimits(limits: Limits, spend: Spend): string {
 // ---------------------------------------------------------------------------------------------
 // `/assistant status`
 
+/** How an admin turns level 3 (a model of one's own) on. */
+export const FINE_TUNE_OFF_HOW =
+  "An admin turns it on by setting FINETUNE_PROVIDER=together and TOGETHER_API_KEY (LoRA on open weights; README, Fine-tuning).";
+
 export interface StatusFacts {
   exchanges: number;
   memorySize: number;
@@ -147,6 +151,8 @@ export interface StatusFacts {
   activeModel: { model: string; fineTuned: boolean; version?: number };
   spend: { chatUsd: number; trainingUsd: number };
   optedOut: boolean;
+  /** Why level 3 is off for this person, when it is (no provider, the platform's terms). */
+  fineTuneOff?: string;
 }
 
 /** Plain-text rendering shared by both platforms (Discord adds an embed around the same facts). */
@@ -155,6 +161,7 @@ export function formatStatus(s: StatusFacts): string {
     `Exchanges remembered: ${s.exchanges} (searchable memory: ${s.memorySize})`,
     `Rated replies: ${s.rated}, highly rated: ${s.highlyRated}`,
     `Fine-tune progress: ${progressBar(s.progress)} ${s.readyForFineTune}/${s.threshold} ready examples`,
+    ...(s.fineTuneOff ? [`Your own model: off. ${s.fineTuneOff}`] : []),
     `Answering model: ${s.activeModel.model}${s.activeModel.fineTuned ? ` (your fine-tuned model v${s.activeModel.version})` : " (base model)"}`,
     `Spend on you: $${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
     ...(s.optedOut ? ["You opted out: nothing new is stored or used for training."] : []),
@@ -173,6 +180,28 @@ export interface OfferFacts {
   baseModel: string;
   redactions: number;
   expiresAt: Date;
+  /** The provider's own price (Together's estimate-price) next to our count, when it quoted one. */
+  quote?: { provider: string; usd: number; tokens?: number; ownUsd: number };
+}
+
+/** The offer's lines about the provider's quote: both figures, and which one is reserved and why. */
+function quoteLines(p: OfferFacts): string[] {
+  const q = p.quote;
+  if (!q)
+    return [
+      `• Estimated cost: ${formatUsd(p.estimatedCostUsd)}, paid by this bot's admins within their limits`,
+    ];
+  const name = q.provider === "together" ? "Together" : q.provider;
+  const lines = [
+    `• Price quoted by ${name}: ${formatUsd(q.usd)}${q.tokens ? ` for ${q.tokens.toLocaleString("en")} tokens` : ""}, paid by this bot's admins within their limits`,
+    `• Our own count: ${p.tokens.toLocaleString("en")} tokens, ${formatUsd(q.ownUsd)} at the configured rate`,
+  ];
+  const higher = Math.max(q.usd, q.ownUsd);
+  if (higher > 0 && Math.abs(q.usd - q.ownUsd) / higher > 0.05)
+    lines.push(
+      `• The two differ by more than 5%: ${formatUsd(p.estimatedCostUsd)} (${q.usd >= q.ownUsd ? `${name}'s price` : "our count"}, the higher) is held against the limits until ${name} reports what it billed, so a training never passes them.`,
+    );
+  return lines;
 }
 
 export const fineTuneNotices = {
@@ -181,7 +210,7 @@ export const fineTuneNotices = {
       "**I can train a model of your own** from the replies you rated highly.",
       `• Examples: ${p.examples}`,
       `• Training tokens: ${p.tokens.toLocaleString("en")} (${p.epochs} epochs)`,
-      `• Estimated cost: ${formatUsd(p.estimatedCostUsd)}, paid by this bot's admins within their limits`,
+      ...quoteLines(p),
       `• Estimated time: ${duration(p.estimatedSeconds)}`,
       `• Base model: ${p.baseModel}`,
       `• Personal data removed before upload: ${p.redactions} item${p.redactions === 1 ? "" : "s"}`,
@@ -205,6 +234,8 @@ export const fineTuneNotices = {
   resumedRefused: (why: string) => `The training you approved could not start: ${why}`,
   retired: (v: { version: number; provider: string }, on: Date) =>
     `Your model v${v.version} was shut down by ${v.provider} on ${day(on)}. The base model answers you now, still with your memory and your best replies as examples. Your training examples are kept: /assistant train can train a new model.`,
+  retiringWithRetrain: (v: { version: number; provider: string }, on: Date, elsewhere: string) =>
+    `Heads-up: ${v.provider} will stop serving your model v${v.version} on ${day(on)}. I've sent you an offer to train a new one on ${elsewhere} from the same examples (Approve or Decline in the DM); your versions keep both. Without it, the base model answers you from then on, with your memory and best replies.`,
   retiring: (v: { version: number; provider: string }, on: Date) =>
     `Heads-up: ${v.provider} will stop serving your model v${v.version} on ${day(on)}. From then on the base model answers you, with your memory and best replies. Your examples are kept, so you can retrain with /assistant train.`,
 };
@@ -434,7 +465,20 @@ export const OUTCOMES = {
   "train.dm_failed": no(
     () => "I prepared an offer but couldn't DM you. Please allow DMs from me and try again.",
   ),
-  "train.disabled": no(() => "Fine-tuning is switched off on this bot."),
+  "train.disabled": no(() => `Fine-tuning is switched off on this bot. ${FINE_TUNE_OFF_HOW}`),
+  "train.platform_not_allowed": no((why: string) => why),
+  "train.quote_failed": no(
+    (why: string) =>
+      `I couldn't get a price for your training from the provider (${why}), so I made no offer. Please try again in a few minutes.`,
+  ),
+  "train.provider_credit": no(
+    (provider: string) =>
+      `The fine-tuning provider (${provider}) says this bot's account cannot pay for a training right now (its credit limit). An admin needs to add credit; your rated replies are kept.`,
+  ),
+  "train.provider_refuses": no(
+    (why: string) =>
+      `I can't offer a training right now: ${why}. Your rated replies are kept; an admin needs to switch FINETUNE_PROVIDER to a provider that trains (see the README's Fine-tuning section).`,
+  ),
   "train.not_enough_examples": no(
     (usable: number, needed: number) =>
       `You have ${usable} usable highly rated replies; training needs at least ${needed}. Rate more of my replies with 👍 (or 4️⃣/5️⃣) to get there.`,
@@ -444,6 +488,17 @@ export const OUTCOMES = {
   "limit.user_month_spend": no(overLimit),
   "limit.total_month_spend": no(overLimit),
   "limit.user_month_trainings": no(overLimit),
+
+  // `/assistant training off|on`
+  "training_offers.off": yes(
+    () =>
+      "Done: I won't offer you a training on my own any more. /assistant train still makes an offer when you ask, and /assistant training on turns offers back on.",
+  ),
+  "training_offers.on": yes(
+    () =>
+      "Done: when enough of your replies are rated highly, I'll offer you a training of your own model by DM. /assistant training off stops that.",
+  ),
+  "training_offers.usage": no(() => "Use /assistant training off or /assistant training on."),
 
   // Approve / Decline on an offer
   "approval.gone": no(() => "This training offer no longer exists."),

@@ -18,11 +18,22 @@ export interface UserStatus {
   memorySize: number;
   spend: { chatUsd: number; trainingUsd: number };
   optedOut: boolean;
+  /** Why level 3 is off for this person (no provider configured, their platform's terms). */
+  fineTuneOff?: string;
 }
 
-export function createStatus(deps: { db: Database; settings: { threshold: number; chatModel: string } }) {
+export function createStatus(deps: {
+  db: Database;
+  settings: { threshold: number; chatModel: string };
+  /** Why fine-tuning is off for this person, if it is (fine-tune/training-consent.ts). */
+  fineTuneOff?: (ref: UserRef) => string | undefined;
+}) {
   const { db } = deps;
   async function status(ref: UserRef): Promise<UserStatus> {
+    const off = deps.fineTuneOff?.(ref);
+    return off ? { ...(await facts(ref)), fineTuneOff: off } : facts(ref);
+  }
+  async function facts(ref: UserRef): Promise<UserStatus> {
     const user = await db.user.findUnique({
       where: { externalId: ref.externalId },
       select: {

@@ -15,6 +15,8 @@ export interface DataRightsDeps {
   minRating: number;
   /** The platforms' notifiers, for the export DM (read at each call: platforms connect later). */
   notifiers?: Partial<Record<string, Notifier>>;
+  /** Called before a person's rows are deleted (an adapter server unloads their adapters). */
+  beforeForget?: (userId: string) => Promise<void>;
 }
 
 /**

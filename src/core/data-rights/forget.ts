@@ -81,6 +81,15 @@ export function createForget(ctx: RightsContext, stages: { deletions: Deletions 
         plan(job.provider, "model", job.fineTunedModel);
       }
       for (const v of versions) plan(v.provider, "model", v.modelId);
+      // Offers priced by their provider uploaded their files already (fine-tune/provider-quote.ts).
+      const offers = await tx.fineTuneProposal.findMany({
+        where: { userId, job: { is: null } },
+        select: { provider: true, quoteFileId: true, quoteValidationFileId: true },
+      });
+      for (const o of offers) {
+        plan(o.provider, "file", o.quoteFileId);
+        plan(o.provider, "file", o.quoteValidationFileId);
+      }
       const now = clock.now();
       await queueDeletions(tx, hash, planned, now);
       // The spend record stays true for the month's totals but nothing in it points back to them.
@@ -109,6 +118,7 @@ export function createForget(ctx: RightsContext, stages: { deletions: Deletions 
     let removed: Awaited<ReturnType<typeof deleteUserRows>>;
     if (user) {
       onProgress?.({ phase: "database", done: 0, total: 1 });
+      await ctx.beforeForget?.(user.id);
       removed = await deleteUserRows(user.id, ref.externalId, hash);
       onProgress?.({ phase: "database", done: 1, total: 1 });
     }

@@ -4,7 +4,9 @@ import type { Database } from "../../database/open-database.ts";
 import type { Budgets } from "../budgets.ts";
 import type { Clock, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import type { PrivacyFilter } from "../privacy-filter.ts";
+import type { AdapterServing } from "./adapters.ts";
 import type { Notices } from "./notices.ts";
+import type { TrainingConsent } from "./training-consent.ts";
 
 export interface LifecycleSettings {
   baseModel: string;
@@ -32,6 +34,12 @@ export interface LifecycleDeps {
   budgets: Budgets;
   /** Undefined when FINETUNE_PROVIDER=none. */
   provider?: FineTuneProvider;
+  /** Serves open-weights adapters: loads a person's on activation, unloads it on rollback. */
+  adapters?: AdapterServing;
+  /** How long to wait for a provider's quote while it validates the files (tests shorten it). */
+  quoteOptions?: { attempts?: number; maxWaitMs?: number; sleep?: (ms: number) => Promise<void> };
+  /** Which platforms may be trained on (FINETUNE_PLATFORMS); unset: every platform. */
+  consent?: TrainingConsent;
   notifiers: Partial<Record<string, Notifier>>;
   privacy: PrivacyFilter;
   settings: LifecycleSettings;

@@ -5,7 +5,7 @@ import { transactionOptions } from "../../database/open-database.ts";
 import { queueDeletions, subjectHash } from "../data-rights/deletions.ts";
 import { ProviderError } from "../ports.ts";
 import type { StageContext } from "./context.ts";
-import { FINISHED_JOB_STATES } from "./states.ts";
+import { CLOSED_PROPOSAL_STATES, FINISHED_JOB_STATES } from "./states.ts";
 
 export function createFileCleanup(ctx: StageContext) {
   const { db, clock, log } = ctx;
@@ -70,6 +70,7 @@ export function createFileCleanup(ctx: StageContext) {
       queued += resourceIds.length;
       if (resourceIds.length) subjects.add(hash);
     }
+    queued += await queueClosedOfferFiles(subjects);
     for (const hash of subjects) {
       try {
         await ctx.deleteQueued?.(hash);
@@ -79,6 +80,48 @@ export function createFileCleanup(ctx: StageContext) {
     }
     if (queued) log.info("finished trainings' files queued for deletion", { files: queued });
     return { queued };
+  }
+
+  /**
+   * An offer priced by its provider had its files uploaded already (provider-quote.ts); one closed
+   * without a training (declined, expired, cancelled) queues them for deletion the same way.
+   */
+  async function queueClosedOfferFiles(subjects: Set<string>): Promise<number> {
+    const closed = await db.fineTuneProposal.findMany({
+      where: { state: { in: [...CLOSED_PROPOSAL_STATES] }, job: { is: null }, quoteFileId: { not: null } },
+      select: {
+        id: true,
+        provider: true,
+        quoteFileId: true,
+        quoteValidationFileId: true,
+        user: { select: { externalId: true } },
+      },
+      take: 50,
+    });
+    let queued = 0;
+    for (const p of closed) {
+      const files = [p.quoteFileId, p.quoteValidationFileId].filter((f): f is string => !!f);
+      const hash = subjectHash(p.user.externalId);
+      const now = clock.now();
+      const marked = await db.$transaction(async (tx) => {
+        const r = await tx.fineTuneProposal.updateMany({
+          where: { id: p.id, quoteFileId: p.quoteFileId },
+          data: { quoteFileId: null, quoteValidationFileId: null },
+        });
+        if (r.count === 0) return false;
+        await queueDeletions(
+          tx,
+          hash,
+          files.map((resourceId) => ({ provider: p.provider, kind: "file", resourceId })),
+          now,
+        );
+        return true;
+      }, transactionOptions);
+      if (!marked) continue;
+      queued += files.length;
+      subjects.add(hash);
+    }
+    return queued;
   }
 
   return { cleanUpFiles };

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import type { FineTuneJobInfo } from "../ports.ts";
 import { ProviderError } from "../ports.ts";
 import type { StageContext } from "./context.ts";
+import { isJobRefusal, recordProviderRefusal, refusedJobReason } from "./provider-refusals.ts";
 import { type JobState, transition } from "./states.ts";
 
 /**
@@ -70,7 +71,14 @@ export function createLaunch(
     const job = await db.fineTuneJob.findUniqueOrThrow({ where: { id: jobId }, include: { proposal: true } });
     const fail = (e: unknown) => stages.fail(jobId, e instanceof Error ? e.message : String(e));
 
-    if (job.state === "approved" || job.state === "uploading") {
+    // The offer's files were uploaded to get the provider's quote (provider-quote.ts): train on them.
+    if (job.state === "approved" && job.proposal.quoteFileId) {
+      await transition(db, { job: jobId }, "approved", "uploaded", {
+        providerFileId: job.proposal.quoteFileId,
+        providerValidationFileId: job.proposal.quoteValidationFileId,
+        updatedAt: clock.now(),
+      });
+    } else if (job.state === "approved" || job.state === "uploading") {
       // Taking over "uploading" uploads again: nothing was recorded (an orphaned file costs nothing,
       // and a job is only ever created from the recorded file id).
       const lease =
@@ -131,6 +139,10 @@ export function createLaunch(
       if (e instanceof ProviderError && e.retryable) {
         await giveBack(jobId, "creating", lease);
         throw e;
+      }
+      if (isJobRefusal(e)) {
+        await recordProviderRefusal(ctx, provider, e);
+        return stages.fail(jobId, refusedJobReason(provider.name));
       }
       return fail(e);
     }

@@ -40,7 +40,7 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     cleanUpFiles,
     expireProposals: proposals.expireProposals,
   });
-  const { retirement } = createRetirement(ctx);
+  const { retirement } = createRetirement(ctx, { proposals });
 
   return {
     propose: proposals.propose,

@@ -42,10 +42,13 @@ export function createJobEndings(ctx: StageContext, stages: { versions: Versions
   async function succeed(jobId: string, info: FineTuneJobInfo & { fineTunedModel: string }): Promise<void> {
     const now = clock.now();
     const job = await db.fineTuneJob.findUniqueOrThrow({ where: { id: jobId } });
+    // What the provider says it billed wins (Together's total_price); else its tokens at our rate.
     const actual =
-      info.trainedTokens !== undefined
-        ? Math.round(info.trainedTokens * settings.pricePer1MTokens) / 1_000_000
-        : Number(job.estimatedCostUsd);
+      info.billedUsd !== undefined
+        ? info.billedUsd
+        : info.trainedTokens !== undefined
+          ? Math.round(info.trainedTokens * settings.pricePer1MTokens) / 1_000_000
+          : Number(job.estimatedCostUsd);
     const version = await db.$transaction(async (tx) => {
       const claimed = await transition(tx, { job: jobId }, "running", "succeeded", {
         providerStatus: "succeeded",
@@ -55,9 +58,10 @@ export function createJobEndings(ctx: StageContext, stages: { versions: Versions
         finishedAt: now,
       });
       if (!claimed) return undefined;
-      return stages.versions.addTrained(tx, job, info.fineTunedModel, now);
+      return stages.versions.addTrained(tx, job, info.fineTunedModel, now, ctx.adapters?.recordFor(info));
     });
     if (!version) return;
+    await ctx.adapters?.sync(job.userId);
     await budgets.settleTraining({ proposalId: job.proposalId, jobId, actualUsd: actual });
     log.info("fine-tune succeeded; model activated", { jobId, version: version.version });
     await notices.dm(job.userId, fineTuneNotices.succeeded(version.version, actual));

@@ -10,6 +10,8 @@ import type { UserRef } from "../users.ts";
 import type { StageContext } from "./context.ts";
 import { estimateCost } from "./cost-estimate.ts";
 import { buildDataset, type Dataset } from "./dataset.ts";
+import { deleteQuietly, type ProviderQuote, quoteWithProvider } from "./provider-quote.ts";
+import { logRefusal, providerRefusal } from "./provider-refusals.ts";
 import { FINISHED_JOB_STATES, isUniqueViolation, transition } from "./states.ts";
 
 /** A stored offer, or why none could be made (a refusal outcome). */
@@ -18,9 +20,22 @@ export type ProposeResult = { ok: true; proposalId: string } | (Outcome & { ok: 
 export function createProposals(ctx: StageContext) {
   const { db, clock, log, budgets, settings, notices } = ctx;
 
-  async function readySources(userId: string) {
+  /**
+   * The examples of an offer: the ready ones, plus, for a retrain, those a retiring model learned
+   * from (`examplesOfJob`), so the new model starts from the same curated set.
+   */
+  async function readySources(userId: string, examplesOfJob?: string) {
+    const ready = readyExchanges(settings.minRating);
     return db.exchange.findMany({
-      where: { userId, ...readyExchanges(settings.minRating) },
+      where: examplesOfJob
+        ? {
+            userId,
+            OR: [
+              ready,
+              { trainedInJobId: examplesOfJob, status: "answered", rating: { gte: settings.minRating } },
+            ],
+          }
+        : { userId, ...ready },
       select: { id: true, userText: true, replyText: true, status: true, rating: true, createdAt: true },
       orderBy: { id: "asc" },
     });
@@ -36,11 +51,25 @@ export function createProposals(ctx: StageContext) {
   }
 
   /** Builds the dataset snapshot and estimate and stores a pending proposal (not yet delivered). */
-  async function propose(userId: string, origin: "scheduled" | "requested"): Promise<ProposeResult> {
+  async function propose(
+    userId: string,
+    origin: "scheduled" | "requested" | "retrain",
+    options: { examplesOfJob?: string } = {},
+  ): Promise<ProposeResult> {
     const refuse = (refusal: Outcome) => ({ ...refusal, ok: false }) as const;
     const provider = ctx.provider;
     if (!provider) return refuse(outcome("train.disabled"));
-    const sources = await readySources(userId);
+    if (ctx.consent) {
+      const owner = await db.user.findUnique({ where: { id: userId }, select: { platform: true } });
+      const off = owner && ctx.consent.offReason(owner.platform as "discord" | "slack");
+      if (off) return refuse(outcome("train.platform_not_allowed", off));
+    }
+    const refused = await providerRefusal(ctx, provider);
+    if (refused) {
+      logRefusal(log, provider);
+      return refuse(outcome("train.provider_refuses", refused));
+    }
+    const sources = await readySources(userId, options.examplesOfJob);
     const dataset = buildFor(sources, provider);
     if (dataset.stats.examples < provider.minExamples)
       return refuse(outcome("train.not_enough_examples", dataset.stats.examples, provider.minExamples));
@@ -51,8 +80,33 @@ export function createProposals(ctx: StageContext) {
       epochs: settings.epochs,
       pricePer1MTokens: settings.pricePer1MTokens,
     });
-    const fits = await budgets.wouldFitTraining({ userId, amountUsd: estimate.costUsd });
-    if (!fits.ok) return refuse(outcome(LIMIT_OUTCOME[fits.reason], fits));
+    // A provider that quotes (Together) prices the uploaded files itself; the higher price is reserved.
+    let quoted: ProviderQuote | undefined;
+    try {
+      quoted = await quoteWithProvider(
+        provider,
+        dataset,
+        { baseModel: settings.baseModel, epochs: estimate.epochs },
+        { log, ...ctx.quoteOptions },
+      );
+    } catch (e) {
+      log.warn("the provider could not price the training; no offer made", { userId, error: e });
+      return refuse(outcome("train.quote_failed", e instanceof Error ? e.message : String(e)));
+    }
+    const quoteFiles = quoted
+      ? [quoted.trainingFile, ...(quoted.validationFile ? [quoted.validationFile] : [])]
+      : [];
+    const abandon = () => deleteQuietly(provider, quoteFiles, log);
+    if (quoted?.quote.allowedToProceed === false) {
+      await abandon();
+      return refuse(outcome("train.provider_credit", provider.name));
+    }
+    const reservedUsd = Math.max(estimate.costUsd, quoted?.quote.usd ?? 0);
+    const fits = await budgets.wouldFitTraining({ userId, amountUsd: reservedUsd });
+    if (!fits.ok) {
+      await abandon();
+      return refuse(outcome(LIMIT_OUTCOME[fits.reason], fits));
+    }
     const now = clock.now();
     try {
       const proposal = await db.$transaction(async (tx) => {
@@ -73,7 +127,15 @@ export function createProposals(ctx: StageContext) {
             epochs: estimate.epochs,
             redactions: dataset.stats.redactions,
             drops: dataset.stats.drops,
-            estimatedCostUsd: estimate.costUsd.toFixed(6),
+            estimatedCostUsd: reservedUsd.toFixed(6),
+            ...(quoted
+              ? {
+                  quotedUsd: quoted.quote.usd.toFixed(6),
+                  quotedTokens: quoted.quote.tokens ?? null,
+                  quoteFileId: quoted.trainingFile,
+                  quoteValidationFileId: quoted.validationFile ?? null,
+                }
+              : {}),
             estimatedSeconds: estimate.estimatedSeconds,
             trainJsonl: dataset.trainJsonl,
             validationJsonl: dataset.validationJsonl ?? null,
@@ -88,9 +150,13 @@ export function createProposals(ctx: StageContext) {
         });
         return created;
       });
-      if (!proposal) return refuse(outcome("train.training_running"));
+      if (!proposal) {
+        await abandon();
+        return refuse(outcome("train.training_running"));
+      }
       return { ok: true, proposalId: proposal.id };
     } catch (e) {
+      await abandon();
       // The partial unique index: another proposal for this user is already pending.
       if (isUniqueViolation(e)) return refuse(outcome("train.offer_pending"));
       throw e;
@@ -109,9 +175,18 @@ export function createProposals(ctx: StageContext) {
       return false;
     }
     const cost = Number(p.estimatedCostUsd);
+    const quote =
+      p.quotedUsd !== null
+        ? {
+            provider: p.provider,
+            usd: Number(p.quotedUsd),
+            tokens: p.quotedTokens ?? undefined,
+            ownUsd: Math.round(p.tokens * settings.pricePer1MTokens) / 1_000_000,
+          }
+        : undefined;
     const ref = await notifier.sendApprovalPrompt(p.user.externalId, {
       proposalId,
-      text: fineTuneNotices.offer({ ...p, estimatedCostUsd: cost }),
+      text: fineTuneNotices.offer({ ...p, estimatedCostUsd: cost, quote }),
       approveLabel: fineTuneNotices.approveLabel(cost),
       declineLabel: fineTuneNotices.declineLabel,
     });
@@ -152,7 +227,15 @@ export function createProposals(ctx: StageContext) {
     let cursor: string | undefined;
     for (;;) {
       const users = await db.user.findMany({
-        where: { readyCount: { gte: settings.threshold }, optedOut: false },
+        // Offers nobody asked for go only to people who rate replies (so they know the bot) and
+        // have not turned them off, on platforms the operator may train on (training-consent.ts).
+        where: {
+          readyCount: { gte: settings.threshold },
+          optedOut: false,
+          trainingOffersOff: false,
+          ratedCount: { gte: 1 },
+          ...(ctx.consent ? { platform: { in: [...ctx.consent.platforms] } } : {}),
+        },
         select: { id: true, readyCount: true, proposalBlockedUntilReady: true },
         orderBy: { id: "asc" },
         take: 200,

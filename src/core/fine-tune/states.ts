@@ -82,7 +82,8 @@ const PROPOSAL_MOVES: Record<ProposalState, readonly ProposalState[]> = {
 };
 
 const JOB_MOVES: Record<JobState, readonly JobState[]> = {
-  approved: ["uploading", "failed", "cancelled"],
+  // approved -> uploaded: the offer's files were uploaded already, for the provider's quote.
+  approved: ["uploading", "uploaded", "failed", "cancelled"],
   uploading: ["uploaded", "failed", "cancelled"],
   uploaded: ["creating", "failed", "cancelled"],
   creating: ["running", "failed", "cancelled"],

@@ -6,6 +6,7 @@ import type { Prisma } from "../../generated/prisma/client.ts";
 import { type Outcome, outcome } from "../outcomes.ts";
 import { countTrained } from "../user-counters.ts";
 import type { UserRef } from "../users.ts";
+import type { AdapterRecord } from "./adapters.ts";
 import type { StageContext } from "./context.ts";
 
 /** What `/assistant rollback` goes back to when the person names nothing. */
@@ -24,6 +25,7 @@ export function createVersions(ctx: StageContext) {
     job: { id: string; userId: string; provider: string; baseModel: string; proposalId: string },
     modelId: string,
     now: Date,
+    adapter?: AdapterRecord,
   ) {
     const last = await tx.modelVersion.aggregate({ where: { userId: job.userId }, _max: { version: true } });
     const created = await tx.modelVersion.create({
@@ -35,6 +37,7 @@ export function createVersions(ctx: StageContext) {
         baseModel: job.baseModel,
         version: (last._max.version ?? 0) + 1,
         createdAt: now,
+        ...adapter,
       },
     });
     const used = await tx.proposalExample.findMany({
@@ -81,8 +84,11 @@ export function createVersions(ctx: StageContext) {
     });
     if (!user) return outcome("rollback.no_models");
     const t = target?.trim().toLowerCase() || DEFAULT_ROLLBACK_TARGET;
-    const answerWith = (id: string | null) =>
-      db.user.update({ where: { id: user.id }, data: { activeModelVersionId: id } });
+    const answerWith = async (id: string | null) => {
+      await db.user.update({ where: { id: user.id }, data: { activeModelVersionId: id } });
+      // An adapter server loads the chosen version's adapter and unloads the one it replaces.
+      await ctx.adapters?.sync(user.id);
+    };
     if (t === "base") {
       await answerWith(null);
       return outcome("rollback.to_base");

@@ -5,6 +5,7 @@
 import type { Config } from "../../config.ts";
 import type { FineTuneProvider, LlmProvider } from "../ports.ts";
 import { createGeminiProvider, type GeminiProviderOptions } from "./gemini-llm.ts";
+import { togetherFineTuneFromConfig } from "./open-weights-from-config.ts";
 import { createOpenAIFineTuneProvider } from "./openai-fine-tune.ts";
 import { createOpenAIProvider } from "./openai-llm.ts";
 import { createVertexFineTuneProvider } from "./vertex-fine-tune.ts";
@@ -39,6 +40,7 @@ export function createFineTuneProvider(
   options: Pick<ProviderOptions, "googleAuthOptions"> = {},
 ): FineTuneProvider | undefined {
   const ft = config.fineTune;
+  if (ft.provider === "together") return togetherFineTuneFromConfig(config);
   if (ft.provider === "openai")
     return createOpenAIFineTuneProvider({
       apiKey: config.llm.openai.apiKey ?? "",
