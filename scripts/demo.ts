@@ -1,8 +1,9 @@
 // `npm run demo`: the whole product in under a minute, with no keys, no tokens and no network.
-// It starts the Discord and OpenAI emulators (test/emulators), a temporary embedded database and the
-// real bot against them, then plays a short story in the terminal: two people chat, the bot
-// remembers each of them separately, they rate replies, one of them gets a fine-tune offer, approves
-// it, the job runs, and her next answer comes from her own model. Exit code 0 when every beat
+// It starts the Discord, OpenAI, Together AI and vLLM emulators (test/emulators), a temporary
+// embedded database and the real bot against them, then plays a short story in the terminal: two
+// people chat, the bot remembers each of them separately, they rate replies, one of them gets a
+// fine-tune offer with Together's price, approves it, Together trains her LoRA adapter, vLLM loads
+// it, and her next answer comes from her own adapter (the open-weights route). Exit code 0 when every beat
 // happened; 1 with the reason (and the bot's last log lines) when one did not.
 import type { APIEmbed, APIMessage } from "discord.js";
 import { viewPrompt } from "./demo/model.ts";
@@ -135,7 +136,8 @@ async function story(world: World, out: Printer): Promise<void> {
     "",
     buttons.map((b) => `[ ${b.label} ]`).join("  "),
   ]);
-  if (!/Estimated cost: \$/.test(offer.content)) throw new DemoError("the approval DM has no cost estimate");
+  if (!/Price quoted by Together: \$/.test(offer.content))
+    throw new DemoError("the approval DM has no price from Together");
   if (world.dms(BEN).length > 0) throw new DemoError("Ben got a DM he should not have");
   if (/removed before upload: [1-9]/.test(offer.content))
     out.note("That is Ana's email address: it was replaced by a placeholder in the training file.");
@@ -143,7 +145,7 @@ async function story(world: World, out: Printer): Promise<void> {
   // ------------------------------------------------------------------------------------------
   out.scene(
     "Ana approves",
-    "Approving reserves the estimated cost against the admins' spending limits, uploads the\ntraining file and creates the fine-tuning job.",
+    "Approving reserves the price against the admins' spending limits and creates the LoRA job\non the training file uploaded for Together's quote.",
   );
   const approve = buttons.find((b) => b.customId.startsWith("ft:approve:"));
   if (!approve) throw new DemoError("the approval DM has no Approve button");
@@ -155,21 +157,22 @@ async function story(world: World, out: Printer): Promise<void> {
   // ------------------------------------------------------------------------------------------
   out.scene(
     "The fine-tuning job runs",
-    "The emulator's fine-tuning clock is advanced step by step; after each step the bot's monitoring\njob (every 5 minutes in production) asks the emulated OpenAI API how the job is doing.",
+    "The emulator's fine-tuning clock is advanced step by step; after each step the bot's monitoring\njob (every 5 minutes in production) asks the emulated Together API how the job is doing. When it\ncompletes, the adapter is put where vLLM reads it (the operator's download) and the bot loads it.",
   );
   const job = await waitFor("the fine-tuning job to be created", () =>
     world.db.fineTuneJob.findFirst({ where: { providerJobId: { not: null } } }),
   );
   out.step(`job ${job.providerJobId} created on ${job.baseModel}: ${job.providerStatus}`);
-  const started = world.openai.clock.now();
+  const started = world.together.clock.now();
   let last = job.providerStatus;
   for (let i = 0; i < 100; i++) {
-    const moved = world.openai.tick();
+    const moved = world.together.tick();
+    world.publishAdapters();
     await world.app.core.lifecycle.monitor();
     const now = await world.db.fineTuneJob.findUniqueOrThrow({ where: { id: job.id } });
     if (now.providerStatus !== last) {
       last = now.providerStatus;
-      const minutes = ((world.openai.clock.now() - started) / 60_000).toFixed(1);
+      const minutes = ((world.together.clock.now() - started) / 60_000).toFixed(1);
       out.step(`${now.providerStatus}   ${out.dim(`(emulated time: +${minutes} min)`)}`);
     }
     if (now.state === "failed") throw new DemoError(`the fine-tuning job failed: ${now.error}`);
@@ -180,6 +183,10 @@ async function story(world: World, out: Printer): Promise<void> {
   if (done.state !== "succeeded" || !done.fineTunedModel)
     throw new DemoError(`the fine-tuning job did not succeed (state ${done.state})`);
   out.step(`fine-tuned model: ${done.fineTunedModel}`);
+  const version = await world.db.modelVersion.findFirstOrThrow({ where: { jobId: done.id } });
+  if (!version.adapterName || !world.vllm.adapters.loaded.has(version.adapterName))
+    throw new DemoError("the bot did not load Ana's adapter into vLLM");
+  out.step(`vLLM: adapter ${version.adapterName} loaded from ${version.adapterSource}`);
   const ready = await waitFor("the 'model is ready' DM to Ana", () =>
     world.dms(ANA).find((m) => m.content.startsWith("Your own model")),
   );
@@ -188,11 +195,11 @@ async function story(world: World, out: Printer): Promise<void> {
   // ------------------------------------------------------------------------------------------
   out.scene(
     "Ana's next reply comes from her own model",
-    "Memory still works on top of it. Ben is unchanged.",
+    "vLLM answers with model = her adapter's name; memory still works on top of it. Ben is unchanged.",
   );
   const anaAfter = await ask(ANA, "random", "What is my dog called?");
   show(anaAfter);
-  if (!anaAfter.model.startsWith("ft:")) throw new DemoError(`Ana was answered by ${anaAfter.model}`);
+  if (anaAfter.model !== version.adapterName) throw new DemoError(`Ana was answered by ${anaAfter.model}`);
   if (!anaAfter.text.includes("Pixel")) throw new DemoError("Ana's own model was not given her memory");
   const benAfter = await ask(BEN, "random", "I'm learning Rust: what should I build first?");
   show(benAfter);
@@ -280,11 +287,12 @@ async function main(): Promise<number> {
   out.banner([
     "Learning assistant: demo",
     "",
-    "Everything runs locally, against EMULATORS: a Discord emulator and an OpenAI emulator on",
-    "127.0.0.1, and a temporary embedded Postgres (PGlite). No network, no keys, no tokens.",
-    "The bot itself is the real one (the same code `npm start` runs); only its Discord and",
-    "OpenAI URLs point at the emulators. The OpenAI emulator's 'model' is a tiny script that",
-    "answers from the prompt the bot sends it, so what it remembers is what the bot sent.",
+    "Everything runs locally, against EMULATORS: Discord, OpenAI (the base model), Together AI",
+    "(LoRA fine-tuning) and vLLM (serving each person's adapter) on 127.0.0.1, and a temporary",
+    "embedded Postgres (PGlite). No network, no keys, no tokens.",
+    "The bot itself is the real one (the same code `npm start` runs); only its URLs point at the",
+    "emulators. The emulated models are a tiny script that answers from the prompt the bot sends",
+    "it, so what it remembers is what the bot sent.",
   ]);
 
   let failure: unknown;
@@ -292,7 +300,10 @@ async function main(): Promise<number> {
     const world = await startWorld(
       [ANA, BEN],
       {
-        env: { FINETUNE_PROVIDER: "openai", FINETUNE_THRESHOLD: String(THRESHOLD) },
+        env: {
+          FINETUNE_PLATFORMS: "discord,slack",
+          FINETUNE_THRESHOLD: String(THRESHOLD),
+        },
         log: keepLog,
         progress: (text) => out.note(text),
       },

@@ -222,15 +222,88 @@ export const settings = {
     hint: 'a JSON object such as {"👍":5,"👎":1}',
   }),
   // Fine-tuning
-  FINETUNE_PROVIDER: setting(z.enum(["openai", "vertex", "none"]).default("openai"), {
+  FINETUNE_PROVIDER: setting(z.enum(["together", "openai", "vertex", "none"]).default("none"), {
     group: "Fine-tuning",
-    description: "Where per-user models are trained: `openai`, `vertex` (Gemini), or `none`.",
-    hint: "openai, vertex or none",
+    description:
+      "Where per-user models are trained: `together` (LoRA on open weights), `openai` (closing: no new jobs for anyone from 2027-01-06), `vertex` (Gemini), or `none` (level 3 off).",
+    hint: "together, openai, vertex or none",
   }),
   FINETUNE_BASE_MODEL: setting(optionalText, {
     group: "Fine-tuning",
-    description: "Model to tune. Default: gpt-4.1-mini-2025-04-14 (openai) or gemini-2.5-flash (vertex).",
-    hint: "a tunable model such as gpt-4.1-mini-2025-04-14",
+    description:
+      "Model to tune. Default: Qwen/Qwen3-8B (together), gpt-4.1-mini-2025-04-14 (openai) or gemini-2.5-flash (vertex).",
+    hint: "a tunable model such as Qwen/Qwen3-8B",
+  }),
+  FINETUNE_PLATFORMS: setting(
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.enum(["discord", "slack"])))
+      .default([]),
+    {
+      group: "Fine-tuning",
+      description:
+        "Platforms whose messages you have the right to train on (see Platform terms): `slack`, `discord`, or both. People on other platforms keep memory and few-shot but get no training.",
+      hint: "a list such as slack,discord (Discord needs its express permission)",
+    },
+  ),
+  TOGETHER_API_KEY: setting(optionalText, {
+    group: "Fine-tuning",
+    description: "Together AI key (FINETUNE_PROVIDER=together).",
+    hint: "an API key from api.together.ai (Settings > API Keys)",
+    secret: true,
+  }),
+  TOGETHER_BASE_URL: setting(url.default("https://api.together.ai/v1"), {
+    group: "Fine-tuning",
+    description:
+      "Together API base URL: fine-tuning and chat; its `/v2` sibling manages dedicated deployments.",
+    hint: "a URL such as https://api.together.ai/v1",
+  }),
+  TOGETHER_ADAPTER_DEPLOYMENT: setting(
+    z
+      .string()
+      .trim()
+      .regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected <projectId>/<endpointId>/<deploymentId>")
+      .optional(),
+    {
+      group: "Fine-tuning",
+      description:
+        "A LoRA-enabled Together dedicated deployment (`<projectId>/<endpointId>/<deploymentId>`) each person's adapter is attached to when activated. Unset: adapters are served by LORA_SERVER_URL, or by Together's model name.",
+      hint: "ids such as proj_abc/endpoint-123/dep-456",
+    },
+  ),
+  FINETUNE_LORA_RANK: setting(int(1, 512).default(16), {
+    group: "Fine-tuning",
+    description: "LoRA rank (`lora_r`); keep it at or below vLLM's --max-lora-rank.",
+    hint: "a whole number such as 16",
+  }),
+  FINETUNE_LORA_ALPHA: setting(int(1, 1024).optional(), {
+    group: "Fine-tuning",
+    description: "LoRA alpha (`lora_alpha`). Default: twice the rank.",
+    hint: "a whole number such as 32",
+  }),
+  LORA_SERVER_URL: setting(url.optional(), {
+    group: "Fine-tuning",
+    description:
+      "Self-hosted vLLM (`--enable-lora`, VLLM_ALLOW_RUNTIME_LORA_UPDATING=True) that serves the base model and each person's adapter, OpenAI-compatible base URL.",
+    hint: "a URL such as http://vllm:8000/v1",
+  }),
+  LORA_SERVER_API_KEY: setting(optionalText, {
+    group: "Fine-tuning",
+    description: "vLLM's --api-key, if it was started with one.",
+    hint: "the value given to vllm serve --api-key",
+    secret: true,
+  }),
+  LORA_ADAPTER_DIR: setting(text.default("/adapters"), {
+    group: "Fine-tuning",
+    description:
+      "Directory on the vLLM host holding adapters as `<dir>/<adapter name>/` (adapter_config.json + adapter_model.safetensors); `lora_path` is built from it.",
+    hint: "a directory path such as /adapters",
   }),
   FINETUNE_THRESHOLD: setting(int(1).default(100), {
     group: "Fine-tuning",
@@ -408,8 +481,18 @@ export interface Config {
   shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
   fineTune: {
-    provider: "openai" | "vertex" | "none";
+    provider: "together" | "openai" | "vertex" | "none";
     baseModel: string;
+    /** Platforms the operator may train on (FINETUNE_PLATFORMS). */
+    platforms: Array<"discord" | "slack">;
+    lora: { rank: number; alpha: number };
+    together: {
+      apiKey?: string;
+      baseUrl: string;
+      deployment?: { projectId: string; endpointId: string; deploymentId: string };
+    };
+    /** A self-hosted vLLM serving adapters (LORA_SERVER_URL). */
+    loraServer?: { url: string; apiKey?: string; adapterDir: string };
     threshold: number;
     minRating: number;
     epochs: "auto" | number;
@@ -529,6 +612,12 @@ export function loadConfig(
   if (r.FINETUNE_PROVIDER === "vertex") need("GCS_BUCKET", "when FINETUNE_PROVIDER is vertex");
   if (r.FINETUNE_PROVIDER === "openai" && r.LLM_PROVIDER !== "openai")
     need("OPENAI_API_KEY", "when FINETUNE_PROVIDER is openai");
+  if (r.FINETUNE_PROVIDER === "together") need("TOGETHER_API_KEY", "when FINETUNE_PROVIDER is together");
+  if (r.TOGETHER_ADAPTER_DEPLOYMENT && r.LORA_SERVER_URL)
+    problems.push({
+      variable: "TOGETHER_ADAPTER_DEPLOYMENT",
+      message: "and LORA_SERVER_URL are both set; set only the one that serves the adapters",
+    });
   if (problems.length) throw new ConfigError(problems);
 
   const gemini = r.LLM_PROVIDER === "gemini";
@@ -577,9 +666,17 @@ export function loadConfig(
     ratingEmoji: r.RATING_EMOJI,
     fineTune: {
       provider: r.FINETUNE_PROVIDER,
-      baseModel:
-        r.FINETUNE_BASE_MODEL ??
-        (r.FINETUNE_PROVIDER === "vertex" ? "gemini-2.5-flash" : "gpt-4.1-mini-2025-04-14"),
+      baseModel: r.FINETUNE_BASE_MODEL ?? DEFAULT_BASE_MODELS[r.FINETUNE_PROVIDER],
+      platforms: r.FINETUNE_PLATFORMS,
+      lora: { rank: r.FINETUNE_LORA_RANK, alpha: r.FINETUNE_LORA_ALPHA ?? 2 * r.FINETUNE_LORA_RANK },
+      together: {
+        apiKey: r.TOGETHER_API_KEY,
+        baseUrl: r.TOGETHER_BASE_URL.replace(/\/+$/, ""),
+        deployment: parseDeployment(r.TOGETHER_ADAPTER_DEPLOYMENT),
+      },
+      loraServer: r.LORA_SERVER_URL
+        ? { url: r.LORA_SERVER_URL, apiKey: r.LORA_SERVER_API_KEY, adapterDir: r.LORA_ADAPTER_DIR }
+        : undefined,
       threshold: r.FINETUNE_THRESHOLD,
       minRating: r.FINETUNE_MIN_RATING,
       epochs: r.FINETUNE_EPOCHS,
@@ -601,6 +698,24 @@ export function loadConfig(
     healthPort: r.HEALTH_PORT,
     retention: { days: r.RETENTION_DAYS, schedule: r.RETENTION_SCHEDULE },
   };
+}
+
+/**
+ * What each provider tunes when FINETUNE_BASE_MODEL is unset. Together: Qwen3 8B, Together's own
+ * recommendation for simple tasks, and (unlike the `-Reference` models) deployable on a dedicated
+ * endpoint; vLLM serves it as is. Vertex: gemini-2.5-flash, GA for supervised tuning.
+ */
+export const DEFAULT_BASE_MODELS = {
+  together: "Qwen/Qwen3-8B",
+  openai: "gpt-4.1-mini-2025-04-14",
+  vertex: "gemini-2.5-flash",
+  none: "Qwen/Qwen3-8B",
+} as const;
+
+function parseDeployment(v: string | undefined) {
+  if (!v) return undefined;
+  const [projectId, endpointId, deploymentId] = v.split("/") as [string, string, string];
+  return { projectId, endpointId, deploymentId };
 }
 
 /** The platforms to start; empty means there is nothing to serve. */

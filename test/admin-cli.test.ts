@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subjectHash } from "../src/core/data-rights.ts";
-import { modelSuffix } from "../src/core/fine-tune/lifecycle.ts";
+import { subjectHash } from "../src/core/data-rights/deletions.ts";
+import { modelSuffix } from "../src/core/fine-tune/launch.ts";
 import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
 import { openPGlite } from "../src/database/adapters.ts";
 import { acquireDataDirLock, pgliteDir } from "../src/database/data-dir-lock.ts";
@@ -331,6 +331,7 @@ describe("npm run admin", () => {
     expect(emu.files.has(fileId)).toBe(true);
 
     const r = await admin(["forget", aliceOpaque, "--yes"], {
+      FINETUNE_PROVIDER: "openai",
       OPENAI_API_KEY: "test",
       OPENAI_BASE_URL: `${emu.url}/v1`,
     });

@@ -88,8 +88,58 @@ describe("configuration", () => {
       "GCS_BUCKET",
     ]);
     expect(
-      problems({ ...minimal, LLM_PROVIDER: "gemini", OPENAI_API_KEY: "" }).map((l) => l.split(":")[0]),
+      problems({ ...minimal, LLM_PROVIDER: "gemini", OPENAI_API_KEY: "", FINETUNE_PROVIDER: "openai" }).map(
+        (l) => l.split(":")[0],
+      ),
     ).toEqual(["GEMINI_API_KEY", "OPENAI_API_KEY"]);
+    expect(problems({ ...minimal, FINETUNE_PROVIDER: "together" })).toEqual([
+      "TOGETHER_API_KEY: is required when FINETUNE_PROVIDER is together; set it to an API key from api.together.ai (Settings > API Keys)",
+    ]);
+    expect(
+      problems({
+        ...minimal,
+        LORA_SERVER_URL: "http://vllm:8000/v1",
+        TOGETHER_ADAPTER_DEPLOYMENT: "proj_1/endpoint-1/dep-1",
+      }).map((l) => l.split(":")[0]),
+    ).toEqual(["TOGETHER_ADAPTER_DEPLOYMENT"]);
+    expect(problems({ ...minimal, TOGETHER_ADAPTER_DEPLOYMENT: "just-one-id" })[0]).toMatch(
+      /^TOGETHER_ADAPTER_DEPLOYMENT: is invalid \(expected <projectId>\/<endpointId>\/<deploymentId>\)/,
+    );
+    expect(problems({ ...minimal, FINETUNE_PLATFORMS: "discord,telegram" })[0]).toMatch(
+      /^FINETUNE_PLATFORMS: is invalid/,
+    );
+  });
+
+  it("has no fine-tuning provider by default, and open weights when one is chosen", () => {
+    const off = loadConfig(minimal);
+    expect(off.fineTune.provider).toBe("none");
+    expect(off.fineTune.platforms).toEqual([]);
+    const on = loadConfig({
+      ...minimal,
+      FINETUNE_PROVIDER: "together",
+      TOGETHER_API_KEY: "tg",
+      FINETUNE_PLATFORMS: "Slack, discord",
+      FINETUNE_LORA_RANK: "8",
+      TOGETHER_ADAPTER_DEPLOYMENT: "proj_1/endpoint-1/dep-1",
+    });
+    expect(on.fineTune).toMatchObject({
+      provider: "together",
+      baseModel: "Qwen/Qwen3-8B",
+      platforms: ["slack", "discord"],
+      lora: { rank: 8, alpha: 16 },
+      together: {
+        apiKey: "tg",
+        baseUrl: "https://api.together.ai/v1",
+        deployment: { projectId: "proj_1", endpointId: "endpoint-1", deploymentId: "dep-1" },
+      },
+    });
+    expect(on.fineTune.loraServer).toBeUndefined();
+    const vllm = loadConfig({ ...minimal, LORA_SERVER_URL: "http://vllm:8000/v1", LORA_SERVER_API_KEY: "k" });
+    expect(vllm.fineTune.loraServer).toEqual({
+      url: "http://vllm:8000/v1",
+      apiKey: "k",
+      adapterDir: "/adapters",
+    });
   });
 
   it("makes every external service's base URL configurable", () => {

@@ -20,6 +20,7 @@ const TABLES = [
   "ExchangeReaction",
   "FineTuneJob",
   "FineTuneProposal",
+  "FineTuneProviderRefusal",
   "JobRun",
   "ModelVersion",
   "ProcessedEvent",

@@ -5,7 +5,7 @@ import { ButtonStyle, ComponentType, MessageFlags } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startApp } from "../src/app.ts";
 import { approvalButtonId } from "../src/core/assistant.ts";
-import { messages } from "../src/core/conversation.ts";
+import { replyNotices as messages } from "../src/core/messages.ts";
 import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord-emulator.ts";
 import { defaultChatReply } from "./emulators/openai-emulator.ts";
 import { memoryLogger } from "./support/core.ts";
@@ -52,6 +52,7 @@ describe("Discord adapter", () => {
     expect(names).toEqual([
       "status",
       "train",
+      "training",
       "models",
       "rollback",
       "memory",

@@ -17,6 +17,7 @@ describe("Discord fine-tuning loop", () => {
     h = await startDiscordApp({
       env: {
         FINETUNE_PROVIDER: "openai",
+        FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_THRESHOLD: String(THRESHOLD),
         FINETUNE_MIN_REPLY_CHARS: "5",
       },

@@ -27,6 +27,8 @@ describe("approval crashes", () => {
         OPENAI_API_KEY: "test",
         OPENAI_BASE_URL: `${emu.url}/v1`,
         EMBEDDING_DIMENSIONS: "64",
+        FINETUNE_PROVIDER: "openai",
+        FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_MIN_REPLY_CHARS: "5",
         FINETUNE_PRICE_PER_1M_TOKENS: "5",
       }),

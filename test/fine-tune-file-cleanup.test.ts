@@ -43,6 +43,8 @@ async function setup(
       OPENAI_API_KEY: "test",
       OPENAI_BASE_URL: `${openai.url}/v1`,
       EMBEDDING_DIMENSIONS: "64",
+      FINETUNE_PROVIDER: "openai",
+      FINETUNE_PLATFORMS: "discord,slack",
       FINETUNE_MIN_REPLY_CHARS: "5",
       FINETUNE_PRICE_PER_1M_TOKENS: "5",
       ...(vertex ? { GEMINI_BASE_URL: vertex.gemini.url } : {}),

@@ -623,6 +623,8 @@ describe("Together fine-tune provider", () => {
       trainedTokens: record.tokenCount,
       billedUsd: record.totalPriceNano! / 1e9,
       validationLoss: lastEval,
+      // The adapter Together registered for the job: what a dedicated deployment attaches.
+      adapter: { id: record.adapterObjectId, name: record.adapterObjectName },
     });
     expect(posts(emu, "/v1/fine-tunes")[0]!.body).toMatchObject({
       validation_file: validationFile,

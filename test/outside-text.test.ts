@@ -29,6 +29,7 @@ describe("text from outside, on Discord", () => {
     h = await startDiscordApp({
       env: {
         FINETUNE_PROVIDER: "openai",
+        FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_THRESHOLD: String(THRESHOLD),
         FINETUNE_MIN_REPLY_CHARS: "5",
       },

@@ -17,6 +17,7 @@ describe.each(["http", "socket"] as const)("Slack fine-tuning loop (%s)", (trans
       transport,
       env: {
         FINETUNE_PROVIDER: "openai",
+        FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_THRESHOLD: String(THRESHOLD),
         FINETUNE_MIN_REPLY_CHARS: "5",
       },

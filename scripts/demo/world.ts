@@ -8,10 +8,13 @@ import { join } from "node:path";
 import type { APIEmbed, APIMessage } from "discord.js";
 import { type App, startApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
+import { adapterNameFor } from "../../src/core/fine-tune/adapters.ts";
 import { type OpenDatabase, openDatabase } from "../../src/database/open-database.ts";
 import { createLogger } from "../../src/logger.ts";
 import { startDiscordEmulator } from "../../test/emulators/discord-emulator.ts";
 import { type ChatCompletionRequest, startOpenAIEmulator } from "../../test/emulators/openai-emulator.ts";
+import { startTogetherEmulator } from "../../test/emulators/together/index.ts";
+import { startVllmEmulator } from "../../test/emulators/vllm/index.ts";
 import { demoReply } from "./model.ts";
 
 export const BOT_ID = "1000";
@@ -127,6 +130,19 @@ export async function startWorld(people: Person[], options: WorldOptions, cleanu
       return demoReply(body);
     });
 
+    // The open-weights route: Together trains each person's LoRA adapter, a vLLM serves them.
+    const together = await startTogetherEmulator({ apiKey: "emulator-together-key" });
+    cleanup.add("Together emulator", () => together.close());
+    progress(`Together AI emulator listening on ${together.url}`);
+    const vllm = await startVllmEmulator({ baseModel: "Qwen/Qwen3-8B", apiKey: "emulator-vllm-key" });
+    cleanup.add("vLLM emulator", () => vllm.close());
+    progress(`vLLM emulator (--enable-lora) listening on ${vllm.url}`);
+    vllm.setReply((body) => {
+      const request = body as unknown as ChatCompletionRequest;
+      prompts.push(request);
+      return demoReply(request);
+    });
+
     progress(`creating an embedded Postgres (PGlite) in ${dataDir} and migrating it…`);
     const database: OpenDatabase = await openDatabase({ dataDir });
     cleanup.add("database", () => database.close());
@@ -139,6 +155,13 @@ export async function startWorld(people: Person[], options: WorldOptions, cleanu
       DISCORD_API_URL: discord.apiUrl,
       OPENAI_API_KEY: "emulator-no-real-key",
       OPENAI_BASE_URL: `${openai.url}/v1`,
+      FINETUNE_PROVIDER: "together",
+      TOGETHER_API_KEY: "emulator-together-key",
+      TOGETHER_BASE_URL: `${together.url}/v1`,
+      LORA_SERVER_URL: `${vllm.url}/v1`,
+      LORA_SERVER_API_KEY: "emulator-vllm-key",
+      // Together's LoRA rate for models up to 16B in the emulator, so both prices agree.
+      FINETUNE_PRICE_PER_1M_TOKENS: "0.48",
       DATA_DIR: dataDir,
       ...options.env,
     });
@@ -158,6 +181,24 @@ export async function startWorld(people: Person[], options: WorldOptions, cleanu
     return {
       discord,
       openai,
+      together,
+      vllm,
+      /**
+       * What the operator's side does for vLLM: a completed Together adapter, downloaded, lies in
+       * LORA_ADAPTER_DIR under its name. Returns the names published.
+       */
+      publishAdapters(): string[] {
+        const names: string[] = [];
+        for (const job of together.fineTunes.records.values()) {
+          if (job.status !== "completed") continue;
+          const name = adapterNameFor(job.modelOutputName);
+          vllm.addAdapterSource(`${config.fineTune.loraServer?.adapterDir ?? "/adapters"}/${name}`, {
+            rank: 16,
+          });
+          names.push(name);
+        }
+        return names;
+      },
       db,
       app,
       config,

@@ -31,6 +31,8 @@ export interface Assistant {
   status(user: UserRef): Promise<{ status: UserStatus; text: string }>;
   /** `/assistant train`: the approval prompt arrives by DM; this is the immediate answer. */
   train(user: UserRef): Promise<CommandReply>;
+  /** `/assistant training off|on`: whether the bot offers a training on its own (train always works). */
+  trainingOffers(user: UserRef, wanted: string): Promise<CommandReply>;
   /** `/assistant models`: the user's model versions. */
   models(user: UserRef): Promise<CommandReply>;
   /** `/assistant rollback [previous|base|<version>]`. */

@@ -32,6 +32,11 @@ export interface ChatResult {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /**
+   * Set when the model asked for could not answer and another did instead (a person's adapter the
+   * server no longer has: the base model answered): the model that answered.
+   */
+  answeredBy?: string;
 }
 
 /**
@@ -101,6 +106,11 @@ export interface FineTuneJobInfo {
   error?: string;
   /** Files the provider wrote for the job and keeps until deleted (OpenAI `result_files`). */
   resultFiles?: string[];
+  /**
+   * The LoRA adapter the job produced, where the provider registers it as a model of its own
+   * (Together `adapter_object_id` / `adapter_object_name`): what a dedicated deployment attaches.
+   */
+  adapter?: { id: string; name: string };
 }
 
 /** The provider's own price for a job it has not run yet (see FineTuneProvider.quotePrice). */

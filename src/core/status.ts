@@ -1,6 +1,7 @@
 // What `/assistant status` shows a user: what the bot knows about them and where they stand on the
 // way to their own fine-tuned model. Read from the user's counters plus two small aggregates.
 import type { Database } from "../database/open-database.ts";
+import { formatStatus } from "./messages.ts";
 import type { UserRef } from "./users.ts";
 
 export interface UserStatus {
@@ -17,11 +18,22 @@ export interface UserStatus {
   memorySize: number;
   spend: { chatUsd: number; trainingUsd: number };
   optedOut: boolean;
+  /** Why level 3 is off for this person (no provider configured, their platform's terms). */
+  fineTuneOff?: string;
 }
 
-export function createStatus(deps: { db: Database; settings: { threshold: number; chatModel: string } }) {
+export function createStatus(deps: {
+  db: Database;
+  settings: { threshold: number; chatModel: string };
+  /** Why fine-tuning is off for this person, if it is (fine-tune/training-consent.ts). */
+  fineTuneOff?: (ref: UserRef) => string | undefined;
+}) {
   const { db } = deps;
   async function status(ref: UserRef): Promise<UserStatus> {
+    const off = deps.fineTuneOff?.(ref);
+    return off ? { ...(await facts(ref)), fineTuneOff: off } : facts(ref);
+  }
+  async function facts(ref: UserRef): Promise<UserStatus> {
     const user = await db.user.findUnique({
       where: { externalId: ref.externalId },
       select: {
@@ -74,23 +86,5 @@ export function createStatus(deps: { db: Database; settings: { threshold: number
     };
   }
 
-  /** Plain-text rendering shared by both platforms (Discord adds an embed around the same facts). */
-  function formatStatus(s: UserStatus): string {
-    const bar = progressBar(s.progress);
-    return [
-      `Exchanges remembered: ${s.exchanges} (searchable memory: ${s.memorySize})`,
-      `Rated replies: ${s.rated}, highly rated: ${s.highlyRated}`,
-      `Fine-tune progress: ${bar} ${s.readyForFineTune}/${s.threshold} ready examples`,
-      `Answering model: ${s.activeModel.model}${s.activeModel.fineTuned ? ` (your fine-tuned model v${s.activeModel.version})` : " (base model)"}`,
-      `Spend on you: $${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
-      ...(s.optedOut ? ["You opted out: nothing new is stored or used for training."] : []),
-    ].join("\n");
-  }
-
   return { status, formatStatus };
-}
-
-export function progressBar(fraction: number, width = 20): string {
-  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
-  return `[${"█".repeat(filled)}${"░".repeat(width - filled)}]`;
 }

@@ -125,12 +125,22 @@ export class OpenAIFineTuning {
 
   constructor(private readonly deps: FineTuningDeps) {}
 
+  /**
+   * Job creation answers 403 from now on, as OpenAI's fine-tuning wind-down does for organisations
+   * it excludes ("permission denied": the exact code is undocumented, so none is sent).
+   */
+  refuseNewJobs = false;
+
   /** The next job created fails (at the given stage) with this message. */
   failNextJob(failure: PlannedFailure): void {
     this.plannedFailures.push(failure);
   }
 
   create(body: unknown): FineTuningJobJson {
+    if (this.refuseNewJobs)
+      openaiFail(403, "You do not have access to create fine-tuning jobs.", {
+        type: "invalid_request_error",
+      });
     const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
     const model = requireString(b, "model");
     const trainingFile = requireString(b, "training_file");

@@ -177,12 +177,15 @@ export interface VertexTuningTimings {
 
 export const DEFAULT_VERTEX_TIMINGS: VertexTuningTimings = { pendingMs: 60_000, epochMs: 120_000 };
 
+/**
+ * Base models supervised tuning accepts, as the 2026 Agent Platform (formerly Vertex AI) docs name
+ * them: the 2.5 family (GA) and gemini-3.1-flash-lite (limited preview, release notes 2026-05-20).
+ */
 export const VERTEX_TUNABLE_MODELS = [
   "gemini-2.5-flash",
   "gemini-2.5-flash-lite",
   "gemini-2.5-pro",
-  "gemini-2.0-flash-001",
-  "gemini-2.0-flash-lite-001",
+  "gemini-3.1-flash-lite",
 ];
 
 export interface TuningJobJson {

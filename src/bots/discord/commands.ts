@@ -50,6 +50,18 @@ export function commandDefinitions() {
           .setDescription("What I remember about you and how close you are to your own model"),
       )
       .addSubcommand((s) => s.setName("train").setDescription("Ask for a fine-tune of your own model now"))
+      .addSubcommand((s) =>
+        s
+          .setName("training")
+          .setDescription("Whether I offer you a training of your own model (train always works)")
+          .addStringOption((o) =>
+            o
+              .setName("offers")
+              .setDescription("off: no offers unless you ask; on: offer when you're ready")
+              .setRequired(true)
+              .addChoices({ name: "off", value: "off" }, { name: "on", value: "on" }),
+          ),
+      )
       .addSubcommand((s) => s.setName("models").setDescription("Your fine-tuned model versions"))
       .addSubcommand((s) =>
         s
@@ -154,6 +166,8 @@ function commandReply(
   switch (key) {
     case "train":
       return assistant.train(user);
+    case "training":
+      return assistant.trainingOffers(user, interaction.options.getString("offers", true));
     case "models":
       return assistant.models(user);
     case "rollback":

@@ -24,6 +24,8 @@ export function statusEmbed(s: UserStatus): EmbedBuilder {
         name: "Fine-tune progress",
         value: `${bar(s.progress)} ${s.readyForFineTune}/${s.threshold} ready examples`,
       },
+      // Level 3 off for them (no provider, or their platform's terms), and how an admin turns it on.
+      ...(s.fineTuneOff ? [{ name: "Your own model: off", value: s.fineTuneOff.slice(0, 1024) }] : []),
       { name: "Active model", value: model },
       {
         name: "Spend",

@@ -28,6 +28,7 @@ export type ParsedCommand =
         | "help";
     }
   | { kind: "rollback"; target: string }
+  | { kind: "training"; wanted: string }
   | { kind: "limits-set"; args: string };
 
 /** The subcommand in the text after `/assistant`; anything unknown is `help`. */
@@ -53,6 +54,8 @@ export function parseCommand(text: string): ParsedCommand {
       return { kind: "opt-in" };
     case "rollback":
       return { kind: "rollback", target: args };
+    case "training":
+      return { kind: "training", wanted: args };
     case "limits": {
       const [action = "", ...more] = rest;
       if (action === "" || action.toLowerCase() === "show") return { kind: "limits-show" };
@@ -69,6 +72,7 @@ export function helpText(externalId: string): string {
     "**/assistant** commands:",
     "- `/assistant status`: what I know about you, and how close you are to your own fine-tuned model",
     "- `/assistant train`: propose training your own model now (the approval prompt arrives by DM)",
+    "- `/assistant training off|on`: whether I offer you a training on my own (`train` always works)",
     "- `/assistant models`: your model versions",
     "- `/assistant rollback [previous|base|<version>]`: answer with an earlier model",
     "- `/assistant limits [show]`, `/assistant limits set <key> <value>`: spending limits (operators only)",
@@ -103,6 +107,8 @@ export async function answerCommand(
       return await assistant.models(user);
     case "rollback":
       return await assistant.rollback(user, command.target);
+    case "training":
+      return await assistant.trainingOffers(user, command.wanted);
     case "limits-show":
       return await assistant.limitsShow(user);
     case "limits-set":

@@ -77,6 +77,8 @@ interface TogetherJob {
   token_count?: number;
   total_price?: number;
   n_evals?: number;
+  adapter_object_id?: string;
+  adapter_object_name?: string;
 }
 
 interface EstimateResponse {
@@ -151,6 +153,8 @@ export function createTogetherFineTuneProvider(options: TogetherFineTuneOptions)
     const billed = status === "succeeded" || status === "cancelled";
     const info: FineTuneJobInfo = { providerJobId: job.id, status };
     if (status === "succeeded" && job.model_output_name) info.fineTunedModel = job.model_output_name;
+    if (status === "succeeded" && job.adapter_object_id && job.adapter_object_name)
+      info.adapter = { id: job.adapter_object_id, name: job.adapter_object_name };
     if (billed && typeof job.token_count === "number") info.trainedTokens = job.token_count;
     if (billed && typeof job.total_price === "number") info.billedUsd = job.total_price / NANO_DOLLARS;
     if (status === "failed") info.error = await failureReason(job.id);
