@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     globalSetup: ["test/support/global-setup.ts"],
+    // Drops the databases a file kept for its tests (test/support/database.ts) when the file ends.
+    setupFiles: ["test/support/file-hooks.ts"],
   },
 });

@@ -1,15 +1,16 @@
 // The data model on both database paths: embedded PGlite in-process, and node-postgres over a real
-// TCP connection (PGlite served on loopback), with the real migrations applied by Prisma's engine.
+// TCP connection (PGlite served on loopback, or the server of a TEST_DATABASE_URL run), with the
+// real migrations applied by Prisma's engine.
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { embeddingSpace, nearestExchanges, storeEmbedding } from "../src/core/exchange-embeddings.ts";
+import { applyMigrations } from "../src/database/migrate.ts";
 import { checkableUrl, localMigrations, migrationsUpToDate } from "../src/database/migrations-applied.ts";
-import { migratePGlite, openDatabase } from "../src/database/open-database.ts";
-import { servePGlite } from "../src/database/pglite-server.ts";
+import { openDatabase } from "../src/database/open-database.ts";
 import type { PrismaClient } from "../src/generated/prisma/client.ts";
-import { createEmptyPGlite, createTestDatabase } from "./support/database.ts";
+import { createEmptyDatabase, createTestDatabase } from "./support/database.ts";
 
 const TABLES = [
   "AdminLimits",
@@ -77,10 +78,10 @@ describe("migrations", () => {
   it("apply over the pg driver path (DATABASE_URL) and report nothing pending the second time", {
     timeout: 120_000,
   }, async () => {
-    const pglite = await createEmptyPGlite();
-    const served = await servePGlite(pglite);
+    // An empty database: PGlite served on loopback, or a new database on a server run's server.
+    const empty = await createEmptyDatabase();
     try {
-      const opened = await openDatabase({ url: served.url, dataDir: "unused" });
+      const opened = await openDatabase({ url: empty.url, dataDir: "unused" });
       expect(opened.kind).toBe("postgres");
       expect(opened.migrations).toBe("applied");
       expect(await schemaOf(opened.db)).toEqual({
@@ -88,25 +89,18 @@ describe("migrations", () => {
         extensions: expect.arrayContaining(["vector"]),
       });
       await opened.close();
-    } finally {
-      await served.stop();
-    }
-    const again = await migratePGlite(pglite);
-    expect(again).toContain("No pending migrations to apply.");
-    const served2 = await servePGlite(pglite);
-    try {
-      const reopened = await openDatabase({ url: served2.url, dataDir: "unused" });
+      expect(await applyMigrations(empty.url)).toContain("No pending migrations to apply.");
+      const reopened = await openDatabase({ url: empty.url, dataDir: "unused" });
       expect(reopened.migrations).toBe("up to date");
       await reopened.close();
     } finally {
-      await served2.stop();
+      await empty.close();
     }
-    await pglite.close();
   });
 
   it("are only skipped when every migration is applied as it is on disk; any doubt runs the engine", async () => {
     const t = await createTestDatabase();
-    const query = async (sql: string) => (await t.pglite.query<Record<string, unknown>>(sql)).rows;
+    const query = (sql: string) => t.db.$queryRawUnsafe<Array<Record<string, unknown>>>(sql);
     const dir = mkdtempSync(join(tmpdir(), "bot-migrations-"));
     tmp.push(dir);
     cpSync("prisma/migrations", dir, { recursive: true });
@@ -124,21 +118,21 @@ describe("migrations", () => {
       cpSync("prisma/migrations", dir, { recursive: true });
       expect(await migrationsUpToDate(query, dir)).toBe(true);
       // A rolled-back attempt beside the good row changes nothing; a failed one does.
-      await t.pglite.query(
+      await t.db.$executeRawUnsafe(
         `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, rolled_back_at, applied_steps_count)
          VALUES ('rolled-back', 'x', $1, now(), now(), 0)`,
-        [first!.name],
+        first!.name,
       );
       expect(await migrationsUpToDate(query, dir)).toBe(true);
-      await t.pglite.query(
+      await t.db.$executeRawUnsafe(
         `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count)
          VALUES ('failed', 'x', '29991231000000_failed', now(), 0)`,
       );
       expect(await migrationsUpToDate(query, dir)).toBe(false);
-      await t.pglite.query(`UPDATE _prisma_migrations SET finished_at = now() WHERE id = 'failed'`);
+      await t.db.$executeRawUnsafe(`UPDATE _prisma_migrations SET finished_at = now() WHERE id = 'failed'`);
       // Applied by a newer version of the code: the engine decides.
       expect(await migrationsUpToDate(query, dir)).toBe(false);
-      await t.pglite.query(`DELETE FROM _prisma_migrations WHERE id = 'failed'`);
+      await t.db.$executeRawUnsafe(`DELETE FROM _prisma_migrations WHERE id = 'failed'`);
       expect(await migrationsUpToDate(query, dir)).toBe(true);
       // No migrations table at all, or a query that fails.
       expect(await migrationsUpToDate(async () => [{ name: null }], dir)).toBe(false);

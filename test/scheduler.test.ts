@@ -69,7 +69,9 @@ describe("scheduled jobs on several replicas", () => {
 
     await vi.advanceTimersByTimeAsync(1_000);
     await ticksHandled(2);
-    expect(runs).toEqual(["a"]);
+    // Either replica may win: both claim the same slot, and on a Postgres server (TEST_DATABASE_URL)
+    // their claims race over two connections. What matters is one run, under the scheduled slot.
+    expect(runs).toHaveLength(1);
     expect(await claims()).toEqual([["monitor", "2026-11-21T12:00:59", "ok"]]);
   });
 
@@ -106,8 +108,11 @@ describe("scheduled jobs on several replicas", () => {
 
     await vi.advanceTimersByTimeAsync(1_000);
     await ticksHandled(2);
-    expect(runs).toEqual(["a"]);
+    // b's missed tick is run late under the same claim as a's on-time one, so only one of them runs
+    // it (which one is a race on a Postgres server, where the two claims travel on two connections).
+    expect(runs).toHaveLength(1);
     expect(await claims()).toEqual([["monitor", "2026-11-21T12:00:59", "ok"]]);
+    expect(log.lines.filter((l) => /tick missed; running it late/.test(l))).toHaveLength(1);
   });
 });
 

@@ -30,6 +30,12 @@ describe.each(["http", "socket"] as const)("Slack fine-tuning loop (%s)", (trans
       const { ts } = await h.mention(ALICE, `Question ${i}: how do I tune topic ${i * 13}?`);
       const reply = await h.replyTo(ts);
       const replyTs = (reply.response as { ts: string }).ts;
+      // The bot records the reply's id after Slack answered the post; a reaction that arrives first
+      // is not a reply yet (and is ignored). On a Postgres server that write is not queued ahead.
+      await eventually(
+        () => h.database.db.exchange.findFirst({ where: { replyMessageId: replyTs } }),
+        "the reply's id recorded",
+      );
       await h.react(ALICE, replyTs, "+1");
     }
     await eventually(async () => {
