@@ -135,9 +135,10 @@ function adapterServingForAdmin(db: Database, log: ReturnType<typeof createLogge
  * The fine-tuning provider of the full configuration, or why there is none: the bot's own choice
  * (src/core/providers/from-config.ts), Vertex credentials included.
  */
-function providerFromConfig(): { provider?: FineTuneProvider; why?: string } {
+function providerFromConfig(db: Database): { provider?: FineTuneProvider; why?: string } {
   try {
-    const provider = createFineTuneProvider(loadConfig());
+    // The self-hosted provider's queue is a table in this database.
+    const provider = createFineTuneProvider(loadConfig(), { db });
     return provider ? { provider } : { why: "FINETUNE_PROVIDER is none" };
   } catch (e) {
     if (e instanceof ConfigError) return { why: e.problems.map((p) => p.variable).join(", ") };
@@ -362,7 +363,7 @@ async function forget(db: Database, args: Args): Promise<number> {
     err("Not confirmed: nothing was deleted. Re-run with --yes to confirm without a prompt.");
     return 1;
   }
-  const { provider, why } = providerFromConfig();
+  const { provider, why } = providerFromConfig(db);
   if (!provider)
     err(`No fine-tuning provider configured (${why}): provider deletions will be recorded as pending.`);
   const log = createLogger("warn");
@@ -384,7 +385,7 @@ async function forget(db: Database, args: Args): Promise<number> {
 
 async function deletions(db: Database, args: Args): Promise<number> {
   if (args.flags.has("--retry")) {
-    const { provider, why } = providerFromConfig();
+    const { provider, why } = providerFromConfig(db);
     if (!provider) {
       err(`No fine-tuning provider configured (${why}): nothing can be retried.`);
       return 2;

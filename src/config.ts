@@ -222,16 +222,19 @@ export const settings = {
     hint: 'a JSON object such as {"👍":5,"👎":1}',
   }),
   // Fine-tuning
-  FINETUNE_PROVIDER: setting(z.enum(["together", "openai", "vertex", "none"]).default("none"), {
-    group: "Fine-tuning",
-    description:
-      "Where per-user models are trained: `together` (LoRA on open weights), `openai` (closing: no new jobs for anyone from 2027-01-06), `vertex` (Gemini), or `none` (level 3 off).",
-    hint: "together, openai, vertex or none",
-  }),
+  FINETUNE_PROVIDER: setting(
+    z.enum(["together", "self-hosted", "openai", "vertex", "none"]).default("none"),
+    {
+      group: "Fine-tuning",
+      description:
+        "Where per-user models are trained: `together` (LoRA on open weights), `self-hosted` (LoRA on your own GPU by the trainer/ worker; needs LORA_SERVER_URL), `openai` (closing: no new jobs for anyone from 2027-01-06), `vertex` (Gemini), or `none` (level 3 off).",
+      hint: "together, self-hosted, openai, vertex or none",
+    },
+  ),
   FINETUNE_BASE_MODEL: setting(optionalText, {
     group: "Fine-tuning",
     description:
-      "Model to tune. Default: Qwen/Qwen3-8B (together), gpt-4.1-mini-2025-04-14 (openai) or gemini-2.5-flash (vertex).",
+      "Model to tune. Default: Qwen/Qwen3-8B (together), Qwen/Qwen2.5-1.5B-Instruct (self-hosted: the name vLLM serves), gpt-4.1-mini-2025-04-14 (openai) or gemini-2.5-flash (vertex).",
     hint: "a tunable model such as Qwen/Qwen3-8B",
   }),
   FINETUNE_PLATFORMS: setting(
@@ -304,6 +307,18 @@ export const settings = {
     description:
       "Directory on the vLLM host holding adapters as `<dir>/<adapter name>/` (adapter_config.json + adapter_model.safetensors); `lora_path` is built from it.",
     hint: "a directory path such as /adapters",
+  }),
+  TRAINER_TOKENS_PER_SECOND: setting(z.coerce.number().positive().default(1000), {
+    group: "Fine-tuning",
+    description:
+      "FINETUNE_PROVIDER=self-hosted: training tokens per second your trainer reaches on your GPU (measure it: a finished job's tokens over its run time). The offer's time and cost estimate come from it.",
+    hint: "a number such as 1000",
+  }),
+  TRAINER_GPU_USD_PER_HOUR: setting(money.default(0), {
+    group: "Fine-tuning",
+    description:
+      "FINETUNE_PROVIDER=self-hosted: what an hour of your training GPU costs you, in USD (0: not counted against the limits). Estimates and the ledger price GPU time at this rate.",
+    hint: "a number such as 0.8",
   }),
   FINETUNE_THRESHOLD: setting(int(1).default(100), {
     group: "Fine-tuning",
@@ -481,7 +496,7 @@ export interface Config {
   shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
   fineTune: {
-    provider: "together" | "openai" | "vertex" | "none";
+    provider: "together" | "self-hosted" | "openai" | "vertex" | "none";
     baseModel: string;
     /** Platforms the operator may train on (FINETUNE_PLATFORMS). */
     platforms: Array<"discord" | "slack">;
@@ -493,6 +508,8 @@ export interface Config {
     };
     /** A self-hosted vLLM serving adapters (LORA_SERVER_URL). */
     loraServer?: { url: string; apiKey?: string; adapterDir: string };
+    /** FINETUNE_PROVIDER=self-hosted: the trainer's measured throughput and the GPU's hourly price. */
+    trainer: { tokensPerSecond: number; gpuUsdPerHour: number };
     threshold: number;
     minRating: number;
     epochs: "auto" | number;
@@ -613,6 +630,13 @@ export function loadConfig(
   if (r.FINETUNE_PROVIDER === "openai" && r.LLM_PROVIDER !== "openai")
     need("OPENAI_API_KEY", "when FINETUNE_PROVIDER is openai");
   if (r.FINETUNE_PROVIDER === "together") need("TOGETHER_API_KEY", "when FINETUNE_PROVIDER is together");
+  // The trainer's adapters are served by the operator's vLLM; nothing else can load them.
+  if (r.FINETUNE_PROVIDER === "self-hosted") need("LORA_SERVER_URL", "when FINETUNE_PROVIDER is self-hosted");
+  if (r.FINETUNE_PROVIDER === "self-hosted" && r.TOGETHER_ADAPTER_DEPLOYMENT)
+    problems.push({
+      variable: "TOGETHER_ADAPTER_DEPLOYMENT",
+      message: "cannot serve self-hosted adapters; unset it (LORA_SERVER_URL serves them)",
+    });
   if (r.TOGETHER_ADAPTER_DEPLOYMENT && r.LORA_SERVER_URL)
     problems.push({
       variable: "TOGETHER_ADAPTER_DEPLOYMENT",
@@ -677,6 +701,7 @@ export function loadConfig(
       loraServer: r.LORA_SERVER_URL
         ? { url: r.LORA_SERVER_URL, apiKey: r.LORA_SERVER_API_KEY, adapterDir: r.LORA_ADAPTER_DIR }
         : undefined,
+      trainer: { tokensPerSecond: r.TRAINER_TOKENS_PER_SECOND, gpuUsdPerHour: r.TRAINER_GPU_USD_PER_HOUR },
       threshold: r.FINETUNE_THRESHOLD,
       minRating: r.FINETUNE_MIN_RATING,
       epochs: r.FINETUNE_EPOCHS,
@@ -707,6 +732,8 @@ export function loadConfig(
  */
 export const DEFAULT_BASE_MODELS = {
   together: "Qwen/Qwen3-8B",
+  // The compose gpu profile's VLLM_BASE_MODEL: small enough to serve and train on one 24 GB GPU.
+  "self-hosted": "Qwen/Qwen2.5-1.5B-Instruct",
   openai: "gpt-4.1-mini-2025-04-14",
   vertex: "gemini-2.5-flash",
   none: "Qwen/Qwen3-8B",

@@ -1,6 +1,7 @@
 // The fine-tuning providers against their emulators: OpenAI and Vertex through the real SDKs (openai 6,
 // @google/genai 2) and plain HTTP to the Cloud Storage emulator, Together through its REST API. One
 // behaviour suite for the FineTuneProvider port, then what is specific to each provider.
+import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { buildDataset, type DatasetSource } from "../src/core/fine-tune/dataset.
 import { type FineTuneProvider, type FineTuneStatus, ProviderError } from "../src/core/ports.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
 import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
+import { createSelfHostedFineTuneProvider } from "../src/core/providers/self-hosted-fine-tune.ts";
 import { createTogetherFineTuneProvider } from "../src/core/providers/together-fine-tune.ts";
 import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
 import { withRetry } from "../src/core/retry.ts";
@@ -21,6 +23,7 @@ import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emu
 import { checkTogetherJsonl } from "./emulators/together/data.ts";
 import { startTogetherEmulator, type TogetherEmulator } from "./emulators/together/index.ts";
 import { offlineVertexAuth } from "./emulators/vertex-emulator.ts";
+import { createTestDatabase } from "./support/database.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -799,3 +802,142 @@ function examplesWithoutSystem(n: number): string {
     },
   ).trainJsonl;
 }
+
+// The self-hosted provider has no HTTP API to emulate: its "server" is the TrainerJob table in the
+// bot's own database, and its jobs are run by the trainer/ worker. The suite's behaviours that apply
+// (states to a tuned model, the reason of a failure, cancellation, unknown ids) run here against the
+// real migrations, with the worker's writes made by its own SQL (trainer/lora_trainer/job_queue.py);
+// upload stores nothing (the dataset stays in the offer) and there are no rate limits to surface.
+// test/self-hosted-fine-tune.test.ts covers the rest through the core; test/trainer-e2e/ the real worker.
+describe("FineTuneProvider behaviour: self-hosted (the TrainerJob queue)", () => {
+  async function selfHosted() {
+    const t = await createTestDatabase();
+    closers.push(() => t.close());
+    const provider = createSelfHostedFineTuneProvider({
+      db: t.db,
+      loraRank: 8,
+      loraAlpha: 16,
+      gpuUsdPerHour: 3,
+    });
+    let n = 0;
+    /** An approved offer and its job, as approval.ts leaves them, and the files "uploaded" for it. */
+    async function approved(examplesCount: number) {
+      const trainJsonl = examples(examplesCount, "self-hosted");
+      const user = await t.db.user.create({ data: { platform: "discord", externalId: `discord:${++n}` } });
+      const proposal = await t.db.fineTuneProposal.create({
+        data: {
+          userId: user.id,
+          origin: "requested",
+          provider: "self-hosted",
+          baseModel: "tiny",
+          examples: examplesCount,
+          trainExamples: examplesCount,
+          validationExamples: 0,
+          tokens: 1,
+          epochs: 2,
+          redactions: 0,
+          drops: {},
+          estimatedCostUsd: "0",
+          estimatedSeconds: 1,
+          trainJsonl,
+          datasetSha256: createHash("sha256").update(`${trainJsonl}\0`).digest("hex"),
+          expiresAt: new Date(Date.now() + 3_600_000),
+        },
+      });
+      const job = await t.db.fineTuneJob.create({
+        data: {
+          proposalId: proposal.id,
+          userId: user.id,
+          provider: "self-hosted",
+          baseModel: "tiny",
+          estimatedCostUsd: "0",
+        },
+      });
+      const trainingFile = await provider.uploadFile({
+        filename: `ft-${job.id}-train.jsonl`,
+        content: trainJsonl,
+      });
+      return { jobId: job.id, trainingFile, trainJsonl, sha: proposal.datasetSha256 };
+    }
+    const create = (a: { jobId: string; trainingFile: string }) =>
+      provider.createJob({ baseModel: "tiny", epochs: 2, suffix: "u-1", ...a });
+    const worker = (id: string, set: string) =>
+      t.db.$executeRawUnsafe(`UPDATE "TrainerJob" SET ${set} WHERE id = $1::uuid`, id);
+    const claim = (id: string) =>
+      worker(
+        id,
+        `state = 'running', attempts = attempts + 1, "claimToken" = gen_random_uuid(), "heartbeatAt" = now(),
+         "leaseExpiresAt" = now() + interval '1 minute', "startedAt" = now() - interval '20 minutes'`,
+      );
+    return { t, provider, approved, create, worker, claim };
+  }
+
+  it("runs a job through its states to a tuned model: the adapter, priced by its GPU time", async () => {
+    const h = await selfHosted();
+    const a = await h.approved(12);
+    const created = await h.create(a);
+    expect(created).toEqual({ providerJobId: expect.any(String), status: "queued" });
+    const row = await h.t.db.trainerJob.findUniqueOrThrow({ where: { id: created.providerJobId } });
+    expect(row).toMatchObject({
+      fineTuneJobId: a.jobId,
+      trainJsonl: a.trainJsonl,
+      validationJsonl: null,
+      datasetSha256: a.sha,
+      hyperparameters: { epochs: 2, loraR: 8, loraAlpha: 16 },
+    });
+    await h.claim(row.id);
+    expect((await h.provider.getJob(row.id)).status).toBe("running");
+    await h.worker(
+      row.id,
+      `state = 'succeeded', "finishedAt" = "startedAt" + interval '20 minutes', "adapterPath" = '/adapters/' || id,
+       progress = '{"step": 6, "totalSteps": 6, "loss": 0.5, "evalLoss": 0.7}'`,
+    );
+    expect(await h.provider.getJob(row.id)).toEqual({
+      providerJobId: row.id,
+      status: "succeeded",
+      fineTunedModel: row.id,
+      validationLoss: 0.7,
+      billedUsd: 1, // 20 minutes at $3 an hour
+    });
+  });
+
+  it("reports the worker's reason when a job fails", async () => {
+    const h = await selfHosted();
+    const job = await h.create(await h.approved(10));
+    await h.claim(job.providerJobId);
+    await h.worker(
+      job.providerJobId,
+      `state = 'failed', "finishedAt" = now(), error = 'gave up after 3 attempts: CUDA out of memory'`,
+    );
+    const failed = await h.provider.getJob(job.providerJobId);
+    expect(failed).toMatchObject({ status: "failed", error: "gave up after 3 attempts: CUDA out of memory" });
+    expect(failed.fineTunedModel).toBeUndefined();
+  });
+
+  it("cancels a job, idempotently, but not one that already finished", async () => {
+    const h = await selfHosted();
+    const queued = await h.create(await h.approved(10));
+    await h.provider.cancelJob(queued.providerJobId);
+    await h.provider.cancelJob(queued.providerJobId);
+    expect((await h.provider.getJob(queued.providerJobId)).status).toBe("cancelled");
+
+    const done = await h.create(await h.approved(10));
+    await h.claim(done.providerJobId);
+    await h.worker(done.providerJobId, `state = 'succeeded', "finishedAt" = now()`);
+    await h.provider.cancelJob(done.providerJobId);
+    const row = await h.t.db.trainerJob.findUniqueOrThrow({ where: { id: done.providerJobId } });
+    expect(row).toMatchObject({ state: "succeeded", cancelRequested: false });
+  });
+
+  it("maps unknown jobs and files to non-retryable ProviderErrors", async () => {
+    const h = await selfHosted();
+    const missing = await rejection(h.provider.getJob("00000000-0000-4000-8000-000000000001"));
+    expect(missing.status).toBe(404);
+    expect(missing.retryable).toBe(false);
+    const a = await h.approved(10);
+    const badFile = await rejection(h.create({ jobId: a.jobId, trainingFile: "gs://x/y" }));
+    expect(badFile.status).toBe(400);
+    expect(badFile.retryable).toBe(false);
+    expect(await h.t.db.trainerJob.count()).toBe(0);
+  });
+});

@@ -52,6 +52,7 @@ export interface CoreDeps {
 export function createCore(deps: CoreDeps) {
   const { config, db, log, clock } = deps;
   const providers = createProviders(config, {
+    db,
     googleAuthOptions: deps.googleAuthOptions,
     // The SDKs' own timeout is only a backstop: each attempt's AbortSignal (src/core/retry.ts) ends it first.
     timeoutMs: config.replies.attemptTimeoutMs + 5_000,
@@ -69,8 +70,11 @@ export function createCore(deps: CoreDeps) {
   });
   const wrap = deps.wrapProvider ?? ((p: LlmProvider) => p);
   const tunedAdapters = adapters && wrap(adapters.tunedChat({ llm, chatModel: config.llm.chatModel }));
+  // Open-weights adapters (Together's, or the self-hosted trainer's) are answered by the adapter server.
   const llmForTuned = (provider: string) =>
-    provider === "together" && tunedAdapters ? tunedAdapters : providers.llmForTuned(provider);
+    (provider === "together" || provider === "self-hosted") && tunedAdapters
+      ? tunedAdapters
+      : providers.llmForTuned(provider);
   const budgets = deps.budgets ?? createBudgets({ db, clock });
   const conversation = createConversation({
     db,
@@ -149,6 +153,7 @@ export function createCore(deps: CoreDeps) {
       minRating: config.fineTune.minRating,
       epochs: config.fineTune.epochs,
       pricePer1MTokens: config.fineTune.pricePer1MTokens,
+      trainer: config.fineTune.trainer,
       minReplyChars: config.fineTune.minReplyChars,
       proposalTtlHours: config.fineTune.proposalTtlHours,
       declineCooldown: config.fineTune.declineCooldown,

@@ -180,12 +180,21 @@ export interface OfferFacts {
   baseModel: string;
   redactions: number;
   expiresAt: Date;
+  /** Where it trains: "self-hosted" offers price GPU time on the operator's own hardware. */
+  provider?: string;
   /** The provider's own price (Together's estimate-price) next to our count, when it quoted one. */
   quote?: { provider: string; usd: number; tokens?: number; ownUsd: number };
 }
 
 /** The offer's lines about the provider's quote: both figures, and which one is reserved and why. */
 function quoteLines(p: OfferFacts): string[] {
+  // The operator's own GPU: the only cost is its time, and the time is an estimate from the
+  // throughput the operator measured (TRAINER_TOKENS_PER_SECOND).
+  if (p.provider === "self-hosted")
+    return [
+      `• Trains on this bot's own hardware: your examples never leave its servers`,
+      `• Estimated GPU time: ${duration(p.estimatedSeconds)}, an estimate of time on the operator's own GPU from its measured speed; cost of that time: ${formatUsd(p.estimatedCostUsd)}, within the admins' limits`,
+    ];
   const q = p.quote;
   if (!q)
     return [
@@ -213,7 +222,7 @@ export const fineTuneNotices = {
       ...quoteLines(p),
       `• Estimated time: ${duration(p.estimatedSeconds)}`,
       `• Base model: ${p.baseModel}`,
-      `• Personal data removed before upload: ${p.redactions} item${p.redactions === 1 ? "" : "s"}`,
+      `• Personal data removed before ${p.provider === "self-hosted" ? "training" : "upload"}: ${p.redactions} item${p.redactions === 1 ? "" : "s"}`,
       `This offer expires ${p.expiresAt.toISOString().slice(0, 16).replace("T", " ")} UTC.`,
     ].join("\n"),
   approveLabel: (estimatedCostUsd: number) => `Approve (${formatUsd(estimatedCostUsd)})`,

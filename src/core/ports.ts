@@ -125,7 +125,7 @@ export interface FineTunePriceQuote {
 
 /** Trains models on a provider: OpenAI fine-tuning, Gemini tuning on Vertex AI, LoRA on Together AI. */
 export interface FineTuneProvider {
-  readonly name: "openai" | "vertex" | "together";
+  readonly name: "openai" | "vertex" | "together" | "self-hosted";
   /** Minimum number of training examples the provider accepts. */
   readonly minExamples: number;
   /** Uploads a JSONL file; returns the provider's file id (OpenAI) or gs:// URI (Vertex). */
@@ -137,6 +137,11 @@ export interface FineTuneProvider {
     validationFile?: string;
     epochs: number;
     suffix: string;
+    /**
+     * The bot's FineTuneJob id. The self-hosted queue keys its row by it (a launch resumed after a
+     * crash finds the row it made); remote providers ignore it.
+     */
+    jobId?: string;
   }): Promise<FineTuneJobInfo>;
   getJob(providerJobId: string): Promise<FineTuneJobInfo>;
   /**

@@ -5,6 +5,7 @@ import type { Budgets } from "../budgets.ts";
 import type { Clock, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import type { PrivacyFilter } from "../privacy-filter.ts";
 import type { AdapterServing } from "./adapters.ts";
+import type { TrainerHardware } from "./cost-estimate.ts";
 import type { Notices } from "./notices.ts";
 import type { TrainingConsent } from "./training-consent.ts";
 
@@ -14,6 +15,8 @@ export interface LifecycleSettings {
   minRating: number;
   epochs: "auto" | number;
   pricePer1MTokens: number;
+  /** FINETUNE_PROVIDER=self-hosted: the operator's GPU (TRAINER_TOKENS_PER_SECOND, TRAINER_GPU_USD_PER_HOUR). */
+  trainer?: TrainerHardware;
   minReplyChars: number;
   proposalTtlHours: number;
   declineCooldown: number;

@@ -15,9 +15,13 @@
 //   count below is o200k_base text plus 4 tokens of template per message (ChatML and Llama 3 both
 //   frame a message with four tokens): close, not exact. The provider's estimate-price is the quote
 //   to trust (FineTuneProvider.quotePrice); the job reports the real count (`token_count`).
+// * Self-hosted (the trainer/ worker on the operator's GPU) bills nothing: the cost is GPU time.
+//   Tokens are counted as for Together (the worker renders the same chat JSONL with the base model's
+//   template), the time is those tokens at the operator's measured TRAINER_TOKENS_PER_SECOND, and the
+//   price is that time at TRAINER_GPU_USD_PER_HOUR (0 by default: the hardware is already paid for).
 import { countTokens } from "../tokens.ts";
 
-export type FineTuneProviderName = "openai" | "vertex" | "together";
+export type FineTuneProviderName = "openai" | "vertex" | "together" | "self-hosted";
 
 /** Cookbook framing: every message costs 3 tokens, a `name` 1 more, and every example 3 for priming. */
 const TOKENS_PER_MESSAGE = 3;
@@ -53,6 +57,8 @@ const VERTEX_MAX_EPOCHS = 100;
  */
 export const TOGETHER_AUTO_EPOCHS = 3;
 const TOGETHER_MAX_EPOCHS = 20;
+/** The trainer's own bound (trainer/README.md, "Training"); "auto" is Together's 3, for the same reason. */
+const SELF_HOSTED_MAX_EPOCHS = 100;
 /** Chat-template tokens around each message (see the header). */
 const TOGETHER_TEMPLATE_TOKENS_PER_MESSAGE = 4;
 
@@ -76,7 +82,7 @@ export function countJsonlTokens(jsonl: string, provider: FineTuneProviderName):
     total +=
       provider === "openai"
         ? openAILineTokens(example)
-        : provider === "together"
+        : provider === "together" || provider === "self-hosted"
           ? togetherLineTokens(example)
           : vertexLineTokens(example);
   }
@@ -148,13 +154,15 @@ export function resolveEpochs(
         ? OPENAI_MAX_EPOCHS
         : provider === "together"
           ? TOGETHER_MAX_EPOCHS
-          : VERTEX_MAX_EPOCHS;
+          : provider === "self-hosted"
+            ? SELF_HOSTED_MAX_EPOCHS
+            : VERTEX_MAX_EPOCHS;
     if (!Number.isInteger(configured) || configured < 1 || configured > max)
       throw new RangeError(`epochs must be "auto" or an integer from 1 to ${max} for ${provider}`);
     return configured;
   }
   if (provider === "vertex") return VERTEX_AUTO_EPOCHS;
-  if (provider === "together") return TOGETHER_AUTO_EPOCHS;
+  if (provider === "together" || provider === "self-hosted") return TOGETHER_AUTO_EPOCHS;
   if (examples <= 0) return OPENAI_TARGET_EPOCHS;
   if (examples * OPENAI_TARGET_EPOCHS < OPENAI_MIN_TARGET_EXAMPLES)
     return Math.min(OPENAI_MAX_DEFAULT_EPOCHS, Math.floor(OPENAI_MIN_TARGET_EXAMPLES / examples));
@@ -189,7 +197,21 @@ export const DURATION_MODEL: Record<
   vertex: { overheadSeconds: 30 * 60, tokensPerSecond: 1_000 },
   // Together queues jobs behind others (`queue_depth`), then compresses and uploads the adapter.
   together: { overheadSeconds: 20 * 60, tokensPerSecond: 2_000 },
+  // The worker polls every few seconds, loads the base model and saves the adapter: about two
+  // minutes on a GPU. Its throughput is the operator's measured TRAINER_TOKENS_PER_SECOND (below).
+  "self-hosted": { overheadSeconds: 2 * 60, tokensPerSecond: 1_000 },
 };
+
+/** The operator's own hardware (FINETUNE_PROVIDER=self-hosted): TRAINER_TOKENS_PER_SECOND, TRAINER_GPU_USD_PER_HOUR. */
+export interface TrainerHardware {
+  tokensPerSecond: number;
+  gpuUsdPerHour: number;
+}
+
+/** What `seconds` of the operator's GPU cost, in micro-dollars. */
+export function gpuTimeUsd(seconds: number, gpuUsdPerHour: number): number {
+  return Math.round((seconds / 3600) * gpuUsdPerHour * 1_000_000) / 1_000_000;
+}
 
 export function estimateCost(input: {
   provider: FineTuneProviderName;
@@ -197,11 +219,25 @@ export function estimateCost(input: {
   examples: number;
   epochs: "auto" | number;
   pricePer1MTokens: number;
+  /** Self-hosted: the time comes from the measured throughput, the cost is that GPU time. */
+  trainer?: TrainerHardware;
 }): CostEstimate {
   const tokensPerEpoch = countJsonlTokens(input.trainJsonl, input.provider);
   const epochs = resolveEpochs(input.epochs, input.examples, input.provider);
   const trainedTokens = tokensPerEpoch * epochs;
-  const { overheadSeconds, tokensPerSecond } = DURATION_MODEL[input.provider];
+  const { overheadSeconds, tokensPerSecond: defaultRate } = DURATION_MODEL[input.provider];
+  if (input.provider === "self-hosted") {
+    const hardware = input.trainer ?? { tokensPerSecond: defaultRate, gpuUsdPerHour: 0 };
+    const estimatedSeconds = Math.round(overheadSeconds + trainedTokens / hardware.tokensPerSecond);
+    return {
+      trainedTokens,
+      epochs,
+      costUsd: gpuTimeUsd(estimatedSeconds, hardware.gpuUsdPerHour),
+      estimatedSeconds,
+      tokensPerEpoch,
+    };
+  }
+  const tokensPerSecond = defaultRate;
   return {
     trainedTokens,
     epochs,

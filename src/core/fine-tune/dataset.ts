@@ -241,6 +241,8 @@ const VALIDATORS: Record<FineTuneProviderName, (jsonl: string) => string[]> = {
   openai: (jsonl) => validateOpenAIJsonl(jsonl),
   vertex: (jsonl) => validateVertexJsonl(jsonl),
   together: (jsonl) => validateTogetherJsonl(jsonl),
+  // The trainer reads OpenAI's chat JSONL (trainer/README.md, "The contract").
+  "self-hosted": (jsonl) => validateOpenAIJsonl(jsonl),
 };
 
 function validateLines(jsonl: string, check: LineCheck): string[] {

@@ -133,6 +133,7 @@ export function createLaunch(
         ...(current.providerValidationFileId ? { validationFile: current.providerValidationFileId } : {}),
         epochs: job.proposal.epochs,
         suffix: modelSuffix(job.userId),
+        jobId,
       });
       await recordCreated(jobId, info);
     } catch (e) {

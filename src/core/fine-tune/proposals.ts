@@ -79,6 +79,7 @@ export function createProposals(ctx: StageContext) {
       examples: dataset.stats.trainExamples,
       epochs: settings.epochs,
       pricePer1MTokens: settings.pricePer1MTokens,
+      ...(settings.trainer ? { trainer: settings.trainer } : {}),
     });
     // A provider that quotes (Together) prices the uploaded files itself; the higher price is reserved.
     let quoted: ProviderQuote | undefined;

@@ -3,11 +3,13 @@
 // the operators' tool (scripts/admin.ts) and the tests all build them here, so a setting such as
 // the Vertex credentials cannot reach one of them and miss another.
 import type { Config } from "../../config.ts";
+import type { Database } from "../../database/open-database.ts";
 import type { FineTuneProvider, LlmProvider } from "../ports.ts";
 import { createGeminiProvider, type GeminiProviderOptions } from "./gemini-llm.ts";
 import { togetherFineTuneFromConfig } from "./open-weights-from-config.ts";
 import { createOpenAIFineTuneProvider } from "./openai-fine-tune.ts";
 import { createOpenAIProvider } from "./openai-llm.ts";
+import { createSelfHostedFineTuneProvider } from "./self-hosted-fine-tune.ts";
 import { createVertexFineTuneProvider } from "./vertex-fine-tune.ts";
 
 /** Vertex AI credentials; unset means Application Default Credentials (tests pass an offline client). */
@@ -34,13 +36,26 @@ export function createLlmProvider(
   });
 }
 
-/** The fine-tuning provider FINETUNE_PROVIDER names; undefined for "none". */
+/**
+ * The fine-tuning provider FINETUNE_PROVIDER names; undefined for "none". `db` is the bot's
+ * database, which holds the self-hosted trainer's queue.
+ */
 export function createFineTuneProvider(
   config: Config,
-  options: Pick<ProviderOptions, "googleAuthOptions"> = {},
+  options: Pick<ProviderOptions, "googleAuthOptions"> & { db?: Database } = {},
 ): FineTuneProvider | undefined {
   const ft = config.fineTune;
   if (ft.provider === "together") return togetherFineTuneFromConfig(config);
+  if (ft.provider === "self-hosted") {
+    if (!options.db) throw new Error("FINETUNE_PROVIDER=self-hosted needs the database (its job queue)");
+    return createSelfHostedFineTuneProvider({
+      db: options.db,
+      loraRank: ft.lora.rank,
+      loraAlpha: ft.lora.alpha,
+      gpuUsdPerHour: ft.trainer.gpuUsdPerHour,
+      adapterDir: ft.loraServer?.adapterDir,
+    });
+  }
   if (ft.provider === "openai")
     return createOpenAIFineTuneProvider({
       apiKey: config.llm.openai.apiKey ?? "",
@@ -71,7 +86,7 @@ export interface Providers {
 /** Every provider the bot uses, for one configuration. `wrap` decorates the LLM providers (metrics). */
 export function createProviders(
   config: Config,
-  options: ProviderOptions & { wrap?: (p: LlmProvider) => LlmProvider } = {},
+  options: ProviderOptions & { wrap?: (p: LlmProvider) => LlmProvider; db?: Database } = {},
 ): Providers {
   const wrap = options.wrap ?? ((p: LlmProvider) => p);
   const llmOptions = { googleAuthOptions: options.googleAuthOptions, timeoutMs: options.timeoutMs };
@@ -92,6 +107,9 @@ export function createProviders(
   return {
     llm,
     llmForTuned,
-    fineTune: createFineTuneProvider(config, { googleAuthOptions: options.googleAuthOptions }),
+    fineTune: createFineTuneProvider(config, {
+      googleAuthOptions: options.googleAuthOptions,
+      db: options.db,
+    }),
   };
 }

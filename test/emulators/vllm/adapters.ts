@@ -36,6 +36,8 @@ export class VllmAdapters {
       baseModelName: string;
       maxLoraRank: number;
       now: () => number;
+      /** Reads an adapter directory on this machine's disk, as vLLM reads a local lora_path. */
+      fromDisk?: (path: string) => AdapterSource | undefined;
     },
   ) {}
 
@@ -53,7 +55,7 @@ export class VllmAdapters {
         `The lora adapter '${name}' has already been loaded. If you want to load the adapter in place, set 'load_inplace' to True.`,
         "InvalidUserInput",
       );
-    const source = this.sources.get(path);
+    const source = this.sources.get(path) ?? this.deps.fromDisk?.(path);
     if (!source)
       errors.fail(404, `Loading lora ${name} failed: No adapter found for ${path}`, "NotFoundError");
     if (source.rank > this.deps.maxLoraRank)

@@ -25,6 +25,8 @@
  * `staticAdapters` come back.
  */
 import { createHash } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import {
   EmuHttpError,
@@ -51,6 +53,26 @@ export interface VllmEmulatorOptions {
   staticAdapters?: Array<{ name: string; path: string; rank?: number }>;
   /** The flat pre-2025 error shape `{"object": "error", ...}`. */
   legacyErrors?: boolean;
+  /**
+   * Also load a `lora_path` that is a PEFT adapter directory on this machine (adapter_config.json
+   * with `peft_type` LORA and `r`, and adapter_model.safetensors), as vLLM loads local paths.
+   */
+  readAdaptersFromDisk?: boolean;
+}
+
+/** A PEFT LoRA directory as vLLM's loader checks it (the files it opens, the rank it reads). */
+function adapterOnDisk(path: string): AdapterSource | undefined {
+  try {
+    const config = JSON.parse(readFileSync(join(path, "adapter_config.json"), "utf8")) as {
+      peft_type?: unknown;
+      r?: unknown;
+    };
+    if (config.peft_type !== "LORA" || typeof config.r !== "number") return undefined;
+    if (!statSync(join(path, "adapter_model.safetensors")).isFile()) return undefined;
+    return { rank: config.r };
+  } catch {
+    return undefined;
+  }
 }
 
 export interface VllmAnswer {
@@ -87,6 +109,7 @@ export async function startVllmEmulator(options: VllmEmulatorOptions = {}): Prom
     baseModelName: baseModel,
     maxLoraRank: options.maxLoraRank ?? 16,
     now: () => Date.now(),
+    ...(options.readAdaptersFromDisk ? { fromDisk: adapterOnDisk } : {}),
   });
   const answers: VllmAnswer[] = [];
   let restarts = 0;
