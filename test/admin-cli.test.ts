@@ -15,7 +15,7 @@ import { acquireDataDirLock, pgliteDir } from "../src/database/data-dir-lock.ts"
 import { MigrationError } from "../src/database/migrate.ts";
 import { type OpenDatabase, openDatabase } from "../src/database/open-database.ts";
 import { PrismaClient } from "../src/generated/prisma/client.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 
 const script = fileURLToPath(new URL("../scripts/admin.ts", import.meta.url));
 const tsx = import.meta.resolve("tsx");

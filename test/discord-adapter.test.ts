@@ -7,7 +7,7 @@ import { startApp } from "../src/app.ts";
 import { approvalButtonId } from "../src/core/assistant.ts";
 import { messages } from "../src/core/conversation.ts";
 import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord-emulator.ts";
-import { defaultChatReply } from "./emulators/openai-emulator.ts";
+import { defaultChatReply } from "./emulators/openai/index.ts";
 import { memoryLogger } from "./support/core.ts";
 import {
   ALICE,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
 import { SLACK_PART_CHARS } from "../src/bots/slack/split-message.ts";
 import { approvalButtonId } from "../src/core/assistant.ts";
-import { defaultChatReply } from "./emulators/openai-emulator.ts";
+import { defaultChatReply } from "./emulators/openai/index.ts";
 import {
   ALICE,
   BOB,

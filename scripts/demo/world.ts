@@ -11,7 +11,7 @@ import { loadConfig } from "../../src/config.ts";
 import { type OpenDatabase, openDatabase } from "../../src/database/open-database.ts";
 import { createLogger } from "../../src/logger.ts";
 import { startDiscordEmulator } from "../../test/emulators/discord-emulator.ts";
-import { type ChatCompletionRequest, startOpenAIEmulator } from "../../test/emulators/openai-emulator.ts";
+import { type ChatCompletionRequest, startOpenAIEmulator } from "../../test/emulators/openai/index.ts";
 import { demoReply } from "./model.ts";
 
 export const BOT_ID = "1000";

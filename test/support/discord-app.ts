@@ -20,7 +20,7 @@ import {
   type SlashCommandOptions,
   startDiscordEmulator,
 } from "../emulators/discord-emulator.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai/index.ts";
 import { memoryLogger } from "./core.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 

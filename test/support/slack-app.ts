@@ -18,7 +18,7 @@ import {
   type OpenAIEmulator,
   type OpenAIEmulatorOptions,
   startOpenAIEmulator,
-} from "../emulators/openai-emulator.ts";
+} from "../emulators/openai/index.ts";
 import {
   type DeliveryResult,
   type RecordedCall,

@@ -11,7 +11,7 @@ import {
   parseMultipart,
   type RecordedRequest,
   startEmulatorServer,
-} from "./http-recorder.ts";
+} from "../http-recorder.ts";
 
 export interface GcsObject {
   bucket: string;

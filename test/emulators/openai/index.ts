@@ -5,7 +5,7 @@
 // jobs (on a manual clock) and models, with OpenAI's JSON shapes and error bodies.
 import { countTokens as countCl100k } from "gpt-tokenizer/encoding/cl100k_base";
 import { decode as decodeO200k, encode as encodeO200k } from "gpt-tokenizer/encoding/o200k_base";
-import { embed, toBase64Float32 } from "./embedding.ts";
+import { embed, toBase64Float32 } from "../embedding.ts";
 import {
   type EmulatorServer,
   type EmuResponse,
@@ -14,14 +14,9 @@ import {
   parseMultipart,
   type RecordedRequest,
   startEmulatorServer,
-} from "./http-recorder.ts";
-import { openaiError, openaiFail, openaiFaultResponse } from "./openai-errors.ts";
-import {
-  type ChatMessage,
-  checkChatJsonl,
-  countChatMessagesTokens,
-  messageText,
-} from "./openai-fine-tune-data.ts";
+} from "../http-recorder.ts";
+import { openaiError, openaiFail, openaiFaultResponse } from "./errors.ts";
+import { type ChatMessage, checkChatJsonl, countChatMessagesTokens, messageText } from "./fine-tune-data.ts";
 import {
   DEFAULT_FINE_TUNING_TIMINGS,
   type FineTuningJobJson,
@@ -29,7 +24,7 @@ import {
   OpenAIFineTuning,
   type PlannedFailure,
   type StoredFile,
-} from "./openai-fine-tuning.ts";
+} from "./fine-tuning.ts";
 
 export type ChatReply = (body: ChatCompletionRequest) => string | Promise<string>;
 

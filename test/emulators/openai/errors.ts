@@ -1,6 +1,6 @@
 // OpenAI's error body: `{error: {message, type, param, code}}`. The SDK turns it into typed errors
 // (NotFoundError, RateLimitError, ...) keyed on the status, and exposes `code`/`param`/`type`.
-import { EmuHttpError, type EmuResponse } from "./http-recorder.ts";
+import { EmuHttpError, type EmuResponse } from "../http-recorder.ts";
 
 export interface OpenAIErrorFields {
   type?: string;

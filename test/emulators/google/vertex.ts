@@ -1,6 +1,6 @@
 /**
  * Vertex AI side of the Gemini emulator: offline auth, tuning jobs and the tuning-data rules.
- * The HTTP routes live in gemini-emulator.ts (one server answers both the Developer API and Vertex).
+ * The HTTP routes live in gemini.ts (one server answers both the Developer API and Vertex).
  *
  * ## Vertex mode offline, with no Google credentials
  *
@@ -35,11 +35,11 @@
  */
 import { createHash } from "node:crypto";
 import { type GoogleAuthOptions, OAuth2Client } from "google-auth-library";
-import type { GcsReader } from "./gcs-emulator.ts";
-import { parseGsUri } from "./gcs-emulator.ts";
-import { googleFail } from "./gemini-errors.ts";
-import type { ManualClock } from "./http-recorder.ts";
-import { countTokens } from "./openai-fine-tune-data.ts";
+import type { ManualClock } from "../http-recorder.ts";
+import { countTokens } from "../openai/fine-tune-data.ts";
+import { googleFail } from "./errors.ts";
+import type { GcsReader } from "./gcs.ts";
+import { parseGsUri } from "./gcs.ts";
 
 /** googleAuthOptions for `new GoogleGenAI({ vertexai: true, ... })` that never touch the network. */
 export function offlineVertexAuth(accessToken = "emulator-access-token"): GoogleAuthOptions {

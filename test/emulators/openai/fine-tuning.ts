@@ -2,15 +2,15 @@
 // validating_files -> queued -> running (one step per epoch) -> succeeded | failed, or cancelled.
 // Object shapes, statuses and event wording follow the real API; durations are the emulator's own
 // (configurable) because only their order matters to a product that polls.
-import type { ManualClock } from "./http-recorder.ts";
-import { openaiFail } from "./openai-errors.ts";
+import type { ManualClock } from "../http-recorder.ts";
+import { openaiFail } from "./errors.ts";
 import {
   type ChatExample,
   type ChatJsonlCheck,
   DEFAULT_MAX_TOKENS_PER_EXAMPLE,
   estimateTrainedTokens,
   MIN_TRAINING_EXAMPLES,
-} from "./openai-fine-tune-data.ts";
+} from "./fine-tune-data.ts";
 
 export interface StoredFile {
   id: string;

@@ -1,6 +1,6 @@
 // Google's API error body, shared by the Gemini Developer API and Vertex AI:
 // `{error: {code, message, status}}`. @google/genai throws an ApiError carrying `status` (the HTTP code).
-import { EmuHttpError, type EmuResponse } from "./http-recorder.ts";
+import { EmuHttpError, type EmuResponse } from "../http-recorder.ts";
 
 const STATUS_NAMES: Record<number, string> = {
   400: "INVALID_ARGUMENT",

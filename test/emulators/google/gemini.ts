@@ -2,14 +2,12 @@
 // @google/genai SDK through `httpOptions.baseUrl`:
 //   Developer: new GoogleGenAI({ apiKey: "k", httpOptions: { baseUrl: emu.url } })
 //   Vertex:    new GoogleGenAI({ vertexai: true, project, location, httpOptions: { baseUrl: emu.url },
-//                               googleAuthOptions: offlineVertexAuth() })   (see vertex-emulator.ts)
+//                               googleAuthOptions: offlineVertexAuth() })   (see vertex.ts)
 // It serves generateContent (plain and SSE), countTokens, embeddings (embedContent,
 // batchEmbedContents, Vertex :predict), Vertex tuning jobs reading their data from the GCS emulator,
 // and generateContent on the tuned models those jobs create.
 import { decode as decodeO200k, encode as encodeO200k } from "gpt-tokenizer/encoding/o200k_base";
-import { embed } from "./embedding.ts";
-import type { GcsReader } from "./gcs-emulator.ts";
-import { googleError, googleFail, googleFaultResponse } from "./gemini-errors.ts";
+import { embed } from "../embedding.ts";
 import {
   type EmulatorServer,
   type EmuResponse,
@@ -17,8 +15,10 @@ import {
   ManualClock,
   type RecordedRequest,
   startEmulatorServer,
-} from "./http-recorder.ts";
-import { countTokens } from "./openai-fine-tune-data.ts";
+} from "../http-recorder.ts";
+import { countTokens } from "../openai/fine-tune-data.ts";
+import { googleError, googleFail, googleFaultResponse } from "./errors.ts";
+import type { GcsReader } from "./gcs.ts";
 import {
   DEFAULT_VERTEX_TIMINGS,
   type GeminiContent,
@@ -28,7 +28,7 @@ import {
   VERTEX_TUNABLE_MODELS,
   VertexTuning,
   type VertexTuningTimings,
-} from "./vertex-emulator.ts";
+} from "./vertex.ts";
 
 export interface GenerateContentRequest {
   contents: GeminiContent[];
