@@ -22,7 +22,8 @@ import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-
 import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
 import { startGcsEmulator } from "./emulators/google/gcs.ts";
 import { startGeminiEmulator } from "./emulators/google/gemini.ts";
-import { checkVertexJsonl, countVertexDatasetTokens, offlineVertexAuth } from "./emulators/google/vertex.ts";
+import { offlineVertexAuth } from "./emulators/google/vertex-auth.ts";
+import { checkVertexJsonl, countVertexDatasetTokens } from "./emulators/google/vertex-data.ts";
 import {
   checkChatJsonl,
   countChatMessagesTokens,

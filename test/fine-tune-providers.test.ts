@@ -16,7 +16,7 @@ import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-
 import { withRetry } from "../src/core/retry.ts";
 import { type GcsEmulator, startGcsEmulator } from "./emulators/google/gcs.ts";
 import { type GeminiEmulator, startGeminiEmulator } from "./emulators/google/gemini.ts";
-import { offlineVertexAuth } from "./emulators/google/vertex.ts";
+import { offlineVertexAuth } from "./emulators/google/vertex-auth.ts";
 import type { FailOptions } from "./emulators/http-recorder.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { checkTogetherJsonl } from "./emulators/together/data.ts";

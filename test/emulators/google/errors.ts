@@ -1,6 +1,6 @@
 // Google's API error body, shared by the Gemini Developer API and Vertex AI:
 // `{error: {code, message, status}}`. @google/genai throws an ApiError carrying `status` (the HTTP code).
-import { EmuHttpError, type EmuResponse } from "../http-recorder.ts";
+import { EmuHttpError, type EmuResponse, type RecordedRequest } from "../http-recorder.ts";
 
 const STATUS_NAMES: Record<number, string> = {
   400: "INVALID_ARGUMENT",
@@ -34,4 +34,16 @@ export function googleFaultResponse(code: number, message?: string): EmuResponse
     503: "The model is overloaded. Please try again later.",
   };
   return googleError(code, message ?? fallback[code] ?? `Emulated error ${code}`);
+}
+
+/** The request's JSON body, or Google's answer to a body that is not JSON. */
+export function jsonBody(req: RecordedRequest): unknown {
+  if (typeof req.body !== "object" || req.body === null || Buffer.isBuffer(req.body))
+    googleFail(400, "Invalid JSON payload received.");
+  return req.body;
+}
+
+/** The answer to a path the emulator has no route for. */
+export function notFound(req: RecordedRequest): EmuResponse {
+  return googleError(404, `The emulator has no route for ${req.method} ${req.path}.`);
 }

@@ -1,6 +1,6 @@
 // OpenAI's error body: `{error: {message, type, param, code}}`. The SDK turns it into typed errors
 // (NotFoundError, RateLimitError, ...) keyed on the status, and exposes `code`/`param`/`type`.
-import { EmuHttpError, type EmuResponse } from "../http-recorder.ts";
+import { EmuHttpError, type EmuResponse, type RecordedRequest } from "../http-recorder.ts";
 
 export interface OpenAIErrorFields {
   type?: string;
@@ -46,4 +46,19 @@ export function openaiFaultResponse(status: number, message?: string): EmuRespon
 function defaultType(status: number): string {
   if (status >= 500) return "server_error";
   return "invalid_request_error";
+}
+
+/** The request's JSON body, or OpenAI's answer to a body that is not JSON. */
+export function jsonBody(req: RecordedRequest): unknown {
+  if (typeof req.body !== "object" || req.body === null || Buffer.isBuffer(req.body))
+    openaiFail(
+      400,
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+    );
+  return req.body;
+}
+
+/** OpenAI's 404 for a path it has no route for. */
+export function invalidUrl(req: RecordedRequest): EmuResponse {
+  return openaiError(404, `Invalid URL (${req.method} ${req.path})`);
 }

@@ -3,7 +3,7 @@
 // and tests compare the two. Source for every constant: OpenAI cookbook "Data preparation and
 // analysis for chat model fine-tuning" (examples/Chat_finetuning_data_prep.ipynb), which documents
 // the format checks, `num_tokens_from_messages` and the default-epoch rule used below.
-import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
+import { countTokens } from "../tokens.ts";
 
 /** Cookbook `num_tokens_from_messages`: every message costs 3 tokens of framing... */
 export const TOKENS_PER_MESSAGE = 3;
@@ -71,11 +71,6 @@ const MESSAGE_KEYS = new Set([
   "tool_call_id",
   "refusal",
 ]);
-
-/** o200k_base token count (gpt-4o, gpt-4.1). Special-token text counts as ordinary text. */
-export function countTokens(text: string): number {
-  return countO200k(text, { disallowedSpecial: new Set() });
-}
 
 /** Text of a message's content, whether a string or an array of `{type: "text", text}` parts. */
 export function messageText(content: ChatMessage["content"]): string {

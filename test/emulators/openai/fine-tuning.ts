@@ -2,8 +2,8 @@
 // validating_files -> queued -> running (one step per epoch) -> succeeded | failed, or cancelled.
 // Object shapes, statuses and event wording follow the real API; durations are the emulator's own
 // (configurable) because only their order matters to a product that polls.
-import type { ManualClock } from "../http-recorder.ts";
-import { openaiFail } from "./errors.ts";
+import type { EmuResponse, ManualClock, RecordedRequest } from "../http-recorder.ts";
+import { invalidUrl, jsonBody, openaiFail } from "./errors.ts";
 import {
   type ChatExample,
   type ChatJsonlCheck,
@@ -496,4 +496,33 @@ function seedFrom(id: string): number {
   let seed = 0;
   for (const ch of id) seed = (seed * 31 + ch.charCodeAt(0)) % 2_147_483_647;
   return seed;
+}
+
+/** /v1/fine_tuning/jobs[/{id}[/cancel|events|checkpoints]]; `rest` is the path after `jobs`. */
+export function fineTuningRoute(
+  fineTuning: OpenAIFineTuning,
+  req: RecordedRequest,
+  rest: string[],
+  limit: number,
+): EmuResponse {
+  const [jobId, action] = rest;
+  const after = req.query.after;
+  if (req.method === "POST" && !jobId) return { json: fineTuning.create(jsonBody(req)) };
+  if (req.method === "GET" && !jobId) return { json: { object: "list", ...fineTuning.list(after, limit) } };
+  if (req.method === "GET" && jobId && !action) return { json: fineTuning.get(jobId) };
+  if (req.method === "POST" && action === "cancel") return { json: fineTuning.cancel(jobId!) };
+  if (req.method === "GET" && action === "events")
+    return { json: { object: "list", ...fineTuning.events(jobId!, after, limit) } };
+  if (req.method === "GET" && action === "checkpoints") {
+    const result = fineTuning.checkpoints(jobId!, after, limit);
+    return {
+      json: {
+        object: "list",
+        ...result,
+        first_id: result.data[0]?.id ?? null,
+        last_id: result.data.at(-1)?.id ?? null,
+      },
+    };
+  }
+  return invalidUrl(req);
 }

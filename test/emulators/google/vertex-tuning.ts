@@ -1,167 +1,19 @@
-/**
- * Vertex AI side of the Gemini emulator: offline auth, tuning jobs and the tuning-data rules.
- * The HTTP routes live in gemini.ts (one server answers both the Developer API and Vertex).
- *
- * ## Vertex mode offline, with no Google credentials
- *
- * `new GoogleGenAI({ vertexai: true, project, location, httpOptions: { baseUrl } })` builds a
- * `GoogleAuth` (google-auth-library) from `googleAuthOptions` and, before every request, awaits
- * `googleAuth.getRequestHeaders(url)`. With nothing configured that means Application Default
- * Credentials: env vars, gcloud files, then the GCE metadata server, which is network. Read from
- * @google/genai 2.32 (dist/node/index.mjs `NodeAuth`, `ApiClient`) and google-auth-library 10.9:
- *
- * - `googleAuthOptions: { authClient }` is used as-is (GoogleAuth caches it as its credential). An
- *   `OAuth2Client` holding an `access_token` and no `expiry_date` never refreshes, so it just sends
- *   `Authorization: Bearer <token>`. No network, no key material, and the request paths are the real
- *   project/location ones. **This is what `offlineVertexAuth()` returns; use it.** (google-auth-library
- *   is @google/genai's own dependency, and its `GoogleAuthOptions` type is in the SDK's public API.)
- * - Alternatives that also work offline (the first two are exercised in test/emulators-llm.test.ts):
- *   `googleAuthOptions: { apiKey, projectId }` sends `x-goog-api-key` on project/location paths. Leave
- *   out `projectId` and GoogleAuth first looks the project up (runs `gcloud`, probes the GCE metadata
- *   server): slow, and network. "Express mode" (`vertexai: true, apiKey`, no project) skips GoogleAuth
- *   entirely but drops the `projects/.../locations/...` prefix, so tuning calls go to
- *   `/v1beta1/tuningJobs` (the emulator accepts that too, as location "global"). A service-account
- *   `credentials` object with a non-default `universeDomain` also works (it self-signs a JWT locally)
- *   but needs a generated RSA key and bends the universe setting; not worth it.
- * - A `baseUrl` alone does not skip auth: without project/location/apiKey the SDK still asks GoogleAuth.
- *
- * Paths the SDK calls in Vertex mode (default API version v1beta1):
- *   generate:  POST /v1beta1/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent
- *   tuned:     POST /v1beta1/{tunedModel.endpoint}:generateContent   (model = "projects/.../endpoints/{id}")
- *   embed:     POST .../publishers/google/models/{m}:predict for gemini-embedding-001 and text-embedding-*,
- *              POST .../models/{m}:embedContent for other "gemini*" embedding models
- *   tuning:    POST /v1beta1/projects/{p}/locations/{l}/tuningJobs, GET /v1beta1/{job.name},
- *              POST /v1beta1/{job.name}:cancel, GET .../tuningJobs?pageSize&pageToken
- */
+// Vertex AI tuning jobs on the emulator's manual clock: JOB_STATE_PENDING (dataset validation) ->
+// JOB_STATE_RUNNING -> SUCCEEDED | FAILED, or CANCELLED, reading their datasets from the GCS
+// emulator and creating the tuned models generateContent answers with (gemini.ts routes them).
 import { createHash } from "node:crypto";
-import { type GoogleAuthOptions, OAuth2Client } from "google-auth-library";
 import type { ManualClock } from "../http-recorder.ts";
-import { countTokens } from "../openai/fine-tune-data.ts";
 import { googleFail } from "./errors.ts";
-import type { GcsReader } from "./gcs.ts";
-import { parseGsUri } from "./gcs.ts";
+import { type GcsReader, parseGsUri } from "./gcs.ts";
+import {
+  checkVertexJsonl,
+  countVertexDatasetTokens,
+  countVertexExampleTokens,
+  partsText,
+  type VertexExample,
+} from "./vertex-data.ts";
 
-/** googleAuthOptions for `new GoogleGenAI({ vertexai: true, ... })` that never touch the network. */
-export function offlineVertexAuth(accessToken = "emulator-access-token"): GoogleAuthOptions {
-  const authClient = new OAuth2Client();
-  authClient.setCredentials({ access_token: accessToken });
-  return { authClient };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tuning data: JSONL, one `{"systemInstruction"?, "contents": [{role, parts: [{text}]}]}` per line.
-
-/** Vertex's documented minimum for a supervised tuning dataset (older docs; configurable). */
-export const VERTEX_MIN_TRAINING_EXAMPLES = 16;
-
-export interface GeminiPart {
-  text?: string;
-  [key: string]: unknown;
-}
-
-export interface GeminiContent {
-  role?: string;
-  parts: GeminiPart[];
-}
-
-export interface VertexExample {
-  systemInstruction?: GeminiContent;
-  contents: GeminiContent[];
-}
-
-export interface VertexDataProblem {
-  line: number;
-  code: string;
-  message: string;
-}
-
-export function partsText(content: GeminiContent | undefined): string {
-  return (content?.parts ?? []).map((p) => (typeof p.text === "string" ? p.text : "")).join("");
-}
-
-/**
- * Token count of one example. Gemini's tokenizer is not available offline, so the emulator counts
- * o200k_base tokens of every text part (system instruction included) as a deterministic stand-in.
- */
-export function countVertexExampleTokens(example: VertexExample): { input: number; output: number } {
-  let input = countTokens(partsText(example.systemInstruction));
-  let output = 0;
-  for (const content of example.contents) {
-    const tokens = countTokens(partsText(content));
-    if (content.role === "model") output += tokens;
-    else input += tokens;
-  }
-  return { input, output };
-}
-
-/** Tokens of one pass over the dataset: what `totalBillableTokenCount` reports (billing = x epochs). */
-export function countVertexDatasetTokens(examples: readonly VertexExample[]): number {
-  return examples.reduce((sum, ex) => {
-    const { input, output } = countVertexExampleTokens(ex);
-    return sum + input + output;
-  }, 0);
-}
-
-export function checkVertexJsonl(data: Buffer | string): {
-  examples: VertexExample[];
-  errors: VertexDataProblem[];
-} {
-  const lines = (typeof data === "string" ? data : data.toString("utf8")).split(/\r?\n/);
-  while (lines.length && lines[lines.length - 1]!.trim() === "") lines.pop();
-  const examples: VertexExample[] = [];
-  const errors: VertexDataProblem[] = [];
-  lines.forEach((text, index) => {
-    const line = index + 1;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      errors.push({ line, code: "invalid_json", message: `line ${line}: not valid JSON` });
-      return;
-    }
-    const problems = checkVertexExample(parsed);
-    for (const [code, message] of problems) errors.push({ line, code, message: `line ${line}: ${message}` });
-    if (!problems.length) examples.push(parsed as VertexExample);
-  });
-  return { examples, errors };
-}
-
-function checkVertexExample(value: unknown): Array<[string, string]> {
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    return [["data_type", "each line must be a JSON object"]];
-  const example = value as Record<string, unknown>;
-  if (!Array.isArray(example.contents) || example.contents.length === 0)
-    return [
-      [
-        "missing_contents",
-        "`contents` must be a non-empty array" +
-          (Array.isArray(example.messages) ? " (this line uses OpenAI's `messages` format)" : ""),
-      ],
-    ];
-  const problems: Array<[string, string]> = [];
-  const checkContent = (content: unknown, where: string, roles: string[] | null) => {
-    const c = content as Partial<GeminiContent> | null;
-    if (typeof c !== "object" || c === null) return problems.push(["data_type", `${where} is not an object`]);
-    if (roles && (typeof c.role !== "string" || !roles.includes(c.role)))
-      problems.push([
-        "invalid_role",
-        `${where}.role must be one of ${roles.join(", ")}, got ${JSON.stringify(c.role)}`,
-      ]);
-    if (!Array.isArray(c.parts) || c.parts.length === 0)
-      return problems.push(["missing_parts", `${where}.parts must be a non-empty array`]);
-    if (!partsText(c as GeminiContent)) problems.push(["missing_text", `${where} has no text part`]);
-  };
-  if (example.systemInstruction !== undefined)
-    checkContent(example.systemInstruction, "systemInstruction", null);
-  for (const [i, c] of example.contents.entries()) checkContent(c, `contents[${i}]`, ["user", "model"]);
-  if (!example.contents.some((c) => (c as GeminiContent | null)?.role === "model"))
-    problems.push(["missing_model_turn", "the example has no `model` turn to learn from"]);
-  return problems;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tuning jobs: JOB_STATE_PENDING (dataset validation) -> JOB_STATE_RUNNING -> SUCCEEDED | FAILED,
-// or CANCELLED. Int64 fields are JSON strings, as Vertex (proto3 JSON) sends them.
+// Int64 fields are JSON strings, as Vertex (proto3 JSON) sends them.
 
 export type VertexJobState =
   | "JOB_STATE_PENDING"
