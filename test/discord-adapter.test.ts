@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startApp } from "../src/app.ts";
 import { approvalButtonId } from "../src/core/assistant.ts";
 import { messages } from "../src/core/conversation.ts";
-import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord-emulator.ts";
+import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord/index.ts";
 import { defaultChatReply } from "./emulators/openai/index.ts";
 import { memoryLogger } from "./support/core.ts";
 import {

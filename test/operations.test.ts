@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/database/open-database.ts";
 import { startHealthServer } from "../src/observability/health-server.ts";
-import { startDiscordEmulator } from "./emulators/discord-emulator.ts";
+import { startDiscordEmulator } from "./emulators/discord/index.ts";
 import { startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { ALICE, GENERAL, startDiscordApp } from "./support/discord-app.ts";
 import { startBot } from "./support/processes.ts";

@@ -10,7 +10,7 @@ import { type App, startApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type OpenDatabase, openDatabase } from "../../src/database/open-database.ts";
 import { createLogger } from "../../src/logger.ts";
-import { startDiscordEmulator } from "../../test/emulators/discord-emulator.ts";
+import { startDiscordEmulator } from "../../test/emulators/discord/index.ts";
 import { type ChatCompletionRequest, startOpenAIEmulator } from "../../test/emulators/openai/index.ts";
 import { demoReply } from "./model.ts";
 

@@ -82,8 +82,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { APIApplicationCommand, APIEmbed, APIMessage, GatewayIdentifyData } from "discord.js";
-import { DiscordGateway, type DispatchPayload, type GatewayFrame } from "./discord-gateway.ts";
-import { DiscordRest, type RecordedRequest, type RestFailure } from "./discord-rest.ts";
+import { DiscordGateway, type DispatchPayload, type GatewayFrame } from "./gateway.ts";
+import { DiscordRest, type RecordedRequest, type RestFailure } from "./rest.ts";
 import {
   type ChannelSpec,
   type ComponentOptions,
@@ -95,11 +95,11 @@ import {
   type SendMessageOptions,
   type SlashCommandOptions,
   type UserSpec,
-} from "./discord-state.ts";
+} from "./state.ts";
 
-export type { DispatchPayload, GatewayFrame } from "./discord-gateway.ts";
-export { CallbackType, Intent, MessageFlag, Permission } from "./discord-payloads.ts";
-export type { RecordedFile, RecordedRequest, RestFailure } from "./discord-rest.ts";
+export type { DispatchPayload, GatewayFrame } from "./gateway.ts";
+export { CallbackType, Intent, MessageFlag, Permission } from "./payloads.ts";
+export type { RecordedFile, RecordedRequest, RestFailure } from "./rest.ts";
 export type {
   ChannelSpec,
   ComponentOptions,
@@ -110,7 +110,7 @@ export type {
   SendMessageOptions,
   SlashCommandOptions,
   UserSpec,
-} from "./discord-state.ts";
+} from "./state.ts";
 
 export interface DiscordEmulatorOptions {
   /** Bot token the client must present (default "test-token"). */

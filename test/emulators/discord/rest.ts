@@ -28,8 +28,8 @@ import {
   parseEmoji,
   snowflake,
   userPayload,
-} from "./discord-payloads.ts";
-import type { AllowedMentions, DiscordState, InteractionRecord, StoredMessage } from "./discord-state.ts";
+} from "./payloads.ts";
+import type { AllowedMentions, DiscordState, InteractionRecord, StoredMessage } from "./state.ts";
 
 export interface RecordedFile {
   /** The multipart field, e.g. `files[0]`. */

@@ -1,8 +1,8 @@
 /**
  * The Discord emulator's world: users, guilds, channels, members, messages (with reactions),
  * interactions and registered commands, plus the operations that change it and the gateway
- * dispatches they cause. Both the REST routes (discord-rest.ts) and the test-facing API
- * (discord-emulator.ts) go through this class, so a message the bot posts and a message a test
+ * dispatches they cause. Both the REST routes (rest.ts) and the test-facing API
+ * (index.ts) go through this class, so a message the bot posts and a message a test
  * "types" end up in the same store and reach the client the same way.
  */
 import { randomBytes } from "node:crypto";
@@ -23,7 +23,7 @@ import type {
   GatewayReadyDispatchData,
   Locale,
 } from "discord.js";
-import type { DispatchOptions, GatewaySession } from "./discord-gateway.ts";
+import type { DispatchOptions, GatewaySession } from "./gateway.ts";
 import {
   ALL_PERMISSIONS,
   applicationPayload,
@@ -54,7 +54,7 @@ import {
   snowflake,
   type UserRecord,
   userPayload,
-} from "./discord-payloads.ts";
+} from "./payloads.ts";
 
 // --------------------------------------------------------------------------------------------
 // Specs (what tests pass in)
