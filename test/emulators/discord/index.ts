@@ -83,34 +83,27 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { APIApplicationCommand, APIEmbed, APIMessage, GatewayIdentifyData } from "discord.js";
 import { DiscordGateway, type DispatchPayload, type GatewayFrame } from "./gateway.ts";
+import { type ComponentOptions, component, type SlashCommandOptions, slashCommand } from "./interactions.ts";
+import { deleteMessage, editMessage, type SendMessageOptions, sendUserMessage } from "./messages.ts";
+import { type ReactionOptions, react, unreact } from "./reactions.ts";
 import { DiscordRest, type RecordedRequest, type RestFailure } from "./rest.ts";
+import { afterReady, readyPayload, requestGuildMembers } from "./session.ts";
 import {
   type ChannelSpec,
-  type ComponentOptions,
   DiscordState,
   type GuildSpec,
   type InteractionRecord,
   type MemberSpec,
-  type ReactionOptions,
-  type SendMessageOptions,
-  type SlashCommandOptions,
   type UserSpec,
 } from "./state.ts";
 
 export type { DispatchPayload, GatewayFrame } from "./gateway.ts";
+export type { ComponentOptions, SlashCommandOptions } from "./interactions.ts";
+export type { SendMessageOptions } from "./messages.ts";
 export { CallbackType, Intent, MessageFlag, Permission } from "./payloads.ts";
+export type { ReactionOptions } from "./reactions.ts";
 export type { RecordedFile, RecordedRequest, RestFailure } from "./rest.ts";
-export type {
-  ChannelSpec,
-  ComponentOptions,
-  GuildSpec,
-  InteractionRecord,
-  MemberSpec,
-  ReactionOptions,
-  SendMessageOptions,
-  SlashCommandOptions,
-  UserSpec,
-} from "./state.ts";
+export type { ChannelSpec, GuildSpec, InteractionRecord, MemberSpec, UserSpec } from "./state.ts";
 
 export interface DiscordEmulatorOptions {
   /** Bot token the client must present (default "test-token"). */
@@ -170,9 +163,9 @@ export class DiscordEmulator {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
       disallowedIntents: options.disallowedIntents ?? 0,
       wsBase: () => `ws://127.0.0.1:${this.port}`,
-      buildReady: (session, resumeUrl) => this.state.readyPayload(session, resumeUrl),
-      afterReady: () => this.state.afterReady(),
-      requestGuildMembers: (d) => this.state.requestGuildMembers(d),
+      buildReady: (session, resumeUrl) => readyPayload(this.state, session, resumeUrl),
+      afterReady: () => afterReady(this.state),
+      requestGuildMembers: (d) => requestGuildMembers(this.state, d),
     });
     this.state = new DiscordState(
       {
@@ -250,14 +243,14 @@ export class DiscordEmulator {
   // ------------------------------------------------------------------------------ inbound events
 
   sendMessage(options: SendMessageOptions): APIMessage {
-    return this.state.sendUserMessage(options);
+    return sendUserMessage(this.state, options);
   }
 
   /** A user edits their message: MESSAGE_UPDATE. */
   editMessage(options: { messageId: string; content?: string; embeds?: APIEmbed[] }): APIMessage {
     const stored = this.state.messages.get(options.messageId);
     if (!stored || stored.deleted) throw new Error(`discord emulator: unknown message ${options.messageId}`);
-    this.state.editMessage(stored, { content: options.content, embeds: options.embeds });
+    editMessage(this.state, stored, { content: options.content, embeds: options.embeds });
     return this.state.snapshot(stored);
   }
 
@@ -265,30 +258,30 @@ export class DiscordEmulator {
   deleteMessage(options: { messageId: string }): void {
     const stored = this.state.messages.get(options.messageId);
     if (!stored || stored.deleted) throw new Error(`discord emulator: unknown message ${options.messageId}`);
-    this.state.deleteMessage(stored);
+    deleteMessage(this.state, stored);
   }
 
   addReaction(options: ReactionOptions) {
-    return this.state.react(options).payload;
+    return react(this.state, options).payload;
   }
 
   removeReaction(options: ReactionOptions) {
-    return this.state.unreact(options).payload;
+    return unreact(this.state, options).payload;
   }
 
   /** Dispatches a chat-input command (type 2, data.type 1); returns the interaction id. */
   slashCommand(options: SlashCommandOptions): string {
-    return this.state.slashCommand(options).id;
+    return slashCommand(this.state, options).id;
   }
 
   /** Dispatches a button click (type 3, component_type 2) on a stored message; returns the id. */
   clickButton(options: ComponentOptions): string {
-    return this.state.component({ ...options, componentType: 2 }).id;
+    return component(this.state, { ...options, componentType: 2 }).id;
   }
 
   /** Dispatches a string select (type 3, component_type 3); returns the interaction id. */
   selectMenu(options: ComponentOptions & { values: string[] }): string {
-    return this.state.component({ ...options, componentType: 3 }).id;
+    return component(this.state, { ...options, componentType: 3 }).id;
   }
 
   interaction(id: string): InteractionRecord | undefined {

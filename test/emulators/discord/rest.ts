@@ -9,6 +9,15 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { APIAttachment, APIEmbed } from "discord.js";
+import type { AllowedMentions } from "./messages.ts";
+import {
+  channelMessages,
+  createMessage,
+  dispatchMessage,
+  dispatchMessageDelete,
+  editMessage,
+  messageInChannel,
+} from "./messages.ts";
 import {
   CallbackType,
   ChannelKind,
@@ -29,7 +38,9 @@ import {
   snowflake,
   userPayload,
 } from "./payloads.ts";
-import type { AllowedMentions, DiscordState, InteractionRecord, StoredMessage } from "./state.ts";
+import { react, unreact } from "./reactions.ts";
+import { botApplication } from "./session.ts";
+import type { DiscordState, InteractionRecord, StoredMessage } from "./state.ts";
 
 export interface RecordedFile {
   /** The multipart field, e.g. `files[0]`. */
@@ -310,8 +321,8 @@ export class DiscordRest {
       if (!user) throw Errors.unknownUser();
       return ok(s.channelPayload(s.dmChannelFor(user.id)));
     });
-    this.add("GET", "/applications/@me", () => ok(s.applicationPayload()));
-    this.add("GET", "/oauth2/applications/@me", () => ok(s.applicationPayload()));
+    this.add("GET", "/applications/@me", () => ok(botApplication(s)));
+    this.add("GET", "/oauth2/applications/@me", () => ok(botApplication(s)));
 
     // ---- application commands (global and guild)
     const scopeOf = (params: Record<string, string>) => {
@@ -408,7 +419,7 @@ export class DiscordRest {
     };
     const messageOf = (channelId: string, messageId: string) => {
       channelOf(channelId);
-      const stored = s.messageInChannel(channelId, messageId);
+      const stored = messageInChannel(s, channelId, messageId);
       if (!stored) throw Errors.unknownMessage();
       return stored;
     };
@@ -437,7 +448,7 @@ export class DiscordRest {
     this.add("GET", "/channels/:channelId/messages", ({ params, query }) => {
       channelOf(params.channelId!);
       const limit = Math.max(1, Math.min(Number(query.get("limit") ?? 50), 100));
-      let list = s.channelMessages(params.channelId!).filter((m) => !m.ephemeral);
+      let list = channelMessages(s, params.channelId!).filter((m) => !m.ephemeral);
       const before = query.get("before");
       const after = query.get("after");
       if (before) list = list.filter((m) => compareSnowflakes(m.message.id, before) < 0);
@@ -457,12 +468,12 @@ export class DiscordRest {
         | { message_id?: string; channel_id?: string; fail_if_not_exists?: boolean }
         | undefined;
       if (reference?.message_id) {
-        replyTo = s.messageInChannel(reference.channel_id ?? channel.id, reference.message_id);
+        replyTo = messageInChannel(s, reference.channel_id ?? channel.id, reference.message_id);
         if (!replyTo && reference.fail_if_not_exists !== false) {
           throw formError("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message");
         }
       }
-      const stored = s.createMessage({
+      const stored = createMessage(s, {
         channel,
         authorId: s.botUser.id,
         content: typeof message.content === "string" ? message.content : "",
@@ -481,7 +492,7 @@ export class DiscordRest {
       return {
         status: 200,
         body: s.snapshot(stored),
-        after: () => s.dispatchMessage("MESSAGE_CREATE", stored),
+        after: () => dispatchMessage(s, "MESSAGE_CREATE", stored),
       };
     });
     this.add("PATCH", "/channels/:channelId/messages/:messageId", ({ params, body, files }) => {
@@ -489,17 +500,17 @@ export class DiscordRest {
       if (stored.message.author.id !== s.botUser.id) throw Errors.cannotEditOthers();
       const patch = body as MessageBody;
       validateMessage(patch, { files, requireContent: false });
-      s.editMessage(stored, this.messagePatch(stored, patch, files), { dispatch: false });
+      editMessage(s, stored, this.messagePatch(stored, patch, files), { dispatch: false });
       return {
         status: 200,
         body: s.snapshot(stored),
-        after: () => s.dispatchMessage("MESSAGE_UPDATE", stored),
+        after: () => dispatchMessage(s, "MESSAGE_UPDATE", stored),
       };
     });
     this.add("DELETE", "/channels/:channelId/messages/:messageId", ({ params }) => {
       const stored = messageOf(params.channelId!, params.messageId!);
       stored.deleted = true;
-      return noContent(() => s.dispatchMessageDelete(stored));
+      return noContent(() => dispatchMessageDelete(s, stored));
     });
 
     // ---- reactions by the bot
@@ -512,7 +523,7 @@ export class DiscordRest {
         userId,
         emoji: params.emoji!,
       };
-      const event = add ? s.react(options, { dispatch: false }) : s.unreact(options, { dispatch: false });
+      const event = add ? react(s, options, { dispatch: false }) : unreact(s, options, { dispatch: false });
       return noContent(event.dispatch);
     };
     this.add("PUT", `${reactionsBase}/:emoji/@me`, ({ params }) => botReact(params, true));
@@ -569,14 +580,14 @@ export class DiscordRest {
         const stored = webhookMessage(webhookInteraction(params), params.messageId!);
         const patch = body as MessageBody;
         validateMessage(patch, { files, requireContent: false });
-        s.editMessage(stored, this.messagePatch(stored, patch, files), {
+        editMessage(s, stored, this.messagePatch(stored, patch, files), {
           clearLoading: true,
           dispatch: false,
         });
         return {
           status: 200,
           body: s.snapshot(stored),
-          after: () => s.dispatchMessage("MESSAGE_UPDATE", stored),
+          after: () => dispatchMessage(s, "MESSAGE_UPDATE", stored),
         };
       },
       false,
@@ -587,7 +598,7 @@ export class DiscordRest {
       ({ params }) => {
         const stored = webhookMessage(webhookInteraction(params), params.messageId!);
         stored.deleted = true;
-        return noContent(() => s.dispatchMessageDelete(stored));
+        return noContent(() => dispatchMessageDelete(s, stored));
       },
       false,
     );
@@ -604,7 +615,7 @@ export class DiscordRest {
         let event: "MESSAGE_CREATE" | "MESSAGE_UPDATE";
         if (original && !original.deleted && ((original.message.flags ?? 0) & MessageFlag.Loading) !== 0) {
           // The first followup after a deferred reply replaces the "thinking…" message.
-          s.editMessage(original, this.messagePatch(original, message, files), {
+          editMessage(s, original, this.messagePatch(original, message, files), {
             clearLoading: true,
             dispatch: false,
           });
@@ -612,7 +623,7 @@ export class DiscordRest {
           event = "MESSAGE_UPDATE";
         } else {
           const channel = channelOf(record.channelId);
-          stored = s.createMessage({
+          stored = createMessage(s, {
             channel,
             authorId: s.botUser.id,
             content: typeof message.content === "string" ? message.content : "",
@@ -628,7 +639,7 @@ export class DiscordRest {
           });
           event = "MESSAGE_CREATE";
         }
-        const after = () => s.dispatchMessage(event, stored);
+        const after = () => dispatchMessage(s, event, stored);
         if (query.get("wait") !== "true") return { status: 204, after };
         return { status: 200, body: s.snapshot(stored), after };
       },
@@ -663,7 +674,7 @@ export class DiscordRest {
       case CallbackType.DeferredChannelMessageWithSource: {
         const deferred = type === CallbackType.DeferredChannelMessageWithSource;
         if (!deferred) validateMessage(data, { files, requireContent: true, field: "data" });
-        const stored = s.createMessage({
+        const stored = createMessage(s, {
           channel,
           authorId: s.botUser.id,
           content: !deferred && typeof data.content === "string" ? data.content : "",
@@ -684,7 +695,7 @@ export class DiscordRest {
         });
         record.originalMessageId = stored.message.id;
         record.ephemeral = stored.ephemeral;
-        after = () => s.dispatchMessage("MESSAGE_CREATE", stored);
+        after = () => dispatchMessage(s, "MESSAGE_CREATE", stored);
         resource = { type, message: s.snapshot(stored) };
         break;
       }
@@ -698,8 +709,8 @@ export class DiscordRest {
         record.ephemeral = source.ephemeral;
         if (type === CallbackType.UpdateMessage) {
           validateMessage(data, { files, requireContent: false, field: "data" });
-          s.editMessage(source, this.messagePatch(source, data, files), { dispatch: false });
-          after = () => s.dispatchMessage("MESSAGE_UPDATE", source);
+          editMessage(s, source, this.messagePatch(source, data, files), { dispatch: false });
+          after = () => dispatchMessage(s, "MESSAGE_UPDATE", source);
         }
         resource = { type, message: s.snapshot(source) };
         break;
