@@ -17,7 +17,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { GatewayIdentifyData, GatewayReadyDispatchData } from "discord.js";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import { CloseCode, Op } from "./payloads.ts";
+import { CloseCode, Op } from "./constants.ts";
 
 export interface DispatchPayload {
   op: 0;

@@ -97,10 +97,10 @@ import {
   type UserSpec,
 } from "./state.ts";
 
+export { CallbackType, Intent, MessageFlag, Permission } from "./constants.ts";
 export type { DispatchPayload, GatewayFrame } from "./gateway.ts";
 export type { ComponentOptions, SlashCommandOptions } from "./interactions.ts";
 export type { SendMessageOptions } from "./messages.ts";
-export { CallbackType, Intent, MessageFlag, Permission } from "./payloads.ts";
 export type { ReactionOptions } from "./reactions.ts";
 export type { RecordedFile, RecordedRequest, RestFailure } from "./rest.ts";
 export type { ChannelSpec, GuildSpec, InteractionRecord, MemberSpec, UserSpec } from "./state.ts";

@@ -11,17 +11,9 @@ import type {
   APIMessageComponentInteraction,
   Locale,
 } from "discord.js";
-import {
-  ALL_PERMISSIONS,
-  ChannelKind,
-  type ChannelRecord,
-  DM_APP_PERMISSIONS,
-  InteractionKind,
-  memberPayload,
-  memberWithoutUser,
-  snowflake,
-  userPayload,
-} from "./payloads.ts";
+import { ALL_PERMISSIONS, ChannelKind, DM_APP_PERMISSIONS, InteractionKind } from "./constants.ts";
+import { snowflake } from "./ids.ts";
+import { type ChannelRecord, memberPayload, memberWithoutUser, userPayload } from "./payloads.ts";
 import type { DiscordState, InteractionRecord } from "./state.ts";
 
 export type SlashOptionValue = string | number | boolean;

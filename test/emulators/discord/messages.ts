@@ -10,20 +10,10 @@ import type {
   APIMessage,
   APIUser,
 } from "discord.js";
+import { ChannelKind, Intent, InteractionKind, MessageFlag, MessageKind } from "./constants.ts";
 import type { GatewaySession } from "./gateway.ts";
-import {
-  ChannelKind,
-  type ChannelRecord,
-  compareSnowflakes,
-  Intent,
-  InteractionKind,
-  isoNow,
-  MessageFlag,
-  MessageKind,
-  memberWithoutUser,
-  messagePayload,
-  snowflake,
-} from "./payloads.ts";
+import { compareSnowflakes, isoNow, snowflake } from "./ids.ts";
+import { type ChannelRecord, memberWithoutUser, messagePayload } from "./payloads.ts";
 import type { DiscordState, InteractionRecord, StoredMessage } from "./state.ts";
 
 export interface SendMessageOptions {

@@ -1,8 +1,8 @@
 /**
- * Payload builders for the Discord emulator: constants (opcodes, intents, permission bits,
- * message flags), snowflake ids, and functions that turn the emulator's small records into the
- * full API objects discord.js expects (users, members, roles, channels, guilds, messages,
- * application commands, errors). Pure functions only: no state, no I/O.
+ * Payload builders for the Discord emulator: functions that turn the emulator's small records into
+ * the full API objects discord.js expects (users, members, roles, channels, guilds, messages,
+ * application commands). Pure functions only: no state, no I/O. Discord's numbers are in
+ * constants.ts, ids in ids.ts, error bodies in errors.ts.
  *
  * The shapes are typed against discord-api-types (re-exported by discord.js, imported as types
  * only) so a missing required field is a compile error rather than a silent cache bug.
@@ -23,166 +23,11 @@ import type {
   APIUser,
   Locale,
 } from "discord.js";
-
-/** Gateway opcodes (https://discord.com/developers/docs/topics/opcodes-and-status-codes). */
-export const Op = {
-  Dispatch: 0,
-  Heartbeat: 1,
-  Identify: 2,
-  PresenceUpdate: 3,
-  VoiceStateUpdate: 4,
-  Resume: 6,
-  Reconnect: 7,
-  RequestGuildMembers: 8,
-  InvalidSession: 9,
-  Hello: 10,
-  HeartbeatAck: 11,
-} as const;
-
-/** Gateway close codes the emulator uses. */
-export const CloseCode = {
-  UnknownOpcode: 4001,
-  DecodeError: 4002,
-  NotAuthenticated: 4003,
-  AuthenticationFailed: 4004,
-  AlreadyAuthenticated: 4005,
-  DisallowedIntents: 4014,
-} as const;
-
-/** Gateway intent bits. */
-export const Intent = {
-  Guilds: 1 << 0,
-  GuildMembers: 1 << 1,
-  GuildMessages: 1 << 9,
-  GuildMessageReactions: 1 << 10,
-  GuildMessageTyping: 1 << 11,
-  DirectMessages: 1 << 12,
-  DirectMessageReactions: 1 << 13,
-  DirectMessageTyping: 1 << 14,
-  MessageContent: 1 << 15,
-} as const;
-
-export const ChannelKind = {
-  GuildText: 0,
-  DM: 1,
-  GuildVoice: 2,
-  GuildCategory: 4,
-  GuildAnnouncement: 5,
-} as const;
-
-export const MessageFlag = {
-  SuppressEmbeds: 1 << 2,
-  Ephemeral: 1 << 6,
-  Loading: 1 << 7,
-  SuppressNotifications: 1 << 12,
-} as const;
-
-export const MessageKind = {
-  Default: 0,
-  Reply: 19,
-  ChatInputCommand: 20,
-} as const;
-
-export const InteractionKind = { Ping: 1, ApplicationCommand: 2, MessageComponent: 3 } as const;
-
-export const CallbackType = {
-  Pong: 1,
-  ChannelMessageWithSource: 4,
-  DeferredChannelMessageWithSource: 5,
-  DeferredMessageUpdate: 6,
-  UpdateMessage: 7,
-  ApplicationCommandAutocompleteResult: 8,
-  Modal: 9,
-} as const;
-
-/** Permission bits (as bigint) the emulator computes with. */
-export const Permission = {
-  CreateInstantInvite: 1n << 0n,
-  Administrator: 1n << 3n,
-  AddReactions: 1n << 6n,
-  ViewChannel: 1n << 10n,
-  SendMessages: 1n << 11n,
-  ManageMessages: 1n << 13n,
-  EmbedLinks: 1n << 14n,
-  AttachFiles: 1n << 15n,
-  ReadMessageHistory: 1n << 16n,
-  MentionEveryone: 1n << 17n,
-  UseExternalEmojis: 1n << 18n,
-  Connect: 1n << 20n,
-  Speak: 1n << 21n,
-  ChangeNickname: 1n << 26n,
-  UseApplicationCommands: 1n << 31n,
-  CreatePublicThreads: 1n << 35n,
-  SendMessagesInThreads: 1n << 38n,
-} as const;
-
-/** Every permission bit Discord defines today (and a few spare ones). */
-export const ALL_PERMISSIONS = (1n << 51n) - 1n;
-
-/** Roughly what a new guild's @everyone role gets. */
-export const DEFAULT_EVERYONE_PERMISSIONS =
-  Permission.CreateInstantInvite |
-  Permission.AddReactions |
-  Permission.ViewChannel |
-  Permission.SendMessages |
-  Permission.EmbedLinks |
-  Permission.AttachFiles |
-  Permission.ReadMessageHistory |
-  Permission.UseExternalEmojis |
-  Permission.Connect |
-  Permission.Speak |
-  Permission.ChangeNickname |
-  Permission.UseApplicationCommands |
-  Permission.CreatePublicThreads |
-  Permission.SendMessagesInThreads;
-
-/** Permissions an app has in a DM (what Discord reports as app_permissions there). */
-export const DM_APP_PERMISSIONS =
-  Permission.AddReactions |
-  Permission.ViewChannel |
-  Permission.SendMessages |
-  Permission.EmbedLinks |
-  Permission.AttachFiles |
-  Permission.ReadMessageHistory |
-  Permission.UseExternalEmojis |
-  Permission.UseApplicationCommands;
-
-export const MAX_MESSAGE_LENGTH = 2000;
+import { ChannelKind, MessageKind } from "./constants.ts";
+import { snowflake } from "./ids.ts";
 
 /** An empty bitfield; typed `number` because the flag enums have no 0 member. */
 const NO_FLAGS: number = 0;
-
-const DISCORD_EPOCH = 1420070400000n;
-let snowflakeIncrement = 0n;
-let lastSnowflake = 0n;
-
-/** A fresh snowflake id (timestamped now, strictly increasing within the process). */
-export function snowflake(at: number = Date.now()): string {
-  snowflakeIncrement = (snowflakeIncrement + 1n) & 0xfffn;
-  let id = ((BigInt(at) - DISCORD_EPOCH) << 22n) | (1n << 17n) | (1n << 12n) | snowflakeIncrement;
-  if (id <= lastSnowflake) id = lastSnowflake + 1n;
-  lastSnowflake = id;
-  return id.toString();
-}
-
-/** The creation time encoded in a snowflake (ids that are too small give the Discord epoch). */
-export function snowflakeTime(id: string): number {
-  try {
-    return Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
-  } catch {
-    return Number(DISCORD_EPOCH);
-  }
-}
-
-export function compareSnowflakes(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-export function isoNow(at: number = Date.now()): string {
-  return new Date(at).toISOString().replace("Z", "+00:00");
-}
 
 // --------------------------------------------------------------------------------------------
 // Records: the emulator's own small model of the world
@@ -549,64 +394,3 @@ export function commandPayload(
     contexts: (body.contexts as APIApplicationCommand["contexts"]) ?? null,
   };
 }
-
-// --------------------------------------------------------------------------------------------
-// Errors, in Discord's shape
-
-export interface DiscordErrorBody {
-  message: string;
-  code: number;
-  errors?: Record<string, unknown>;
-}
-
-export class DiscordHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: DiscordErrorBody,
-  ) {
-    super(body.message);
-  }
-}
-
-export function httpError(status: number, code: number, message: string): DiscordHttpError {
-  return new DiscordHttpError(status, { message, code });
-}
-
-/**
- * A 400 "Invalid Form Body" (code 50035). `field` is a dotted path such as `content` or
- * `embeds.0.description`; Discord nests the errors object along it.
- */
-export function formError(field: string, code: string, message: string): DiscordHttpError {
-  const errors: Record<string, unknown> = {};
-  let cursor = errors;
-  const parts = field.split(".");
-  parts.forEach((part, index) => {
-    if (index === parts.length - 1) {
-      cursor[part] = { _errors: [{ code, message }] };
-    } else {
-      const next: Record<string, unknown> = {};
-      cursor[part] = next;
-      cursor = next;
-    }
-  });
-  return new DiscordHttpError(400, { message: "Invalid Form Body", code: 50035, errors });
-}
-
-export const Errors = {
-  unauthorized: () => httpError(401, 0, "401: Unauthorized"),
-  notFound: () => httpError(404, 0, "404: Not Found"),
-  unknownChannel: () => httpError(404, 10003, "Unknown Channel"),
-  unknownGuild: () => httpError(404, 10004, "Unknown Guild"),
-  unknownMember: () => httpError(404, 10007, "Unknown Member"),
-  unknownMessage: () => httpError(404, 10008, "Unknown Message"),
-  unknownUser: () => httpError(404, 10013, "Unknown User"),
-  unknownEmoji: () => httpError(400, 10014, "Unknown Emoji"),
-  unknownWebhook: () => httpError(404, 10015, "Unknown Webhook"),
-  unknownApplication: () => httpError(404, 10002, "Unknown Application"),
-  unknownCommand: () => httpError(404, 10063, "Unknown application command"),
-  unknownInteraction: () => httpError(404, 10062, "Unknown interaction"),
-  alreadyAcknowledged: () => httpError(400, 40060, "Interaction has already been acknowledged."),
-  emptyMessage: () => httpError(400, 50006, "Cannot send an empty message"),
-  cannotEditOthers: () => httpError(403, 50005, "Cannot edit a message authored by another user"),
-  cannotDmUser: () => httpError(403, 50007, "Cannot send messages to this user"),
-} as const;

@@ -8,7 +8,8 @@ import type {
   GatewayMessageReactionAddDispatchData,
   GatewayMessageReactionRemoveDispatchData,
 } from "discord.js";
-import { type ChannelRecord, emojiKey, Intent, memberPayload, parseEmoji } from "./payloads.ts";
+import { Intent } from "./constants.ts";
+import { type ChannelRecord, emojiKey, memberPayload, parseEmoji } from "./payloads.ts";
 import type { DiscordState, StoredMessage } from "./state.ts";
 
 export interface ReactionOptions {

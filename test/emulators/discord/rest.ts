@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseMultipart, readBody, sendResponse } from "../http-recorder.ts";
-import { DiscordHttpError, Errors } from "./payloads.ts";
+import { DiscordHttpError, Errors } from "./errors.ts";
 import { decodePath, type RecordedFile, type Reply, type Route, Router } from "./router.ts";
 import { applicationRoutes } from "./routes/application.ts";
 import { guildRoutes } from "./routes/guilds.ts";

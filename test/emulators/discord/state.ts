@@ -6,25 +6,26 @@ import type {
   APIUser,
   GatewayGuildCreateDispatchData,
 } from "discord.js";
-import type { DispatchOptions } from "./gateway.ts";
 import {
   ALL_PERMISSIONS,
-  botSelfPayload,
   ChannelKind,
+  DEFAULT_EVERYONE_PERMISSIONS,
+  Intent,
+  Permission,
+} from "./constants.ts";
+import type { DispatchOptions } from "./gateway.ts";
+import { isoNow, snowflake } from "./ids.ts";
+import {
+  botSelfPayload,
   type ChannelRecord,
   channelPayload,
-  DEFAULT_EVERYONE_PERMISSIONS,
   type GuildRecord,
   guildPayload,
-  Intent,
-  isoNow,
   type MemberRecord,
   memberPayload,
-  Permission,
   type ReactionState,
   type RoleRecord,
   reactionPayloads,
-  snowflake,
   type UserRecord,
   userPayload,
 } from "./payloads.ts";

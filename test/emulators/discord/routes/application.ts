@@ -1,6 +1,8 @@
 // REST routes about the bot itself: the gateway URL, users and DM channels, the application, and
 // application commands (global and per guild: list, replace all, create or update one, delete).
-import { commandPayload, Errors, snowflake, userPayload } from "../payloads.ts";
+import { Errors } from "../errors.ts";
+import { snowflake } from "../ids.ts";
+import { commandPayload, userPayload } from "../payloads.ts";
 import { type AddRoute, noContent, ok } from "../router.ts";
 import { botApplication } from "../session.ts";
 import type { DiscordState } from "../state.ts";

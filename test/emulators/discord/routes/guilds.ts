@@ -1,5 +1,7 @@
 // REST routes about guilds: the guild, its channels, roles and members.
-import { compareSnowflakes, Errors, guildPayload } from "../payloads.ts";
+import { Errors } from "../errors.ts";
+import { compareSnowflakes } from "../ids.ts";
+import { guildPayload } from "../payloads.ts";
 import { type AddRoute, ok } from "../router.ts";
 import type { DiscordState } from "../state.ts";
 

@@ -2,9 +2,11 @@
 // the callback (reply, defer, update, modal; once, within the interaction timeout), and the
 // webhook routes for @original and follow-ups (the first follow-up after a deferred reply
 // replaces the "thinking…" message, as on Discord).
+
+import { CallbackType, InteractionKind, MessageFlag, MessageKind } from "../constants.ts";
+import { Errors, formError } from "../errors.ts";
 import type { AllowedMentions } from "../messages.ts";
 import { createMessage, dispatchMessage, dispatchMessageDelete, editMessage } from "../messages.ts";
-import { CallbackType, Errors, formError, InteractionKind, MessageFlag, MessageKind } from "../payloads.ts";
 import { type AddRoute, noContent, ok, type RecordedFile, type Reply } from "../router.ts";
 import type { DiscordState, InteractionRecord, StoredMessage } from "../state.ts";
 import { channelOf } from "./lookups.ts";

@@ -1,7 +1,10 @@
 // Lookups the REST routes share, answering with Discord's errors: the channel, the message in it,
 // and whether the bot may post there (DMs closed: 50007; no access: 50001; no Send Messages: 50013).
+
+import { ChannelKind, Permission } from "../constants.ts";
+import { Errors, httpError } from "../errors.ts";
 import { messageInChannel } from "../messages.ts";
-import { ChannelKind, type ChannelRecord, Errors, httpError, Permission } from "../payloads.ts";
+import type { ChannelRecord } from "../payloads.ts";
 import type { DiscordState, StoredMessage } from "../state.ts";
 
 export function channelOf(s: DiscordState, id: string): ChannelRecord {

@@ -2,7 +2,7 @@
 // (attachments listed by id are kept, uploaded files added), uploaded files stored as attachments
 // (their bytes served under /attachments/...), and embeds given Discord's defaults.
 import type { APIAttachment, APIEmbed } from "discord.js";
-import { snowflake } from "../payloads.ts";
+import { snowflake } from "../ids.ts";
 import type { RecordedFile } from "../router.ts";
 import type { DiscordState, StoredMessage } from "../state.ts";
 

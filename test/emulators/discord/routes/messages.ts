@@ -1,5 +1,9 @@
 // REST routes about channels and messages: the channel, typing, history, one message, posting
 // (replies, embeds, files, allowed_mentions), editing and deleting the bot's messages.
+
+import { MessageFlag } from "../constants.ts";
+import { Errors, formError } from "../errors.ts";
+import { compareSnowflakes } from "../ids.ts";
 import type { AllowedMentions } from "../messages.ts";
 import {
   channelMessages,
@@ -9,7 +13,6 @@ import {
   editMessage,
   messageInChannel,
 } from "../messages.ts";
-import { compareSnowflakes, Errors, formError, MessageFlag } from "../payloads.ts";
 import { type AddRoute, noContent, ok } from "../router.ts";
 import type { DiscordState, StoredMessage } from "../state.ts";
 import { channelOf, messageOf, requireBotCanSend } from "./lookups.ts";

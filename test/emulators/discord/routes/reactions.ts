@@ -1,6 +1,7 @@
 // REST routes about reactions: the bot's own (add, remove), removing someone's, listing who reacted,
 // clearing all.
-import { compareSnowflakes, emojiKey, parseEmoji } from "../payloads.ts";
+import { compareSnowflakes } from "../ids.ts";
+import { emojiKey, parseEmoji } from "../payloads.ts";
 import { react, unreact } from "../reactions.ts";
 import { type AddRoute, noContent, ok, type Reply } from "../router.ts";
 import type { DiscordState } from "../state.ts";

@@ -1,7 +1,8 @@
 // Discord's limits, checked as Discord checks them, with its "Invalid Form Body" (50035) errors:
 // command names and descriptions, and message content (2,000 characters), embeds and the
 // nothing-to-send rule (50006).
-import { Errors, formError, MAX_MESSAGE_LENGTH } from "../payloads.ts";
+import { MAX_MESSAGE_LENGTH } from "../constants.ts";
+import { Errors, formError } from "../errors.ts";
 import type { RecordedFile } from "../router.ts";
 import type { MessageBody } from "./message-body.ts";
 
