@@ -77,4 +77,7 @@ export class CountingNotifier implements Notifier {
   async closeApprovalPrompt(): Promise<void> {}
   async sendDirectMessage(): Promise<void> {}
   async sendFile(): Promise<void> {}
+  async postReply(): Promise<string[]> {
+    return [];
+  }
 }

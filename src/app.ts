@@ -23,7 +23,17 @@ export interface AppDeps {
   schedule?: boolean;
   /** Port of /healthz and /metrics; undefined or 0: no server. */
   healthPort?: number;
+  /**
+   * Answer the messages a stop left unanswered, at start and then every minute (default true).
+   * Tests that drive the sweep themselves turn it off.
+   */
+  recover?: boolean;
 }
+
+/** After the grace, cancelled replies get this long to store their state and say "I'm restarting". */
+export const SETTLE_AFTER_CANCEL_MS = 5_000;
+/** How often the recovery sweep looks for messages left unanswered (by a process that died). */
+const RECOVERY_INTERVAL_MS = 60_000;
 
 export interface App {
   assistant: Assistant;
@@ -31,6 +41,14 @@ export interface App {
   core: ReturnType<typeof createCore>;
   metrics: Metrics;
   health?: HealthServer;
+  /** The recovery sweep's last run (tests wait for it). */
+  recovered: Promise<unknown>;
+  /**
+   * Stops: no new events, replies under way get `SHUTDOWN_GRACE_SECONDS`, then the rest are
+   * cancelled (and answered after the restart), then jobs and connections stop. Resolves once the
+   * work that uses the database has settled (or was given up on after the bound): the caller closes
+   * the database after this.
+   */
   stop(): Promise<void>;
 }
 
@@ -40,7 +58,14 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const notifiers: Partial<Record<"discord" | "slack", Notifier>> = {};
   let budgets: ReturnType<typeof createCore>["budgets"] | undefined;
   const metrics = createMetrics({ db: deps.db, budgets: () => budgets! });
-  const core = createCore({ ...deps, clock, notifiers, wrapProvider: metrics.instrumentProvider });
+  const stopping = new AbortController();
+  const core = createCore({
+    ...deps,
+    clock,
+    notifiers,
+    wrapProvider: metrics.instrumentProvider,
+    stopping: stopping.signal,
+  });
   budgets = core.budgets;
   const assistant = metrics.instrumentAssistant(core.assistant);
   const platforms: App["platforms"] = {};
@@ -68,17 +93,66 @@ export async function startApp(deps: AppDeps): Promise<App> {
       ? await startHealthServer({ port: deps.healthPort, db: deps.db, platforms, metrics })
       : undefined;
   if (health) log.info("health and metrics server listening", { port: health.port });
+
+  // Messages a stop left unanswered: answered now (or apologised for), then re-checked every minute
+  // for those of a process that died (their claims expire). One sweep at a time.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    sweeping = sweeping
+      .then(() => core.recovery.sweep())
+      .then(
+        (outcome) => {
+          if (outcome.answered + outcome.apologised + outcome.dropped + outcome.failed > 0)
+            log.info("answered messages left unanswered by a stop", { ...outcome });
+        },
+        (error: unknown) => log.error("the recovery sweep failed", { error }),
+      );
+    return sweeping;
+  };
+  const recover = deps.recover !== false;
+  if (recover) void sweep();
+  const recoveryTimer = recover ? setInterval(() => void sweep(), RECOVERY_INTERVAL_MS) : undefined;
+  recoveryTimer?.unref();
+
+  let stopped: Promise<void> | undefined;
+  const all = Object.values(platforms);
+  const drainAll = async (ms: number) => (await Promise.all(all.map((p) => p.drain(ms)))).every(Boolean);
+  async function stop(): Promise<void> {
+    clearInterval(recoveryTimer);
+    // 1. No new events. Connections stay up so the replies under way can still be posted.
+    await Promise.all(all.map((p) => p.stopTaking()));
+    // 2. Replies under way get the grace.
+    let settled = await drainAll(config.shutdownGraceMs);
+    if (!settled) {
+      // 3. The rest are cancelled: their provider calls are aborted, their exchanges marked
+      // interrupted (the next start answers them), and the person is told the bot is restarting.
+      log.warn("replies still running after the grace; cancelling them", {
+        graceSeconds: config.shutdownGraceMs / 1000,
+      });
+      stopping.abort();
+      settled = await drainAll(SETTLE_AFTER_CANCEL_MS);
+      if (!settled) log.error("replies still running after cancelling them; stopping anyway");
+    } else {
+      stopping.abort();
+    }
+    await sweeping;
+    // 4. Scheduled jobs, then the connections and the health server. The database is the caller's.
+    await jobs?.stop();
+    await Promise.all(all.map((p) => p.stop(0)));
+    await health?.close();
+  }
   return {
     assistant,
     platforms,
     core,
     metrics,
     health,
-    async stop() {
-      // Stop taking new events first (adapters wait for replies in flight), then the jobs.
-      await Promise.all(Object.values(platforms).map((p) => p.stop()));
-      await jobs?.stop();
-      await health?.close();
+    get recovered() {
+      return sweeping;
+    },
+    stop() {
+      stopped ??= stop();
+      return stopped;
     },
   };
 }

@@ -20,6 +20,7 @@ const optionalText = text.optional();
 const url = z.url({ protocol: /^(https?|wss?)$/ });
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const money = z.coerce.number().min(0);
+const seconds = (max: number) => z.coerce.number().positive().max(max);
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((v) => v === "true" || v === "1" || v === "yes");
@@ -197,6 +198,23 @@ export const settings = {
       hint: "a sentence describing the assistant",
     },
   ),
+  REPLY_ATTEMPT_TIMEOUT_SECONDS: setting(seconds(600).default(30), {
+    group: "Language model",
+    description:
+      "Longest wait for one request to the model; a request still unanswered then is abandoned and retried.",
+    hint: "a number of seconds such as 30",
+  }),
+  REPLY_TIMEOUT_SECONDS: setting(seconds(900).default(60), {
+    group: "Language model",
+    description:
+      "Longest a person waits for a reply, retries included; then the bot says the model timed out.",
+    hint: "a number of seconds such as 60",
+  }),
+  REPLY_STILL_WORKING_SECONDS: setting(seconds(900).default(15), {
+    group: "Language model",
+    description: 'A reply taking longer than this gets a short "Still working on it…" note on the platform.',
+    hint: "a number of seconds such as 15",
+  }),
   RATING_EMOJI: setting(jsonRecord.pipe(z.record(z.string(), z.number().int().min(1).max(5))).optional(), {
     group: "Language model",
     description:
@@ -309,6 +327,12 @@ export const settings = {
     description: "Port of the health and metrics server (`/healthz`, `/metrics`); 0 turns it off.",
     hint: "a port number such as 9090, or 0",
   }),
+  SHUTDOWN_GRACE_SECONDS: setting(seconds(600).default(15), {
+    group: "Operators and runtime",
+    description:
+      "On SIGTERM, how long replies in flight may take to finish; the rest are cancelled and answered after the restart.",
+    hint: "a number of seconds such as 15",
+  }),
   RETENTION_DAYS: setting(int(1).default(90), {
     group: "Operators and runtime",
     description: "Exchanges older than this are deleted, except highly rated ones kept for training.",
@@ -378,6 +402,10 @@ export interface Config {
     openai: { apiKey?: string; baseUrl: string };
     gemini: { apiKey?: string; baseUrl?: string; vertex: boolean; project?: string; location: string };
   };
+  /** Time budgets of one reply. */
+  replies: { attemptTimeoutMs: number; totalTimeoutMs: number; stillWorkingAfterMs: number };
+  /** On SIGTERM: how long replies in flight may take before they are cancelled. */
+  shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
   fineTune: {
     provider: "openai" | "vertex" | "none";
@@ -540,6 +568,12 @@ export function loadConfig(
         location: r.GOOGLE_CLOUD_LOCATION,
       },
     },
+    replies: {
+      attemptTimeoutMs: r.REPLY_ATTEMPT_TIMEOUT_SECONDS * 1000,
+      totalTimeoutMs: r.REPLY_TIMEOUT_SECONDS * 1000,
+      stillWorkingAfterMs: r.REPLY_STILL_WORKING_SECONDS * 1000,
+    },
+    shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,
     fineTune: {
       provider: r.FINETUNE_PROVIDER,

@@ -1,10 +1,11 @@
 // The data model on both database paths: embedded PGlite in-process, and node-postgres over a real
 // TCP connection (PGlite served on loopback), with the real migrations applied by Prisma's engine.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { embeddingSpace, nearestExchanges, storeEmbedding } from "../src/core/exchange-embeddings.ts";
+import { checkableUrl, localMigrations, migrationsUpToDate } from "../src/database/migrations-applied.ts";
 import { migratePGlite, openDatabase } from "../src/database/open-database.ts";
 import { servePGlite } from "../src/database/pglite-server.ts";
 import type { PrismaClient } from "../src/generated/prisma/client.ts";
@@ -41,7 +42,9 @@ afterAll(() => {
 });
 
 describe("migrations", () => {
-  it("create the vector extension and every table in an embedded data directory, and re-running them is a no-op", async () => {
+  it("create the vector extension and every table in an embedded data directory, and re-running them is a no-op", {
+    timeout: 120_000,
+  }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "bot-db-"));
     tmp.push(dataDir);
     const first = await openDatabase({ dataDir });
@@ -53,7 +56,11 @@ describe("migrations", () => {
     await first.close();
 
     // A restart on the same directory: nothing to apply, data kept.
+    expect(first.migrations).toBe("applied");
+
     const second = await openDatabase({ dataDir });
+    // Every migration already applied: the start skips Prisma's migrate engine.
+    expect(second.migrations).toBe("up to date");
     expect(await second.db.user.count()).toBe(1);
     const applied = await second.db.$queryRaw<
       Array<{ n: bigint }>
@@ -65,12 +72,15 @@ describe("migrations", () => {
     await second.close();
   });
 
-  it("apply over the pg driver path (DATABASE_URL) and report nothing pending the second time", async () => {
+  it("apply over the pg driver path (DATABASE_URL) and report nothing pending the second time", {
+    timeout: 120_000,
+  }, async () => {
     const pglite = await createEmptyPGlite();
     const served = await servePGlite(pglite);
     try {
       const opened = await openDatabase({ url: served.url, dataDir: "unused" });
       expect(opened.kind).toBe("postgres");
+      expect(opened.migrations).toBe("applied");
       expect(await schemaOf(opened.db)).toEqual({
         tables: TABLES,
         extensions: expect.arrayContaining(["vector"]),
@@ -81,7 +91,65 @@ describe("migrations", () => {
     }
     const again = await migratePGlite(pglite);
     expect(again).toContain("No pending migrations to apply.");
+    const served2 = await servePGlite(pglite);
+    try {
+      const reopened = await openDatabase({ url: served2.url, dataDir: "unused" });
+      expect(reopened.migrations).toBe("up to date");
+      await reopened.close();
+    } finally {
+      await served2.stop();
+    }
     await pglite.close();
+  });
+
+  it("are only skipped when every migration is applied as it is on disk; any doubt runs the engine", async () => {
+    const t = await createTestDatabase();
+    const query = async (sql: string) => (await t.pglite.query<Record<string, unknown>>(sql)).rows;
+    const dir = mkdtempSync(join(tmpdir(), "bot-migrations-"));
+    tmp.push(dir);
+    cpSync("prisma/migrations", dir, { recursive: true });
+    try {
+      expect(await migrationsUpToDate(query, dir)).toBe(true);
+      // A migration the database has not seen.
+      mkdirSync(join(dir, "29991231000000_next"));
+      writeFileSync(join(dir, "29991231000000_next", "migration.sql"), "SELECT 1;\n");
+      expect(await migrationsUpToDate(query, dir)).toBe(false);
+      rmSync(join(dir, "29991231000000_next"), { recursive: true });
+      // A migration edited after it was applied.
+      const [first] = localMigrations(dir);
+      writeFileSync(join(dir, first!.name, "migration.sql"), "-- edited\n", { flag: "a" });
+      expect(await migrationsUpToDate(query, dir)).toBe(false);
+      cpSync("prisma/migrations", dir, { recursive: true });
+      expect(await migrationsUpToDate(query, dir)).toBe(true);
+      // A rolled-back attempt beside the good row changes nothing; a failed one does.
+      await t.pglite.query(
+        `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, rolled_back_at, applied_steps_count)
+         VALUES ('rolled-back', 'x', $1, now(), now(), 0)`,
+        [first!.name],
+      );
+      expect(await migrationsUpToDate(query, dir)).toBe(true);
+      await t.pglite.query(
+        `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count)
+         VALUES ('failed', 'x', '29991231000000_failed', now(), 0)`,
+      );
+      expect(await migrationsUpToDate(query, dir)).toBe(false);
+      await t.pglite.query(`UPDATE _prisma_migrations SET finished_at = now() WHERE id = 'failed'`);
+      // Applied by a newer version of the code: the engine decides.
+      expect(await migrationsUpToDate(query, dir)).toBe(false);
+      await t.pglite.query(`DELETE FROM _prisma_migrations WHERE id = 'failed'`);
+      expect(await migrationsUpToDate(query, dir)).toBe(true);
+      // No migrations table at all, or a query that fails.
+      expect(await migrationsUpToDate(async () => [{ name: null }], dir)).toBe(false);
+      expect(
+        await migrationsUpToDate(async () => {
+          throw new Error("connection lost");
+        }, dir),
+      ).toBe(false);
+      expect(checkableUrl("postgres://u:p@h/db")).toBe(true);
+      expect(checkableUrl("postgres://u:p@h/db?schema=bot")).toBe(false);
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -7,8 +7,15 @@ export interface RunningPlatform {
   notifier: Notifier;
   /** True while connected (for health checks). */
   connected(): boolean;
-  /** Stops taking events; resolves when in-flight replies are done. */
-  stop(): Promise<void>;
+  /** Stops taking new events; replies under way go on (and can still be posted). */
+  stopTaking(): Promise<void>;
+  /** Resolves true once every handler under way has settled, false if `timeoutMs` passed first. */
+  drain(timeoutMs: number): Promise<boolean>;
+  /**
+   * Stops taking events, waits up to `drainMs` (default 15 s) for replies under way, then closes
+   * the connection. The app passes 0: it has drained (and cancelled) already.
+   */
+  stop(drainMs?: number): Promise<void>;
 }
 
 export interface AdapterDeps<C> {

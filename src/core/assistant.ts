@@ -1,6 +1,6 @@
 // The core as the platform adapters see it: each platform event becomes one of these calls, and
 // each answer is text the adapter posts. Adapters decide nothing; everything is decided here.
-import type { Conversation, RespondInput, RespondResult } from "./conversation.ts";
+import type { Conversation, RespondInput, RespondOptions, RespondResult } from "./conversation.ts";
 import type { Ratings, ReactionInput, ReactionOutcome } from "./ratings.ts";
 import type { UserStatus } from "./status.ts";
 import type { UserRef } from "./users.ts";
@@ -19,8 +19,12 @@ export interface ButtonOutcome {
 }
 
 export interface Assistant {
-  /** A mention or a DM. */
-  mention(input: RespondInput): Promise<RespondResult>;
+  /**
+   * A mention or a DM. `options.onStillWorking` is called once when the reply takes long (the
+   * adapter shows a "still working" note); `interrupted` means the bot is stopping (say so; the
+   * message is answered after the restart).
+   */
+  mention(input: RespondInput, options?: RespondOptions): Promise<RespondResult>;
   /** After posting a reply: the platform ids of its parts (ratings arrive by them). */
   recordReplyMessages(exchangeId: bigint, messageIds: string[]): Promise<void>;
   reaction(input: ReactionInput): Promise<ReactionOutcome>;

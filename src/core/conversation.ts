@@ -6,7 +6,14 @@ import { embeddingSpace, nearestExchanges, storeEmbedding } from "./exchange-emb
 import type { Clock, LlmProvider, Logger } from "./ports.ts";
 import { ProviderError } from "./ports.ts";
 import { buildPrompt, defaultBudget, type PastExchange, type PromptBudget } from "./prompt.ts";
-import { defaultRetryPolicy, type RetryPolicy, withRetry } from "./retry.ts";
+import {
+  CancelledError,
+  defaultRetryPolicy,
+  ProviderTimeoutError,
+  type RetryBounds,
+  type RetryPolicy,
+  withRetry,
+} from "./retry.ts";
 import { storableText } from "./storable-text.ts";
 import { ensureUser, type UserRef } from "./users.ts";
 
@@ -18,9 +25,35 @@ export const messages = {
     `That message is ${n.toLocaleString("en")} characters; I can take up to ${MAX_MESSAGE_CHARS.toLocaleString("en")}. Please shorten it or split it into parts.`,
   apology:
     "Sorry, I couldn't reach the language model just now (it is busy or unavailable). Your message is saved; please try again in a minute.",
+  timeout: (seconds: number) =>
+    `Sorry, the language model took too long to answer (I waited ${seconds} seconds), so I stopped waiting. Your message is saved; please try again in a minute.`,
   chatBudget:
     "Sorry, this bot has reached today's spending limit for answers, set by its admins. It will answer again tomorrow.",
+  /** A stop cancelled the reply; the restart sweep answers it. */
+  restarting: "I'm restarting; I'll answer this when I'm back, in a minute or so.",
+  /** Same, for an opted-out person: nothing was stored, so nothing can be answered later. */
+  restartingNothingStored: "I'm restarting and couldn't finish this answer. Please ask again in a minute.",
 };
+
+/** Time budgets of one reply (REPLY_* settings). */
+export interface ReplyTimeouts {
+  attemptMs: number;
+  totalMs: number;
+  /** After this long without an answer, `onStillWorking` is called (once). */
+  stillWorkingAfterMs: number;
+}
+
+export const defaultReplyTimeouts: ReplyTimeouts = {
+  attemptMs: 30_000,
+  totalMs: 60_000,
+  stillWorkingAfterMs: 15_000,
+};
+
+/** What the platform adapter can do while a reply is under way. */
+export interface RespondOptions {
+  /** Called once when the reply takes longer than `stillWorkingAfterMs`: show it on the platform. */
+  onStillWorking?: () => void;
+}
 
 export interface RespondInput {
   user: UserRef;
@@ -34,6 +67,8 @@ export interface RespondInput {
 export type RespondResult =
   | { kind: "reply"; exchangeId?: bigint; text: string; model: string; failed: boolean }
   | { kind: "duplicate" }
+  /** The bot is stopping and cancelled the reply; `text` tells the person (answered after the restart). */
+  | { kind: "interrupted"; exchangeId?: bigint; text: string }
   | { kind: "rejected"; reason: "empty" | "too_long" | "chat_budget"; text: string };
 
 /** The chat side of budgets (src/core/budgets.ts); optional so the core runs without limits. */
@@ -64,29 +99,58 @@ export interface ConversationDeps {
   limits?: { memory: number; fewShot: number; recent: number };
   budget?: PromptBudget;
   retry?: RetryPolicy;
+  timeouts?: ReplyTimeouts;
+  /** Aborted when the bot stops: replies under way are cancelled and left for the restart. */
+  stopping?: AbortSignal;
+  /** This process's id in exchange claims (random per start when unset). */
+  instanceId?: string;
 }
 
 const exchangeSelect = { id: true, userText: true, replyText: true } satisfies Prisma.ExchangeSelect;
 
+/**
+ * How long a claim on an exchange holds: longer than any reply can take (the whole reply budget,
+ * plus time for the database and the platform), so a claim older than this belongs to a process
+ * that died, and may be taken over.
+ */
+export function claimLeaseMs(timeouts: ReplyTimeouts): number {
+  return timeouts.totalMs + 60_000;
+}
+
+/** Statuses of an exchange nobody finished answering. */
+export const UNANSWERED = ["pending", "interrupted"] as const;
+
 export function createConversation(deps: ConversationDeps) {
   const { db, clock, log } = deps;
   const limits = deps.limits ?? { memory: 5, fewShot: 3, recent: 6 };
-  const retry = deps.retry ?? defaultRetryPolicy;
+  const timeouts = deps.timeouts ?? defaultReplyTimeouts;
+  const retry: RetryPolicy = { ...(deps.retry ?? defaultRetryPolicy), attemptTimeoutMs: timeouts.attemptMs };
+  const instanceId = deps.instanceId ?? crypto.randomUUID();
+  const leaseMs = claimLeaseMs(timeouts);
 
-  async function embedQuery(text: string): Promise<{ vector: number[]; space: string } | undefined> {
+  /** Bounds of a provider call that must end by `deadline` (ms since the epoch, real time). */
+  const bounds = (deadline: number): RetryBounds => ({ deadline, signal: deps.stopping });
+
+  async function embedQuery(
+    text: string,
+    deadline: number,
+  ): Promise<{ vector: number[]; space: string } | undefined> {
     try {
       const [vector] = await withRetry(
-        () =>
+        (signal) =>
           deps.llm.embed({
             model: deps.settings.embeddingModel,
             dimensions: deps.settings.embeddingDimensions,
             inputs: [text],
+            signal,
           }),
         retry,
+        bounds(deadline),
       );
       if (!vector?.length) return undefined;
       return { vector, space: embeddingSpace(deps.settings.embeddingModel, vector.length) };
     } catch (e) {
+      if (e instanceof CancelledError) throw e;
       // Memory falls back to recency; the reply still goes out.
       log.warn("embedding failed; using recent exchanges as memory", {
         status: e instanceof ProviderError ? e.status : undefined,
@@ -118,7 +182,7 @@ export function createConversation(deps: ConversationDeps) {
   async function personalContext(
     userId: string,
     exchangeId: bigint,
-    input: RespondInput,
+    input: { channelId: string; threadId?: string },
     query: { vector: number[]; space: string } | undefined,
   ) {
     const answered = {
@@ -207,7 +271,7 @@ export function createConversation(deps: ConversationDeps) {
     };
   }
 
-  async function respond(input: RespondInput): Promise<RespondResult> {
+  async function respond(input: RespondInput, options: RespondOptions = {}): Promise<RespondResult> {
     // What cannot be stored (NUL, lone surrogates) becomes U+FFFD here, so the model is asked with
     // exactly the text that is stored and later remembered.
     const text = storableText(input.text).trim();
@@ -218,45 +282,121 @@ export function createConversation(deps: ConversationDeps) {
       return { kind: "rejected", reason: "chat_budget", text: messages.chatBudget };
 
     const user = await ensureUser(db, input.user);
-    if (user.optedOut) return respondWithoutMemory(input, text, user.id);
+    if (user.optedOut) return withStillWorking(options, () => respondWithoutMemory(input, text, user.id));
 
-    // The unique (platform, userMessageId) makes a replayed or retried event a no-op.
-    const exchangeId = await db.$transaction(async (tx) => {
-      const [created] = await tx.exchange.createManyAndReturn({
+    const exchangeId = await createOrTakeOver(user.id, input, text);
+    if (exchangeId === undefined) return { kind: "duplicate" };
+    return withStillWorking(options, () =>
+      answerClaimed({
+        exchangeId,
+        userId: user.id,
+        text,
+        channelId: input.channelId,
+        threadId: input.threadId,
+      }),
+    );
+  }
+
+  /**
+   * The exchange for this message, claimed by this process: a new one, or one that a stop left
+   * unanswered (its event delivered again). Undefined: someone else has it, or it was answered.
+   */
+  async function createOrTakeOver(userId: string, input: RespondInput, text: string) {
+    // The unique (platform, userMessageId) makes a replayed or retried event a no-op...
+    const created = await db.$transaction(async (tx) => {
+      const [row] = await tx.exchange.createManyAndReturn({
         data: [
           {
-            userId: user.id,
+            userId,
             platform: input.user.platform,
             channelId: input.channelId,
             threadId: input.threadId ?? null,
             userMessageId: input.messageId,
             userText: text,
             createdAt: clock.now(),
+            claimedBy: instanceId,
+            claimedAt: clock.now(),
           },
         ],
         skipDuplicates: true,
         select: { id: true },
       });
-      if (!created) return undefined;
+      if (!row) return undefined;
       await tx.user.update({
-        where: { id: user.id },
+        where: { id: userId },
         data: { exchangeCount: { increment: 1 } },
         select: { id: true },
       });
-      return created.id;
+      return row.id;
     });
-    if (exchangeId === undefined) return { kind: "duplicate" };
+    if (created !== undefined) return created;
+    // ...unless nobody answered it: a stop interrupted the reply, or the process working on it died.
+    const existing = await db.exchange.findUnique({
+      where: { platform_userMessageId: { platform: input.user.platform, userMessageId: input.messageId } },
+      select: { id: true, userId: true, status: true },
+    });
+    if (!existing || existing.userId !== userId || !isUnanswered(existing.status)) return undefined;
+    if (!(await claim(existing.id))) return undefined;
+    log.info("answering a redelivered message that was left unanswered", { exchangeId: existing.id });
+    return existing.id;
+  }
 
-    const query = await embedQuery(text);
-    if (query) await storeEmbedding(db, exchangeId, query.vector, query.space);
-    const context = await personalContext(user.id, exchangeId, input, query);
-    const prompt = buildPrompt(
-      { systemPrompt: deps.settings.systemPrompt, message: text, ...context },
-      deps.budget ?? defaultBudget,
-    );
-    const { model, provider } = await modelFor(user.id);
+  /**
+   * Takes an unanswered exchange for this process with a conditional update: interrupted, or pending
+   * with no claim or a claim older than the lease. Of two takers at once, exactly one gets it.
+   */
+  async function claim(exchangeId: bigint): Promise<boolean> {
+    const now = clock.now();
+    const taken = await db.exchange.updateMany({
+      where: {
+        id: exchangeId,
+        OR: [
+          { status: "interrupted" },
+          {
+            status: "pending",
+            OR: [{ claimedAt: null }, { claimedAt: { lt: new Date(now.getTime() - leaseMs) } }],
+          },
+        ],
+      },
+      data: { status: "pending", claimedBy: instanceId, claimedAt: now, error: null },
+    });
+    return taken.count === 1;
+  }
+
+  /** Answers an exchange this process has claimed: memory, prompt, the model, the stored reply. */
+  async function answerClaimed(x: {
+    exchangeId: bigint;
+    userId: string;
+    text: string;
+    channelId: string;
+    threadId?: string | null;
+  }): Promise<RespondResult> {
+    const { exchangeId } = x;
+    // The whole reply's budget starts now: the embedding, retries and waits all come out of it.
+    const started = Date.now();
+    const deadline = started + timeouts.totalMs;
+    let model = deps.settings.chatModel;
     try {
-      const result = await withRetry(() => provider.chat({ model, messages: prompt.messages }), retry);
+      // Memory is optional: the embedding may use a quarter of the budget, then memory is recency.
+      const query = await embedQuery(x.text, Math.min(deadline, started + timeouts.totalMs / 4));
+      if (query) await storeEmbedding(db, exchangeId, query.vector, query.space);
+      const context = await personalContext(
+        x.userId,
+        exchangeId,
+        { channelId: x.channelId, threadId: x.threadId ?? undefined },
+        query,
+      );
+      const prompt = buildPrompt(
+        { systemPrompt: deps.settings.systemPrompt, message: x.text, ...context },
+        deps.budget ?? defaultBudget,
+      );
+      const chosen = await modelFor(x.userId);
+      model = chosen.model;
+      const result = await withRetry(
+        (signal) => chosen.provider.chat({ model, messages: prompt.messages, signal }),
+        retry,
+        bounds(deadline),
+      );
       const costUsd =
         (result.promptTokens * deps.settings.priceInputPer1M +
           result.completionTokens * deps.settings.priceOutputPer1M) /
@@ -271,26 +411,73 @@ export function createConversation(deps: ConversationDeps) {
           completionTokens: result.completionTokens,
           costUsd: costUsd.toFixed(6),
           answeredAt: clock.now(),
+          claimedAt: null,
         },
       });
-      await deps.chatBudget?.recordChat({ userId: user.id, exchangeId, amountUsd: costUsd });
+      await deps.chatBudget?.recordChat({ userId: x.userId, exchangeId, amountUsd: costUsd });
       log.info("replied", {
         exchangeId,
         model,
         memory: prompt.used.memory,
         fewShot: prompt.used.fewShot,
         promptTokens: result.promptTokens,
+        ms: Date.now() - started,
       });
       return { kind: "reply", exchangeId, text: result.text, model, failed: false };
     } catch (e) {
+      if (e instanceof CancelledError) {
+        // Not answered, not failed: the restart (or a redelivery) answers it.
+        await db.exchange.update({
+          where: { id: exchangeId },
+          data: { status: "interrupted", claimedAt: null, error: "interrupted: the bot stopped" },
+        });
+        log.info("reply interrupted by shutdown; it is answered after the restart", { exchangeId });
+        return { kind: "interrupted", exchangeId, text: messages.restarting };
+      }
       if (!(e instanceof ProviderError)) throw e;
       // Keep the user's message (it is still memory); the reply is an apology they can act on.
+      const timedOut = e instanceof ProviderTimeoutError;
       await db.exchange.update({
         where: { id: exchangeId },
-        data: { status: "failed", model, error: `provider ${e.status ?? "network"} ${e.code ?? ""}`.trim() },
+        data: {
+          status: "failed",
+          model,
+          claimedAt: null,
+          error: timedOut
+            ? `timeout: ${e.message}`
+            : `provider ${e.status ?? "network"} ${e.code ?? ""}`.trim(),
+        },
       });
-      log.warn("provider failed; apologised", { exchangeId, model, status: e.status });
-      return { kind: "reply", exchangeId, text: messages.apology, model, failed: true };
+      log.warn(timedOut ? "provider timed out; apologised" : "provider failed; apologised", {
+        exchangeId,
+        model,
+        status: e.status,
+        ms: Date.now() - started,
+      });
+      const text = timedOut ? messages.timeout(Math.round(timeouts.totalMs / 1000)) : messages.apology;
+      return { kind: "reply", exchangeId, text, model, failed: true };
+    }
+  }
+
+  /** Runs a reply, calling `onStillWorking` once if it takes longer than the setting. */
+  async function withStillWorking(
+    options: RespondOptions,
+    work: () => Promise<RespondResult>,
+  ): Promise<RespondResult> {
+    const hook = options.onStillWorking;
+    const timer = hook
+      ? setTimeout(() => {
+          try {
+            hook();
+          } catch (e) {
+            log.warn("the still-working notice failed", { error: e });
+          }
+        }, timeouts.stillWorkingAfterMs)
+      : undefined;
+    try {
+      return await work();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -306,12 +493,21 @@ export function createConversation(deps: ConversationDeps) {
     );
     const model = deps.settings.chatModel;
     try {
-      const result = await withRetry(() => deps.llm.chat({ model, messages: prompt.messages }), retry);
+      const result = await withRetry(
+        (signal) => deps.llm.chat({ model, messages: prompt.messages, signal }),
+        retry,
+        bounds(Date.now() + timeouts.totalMs),
+      );
       log.info("replied (opted out, nothing stored)", { userId, channel: input.channelId });
       return { kind: "reply", text: result.text, model, failed: false };
     } catch (e) {
+      if (e instanceof CancelledError) return { kind: "interrupted", text: messages.restartingNothingStored };
       if (!(e instanceof ProviderError)) throw e;
-      return { kind: "reply", text: messages.apology, model, failed: true };
+      const text =
+        e instanceof ProviderTimeoutError
+          ? messages.timeout(Math.round(timeouts.totalMs / 1000))
+          : messages.apology;
+      return { kind: "reply", text, model, failed: true };
     }
   }
 
@@ -324,7 +520,11 @@ export function createConversation(deps: ConversationDeps) {
     });
   }
 
-  return { respond, recordReplyMessages };
+  return { respond, recordReplyMessages, claim, answerClaimed, instanceId, leaseMs };
+}
+
+export function isUnanswered(status: string): boolean {
+  return (UNANSWERED as readonly string[]).includes(status);
 }
 
 export type Conversation = ReturnType<typeof createConversation>;

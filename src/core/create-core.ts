@@ -17,6 +17,7 @@ import { createOpenAIFineTuneProvider } from "./providers/openai-fine-tune.ts";
 import { createVertexFineTuneProvider } from "./providers/vertex-fine-tune.ts";
 import { DEFAULT_RATING_EMOJI } from "./rating-emoji.ts";
 import { createRatings } from "./ratings.ts";
+import { createRecovery } from "./recovery.ts";
 import { runRetention } from "./retention.ts";
 import { createStatus } from "./status.ts";
 import type { UserRef } from "./users.ts";
@@ -30,14 +31,19 @@ export interface CoreDeps {
   googleAuthOptions?: GoogleGenAIOptions["googleAuthOptions"];
   /** Decorates the LLM providers (metrics). */
   wrapProvider?: (p: LlmProvider) => LlmProvider;
+  /** Aborted when the bot stops: replies under way are cancelled and answered after the restart. */
+  stopping?: AbortSignal;
 }
 
 export function createCore(deps: CoreDeps) {
   const { config, db, log, clock } = deps;
   const wrap = deps.wrapProvider ?? ((p: LlmProvider) => p);
+  // The SDKs' own timeout is only a backstop: each attempt's AbortSignal (src/core/retry.ts) ends it first.
+  const sdkTimeoutMs = config.replies.attemptTimeoutMs + 5_000;
   const llm = wrap(
     createLlmProvider(config.llm, config.llm.provider, {
       googleAuthOptions: deps.googleAuthOptions,
+      timeoutMs: sdkTimeoutMs,
     }),
   );
   const budgets = createBudgets({ db, clock });
@@ -53,7 +59,10 @@ export function createCore(deps: CoreDeps) {
         name === "gemini" ? { ...config.llm, gemini: { ...config.llm.gemini, vertex: true } } : config.llm;
       tunedProviders.set(
         name,
-        createLlmProvider(llmConfig, name, { googleAuthOptions: deps.googleAuthOptions }),
+        createLlmProvider(llmConfig, name, {
+          googleAuthOptions: deps.googleAuthOptions,
+          timeoutMs: sdkTimeoutMs,
+        }),
       );
     }
     return tunedProviders.get(name);
@@ -74,6 +83,19 @@ export function createCore(deps: CoreDeps) {
       priceOutputPer1M: config.llm.priceOutputPer1M,
       fewShotMinRating: config.fineTune.minRating,
     },
+    timeouts: {
+      attemptMs: config.replies.attemptTimeoutMs,
+      totalMs: config.replies.totalTimeoutMs,
+      stillWorkingAfterMs: config.replies.stillWorkingAfterMs,
+    },
+    stopping: deps.stopping,
+  });
+  const recovery = createRecovery({
+    db,
+    clock,
+    log: log.child({ part: "recovery" }),
+    conversation,
+    notifiers: deps.notifiers,
   });
   const ratings = createRatings({
     db,
@@ -171,6 +193,7 @@ export function createCore(deps: CoreDeps) {
   return {
     assistant,
     conversation,
+    recovery,
     ratings,
     status,
     budgets,

@@ -204,8 +204,25 @@ export interface ApprovalPrompt {
 /** Where a DM was delivered, so it can be edited later (to show the outcome and drop the buttons). */
 export type MessageRef = Record<string, string>;
 
+/** Where a person's message is: what an answer posted outside its event (after a restart) needs. */
+export interface ConversationPlace {
+  /** The channel (Discord: the parent channel of a thread; Slack: the conversation id). */
+  channelId: string;
+  /** The thread the message is in (Discord: the thread channel; Slack: the thread's ts), if any. */
+  threadId?: string;
+  /** The platform id of the person's message. */
+  messageId: string;
+}
+
 /** What the core and the jobs need from a platform to reach a user outside a conversation. */
 export interface Notifier {
+  /**
+   * Posts `text` as the answer to the person's message at `place`, where an answer to the event
+   * would have gone (Discord: a reply to the message; Slack: in its thread, or at the top level of a
+   * DM that had none), split into parts when long. Returns the ids of the parts posted, in order
+   * (ratings arrive by them). Used to answer messages a restart left unanswered. Throws on failure.
+   */
+  postReply(place: ConversationPlace, text: string): Promise<string[]>;
   /** DMs the approval prompt with Approve/Decline buttons; returns where it was delivered. */
   sendApprovalPrompt(externalUserId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
   /** Replaces a delivered prompt with `text` and no buttons. */

@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { projectRoot } from "./project-root.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -35,7 +36,7 @@ export function runPrismaCli(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [prismaCli(), ...args], {
-      cwd: join(dirname(new URL(import.meta.url).pathname), "..", ".."),
+      cwd: projectRoot(),
       // The URL can carry a password: it goes to the child through its environment, never its argv.
       env: {
         ...process.env,

@@ -115,9 +115,9 @@ export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
   function instrumentAssistant(a: Assistant): Assistant {
     return {
       ...a,
-      async mention(input) {
+      async mention(input, options) {
         const end = replySeconds.startTimer({ platform: input.user.platform });
-        const result = await a.mention(input);
+        const result = await a.mention(input, options);
         end();
         const outcome = result.kind === "reply" ? (result.failed ? "failed" : "reply") : result.kind;
         replies.inc({ platform: input.user.platform, outcome });

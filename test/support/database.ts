@@ -2,12 +2,13 @@
 // `createTestDatabase()` gives Prisma over PGlite in-process; `{ via: "pg" }` serves the same
 // database over the Postgres wire protocol and connects with @prisma/adapter-pg, the path a
 // real DATABASE_URL takes.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite/vector";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { inject } from "vitest";
+import { pgliteDir } from "../../src/database/data-dir-lock.ts";
 import { transactionOptions } from "../../src/database/open-database.ts";
 import { type ServedPGlite, servePGlite } from "../../src/database/pglite-server.ts";
 import { PrismaClient } from "../../src/generated/prisma/client.ts";
@@ -29,6 +30,21 @@ export async function createEmptyPGlite(): Promise<PGlite> {
 export async function createMigratedPGlite(): Promise<PGlite> {
   template ??= new Blob([readFileSync(inject("templateDatabase"))]);
   return PGlite.create({ loadDataDir: template, extensions: { vector } });
+}
+
+/**
+ * Fills an empty DATA_DIR with the migrated template, as a bot that has run before leaves it: a
+ * real bot process started on it skips initdb and finds nothing to migrate.
+ */
+export async function seedDataDir(dataDir: string): Promise<void> {
+  template ??= new Blob([readFileSync(inject("templateDatabase"))]);
+  mkdirSync(dataDir, { recursive: true });
+  const db = await PGlite.create({
+    dataDir: pgliteDir(dataDir),
+    loadDataDir: template,
+    extensions: { vector },
+  });
+  await db.close();
 }
 
 export async function createTestDatabase(options: { via?: "pglite" | "pg" } = {}): Promise<TestDatabase> {

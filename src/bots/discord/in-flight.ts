@@ -1,5 +1,5 @@
-// Every Discord event handler runs through here: after `stop()` begins no new event is taken, and
-// stop waits (bounded) for the replies already under way. Errors are logged with the event's ids
+// Every Discord event handler runs through here: after `stopAccepting()` no new event is taken, and
+// `drain` waits (bounded) for the replies already under way. Errors are logged with the event's ids
 // and never reach discord.js's emitter (an unhandled rejection there would end the process).
 import type { Logger } from "../../core/ports.ts";
 
@@ -23,17 +23,28 @@ export class InFlight {
     void task.finally(() => this.running.delete(task));
   }
 
-  /** Stops taking events; resolves when running work is done or `timeoutMs` has passed. */
-  async drain(timeoutMs: number): Promise<void> {
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** No new event is taken from now on. */
+  stopAccepting(): void {
     this.accepting = false;
-    if (this.running.size === 0) return;
+  }
+
+  /** Resolves true when running work is done, false when `timeoutMs` passed first. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const result = await Promise.race([Promise.allSettled([...this.running]), timedOut]);
+    const done = (async () => {
+      while (this.running.size > 0) await Promise.allSettled([...this.running]);
+      return true as const;
+    })();
+    const result = await Promise.race([done, timedOut]);
     clearTimeout(timer);
-    if (result === "timeout")
-      this.log.warn("stopped with replies still running", { count: this.running.size });
+    return result;
   }
 }

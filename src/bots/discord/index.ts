@@ -15,8 +15,8 @@ import { createNotifier } from "./notifier.ts";
 import { attachReactionHandlers } from "./reactions.ts";
 import { RecentIds } from "./recent-ids.ts";
 
-/** How long stop() waits for replies under way before closing the connection. */
-const STOP_GRACE_MS = 10_000;
+/** How long stop() on its own waits for replies under way before closing the connection. */
+const DEFAULT_DRAIN_MS = 15_000;
 
 export async function startDiscord(
   deps: AdapterDeps<NonNullable<Config["discord"]>>,
@@ -52,8 +52,14 @@ export async function startDiscord(
   return {
     notifier: createNotifier(connection.client),
     connected: connection.connected,
-    async stop() {
-      await inFlight.drain(STOP_GRACE_MS);
+    async stopTaking() {
+      inFlight.stopAccepting();
+    },
+    drain: (timeoutMs) => inFlight.drain(timeoutMs),
+    async stop(drainMs = DEFAULT_DRAIN_MS) {
+      inFlight.stopAccepting();
+      if (drainMs > 0) await inFlight.drain(drainMs);
+      if (inFlight.size > 0) log.warn("closing with replies still running", { count: inFlight.size });
       await connection.stop();
     },
   };

@@ -24,6 +24,9 @@ export const SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Ple
 /** Discord shows "typing…" for 10 s per request: refresh a little before it runs out. */
 export const TYPING_REFRESH_MS = 8_000;
 
+/** Posted (as a reply) when an answer takes long (REPLY_STILL_WORKING_SECONDS); deleted when it comes. */
+export const STILL_WORKING = "Still working on it…";
+
 export interface MessageDeps {
   assistant: Assistant;
   log: Logger;
@@ -69,21 +72,42 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   if (!channel.isSendable()) return;
   const inThread = channel.isThread();
   const stopTyping = keepTyping(channel, log);
+  // "typing…" alone says nothing after a while: a long reply also gets a short note, removed when
+  // the answer (or the apology) is posted, so the conversation keeps only the answer.
+  let note: Promise<Message | undefined> | undefined;
+  const onStillWorking = () => {
+    note = message.reply({ content: STILL_WORKING, allowedMentions: NO_PINGS }).catch((error: unknown) => {
+      log.debug("could not post the still-working note", { messageId: message.id, error });
+      return undefined;
+    });
+  };
+  const removeNote = async () => {
+    const posted = await note;
+    await posted
+      ?.delete()
+      .catch((error: unknown) => log.debug("could not delete the still-working note", { error }));
+  };
   let result: Awaited<ReturnType<Assistant["mention"]>>;
   try {
-    result = await assistant.mention({
-      user: userRef(message.author.id),
-      messageId: message.id,
-      channelId: inThread ? (channel.parentId ?? channel.id) : channel.id,
-      threadId: inThread ? channel.id : undefined,
-      text: messageText(message),
-    });
+    result = await assistant.mention(
+      {
+        user: userRef(message.author.id),
+        messageId: message.id,
+        channelId: inThread ? (channel.parentId ?? channel.id) : channel.id,
+        threadId: inThread ? channel.id : undefined,
+        text: messageText(message),
+      },
+      { onStillWorking },
+    );
   } catch (error) {
+    stopTyping();
+    await removeNote();
     await postReply(message, channel, SOMETHING_WENT_WRONG, log);
     throw error;
   } finally {
     stopTyping();
   }
+  await removeNote();
   if (result.kind === "duplicate") return;
   const ids = await postReply(message, channel, result.text, log);
   if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0) {

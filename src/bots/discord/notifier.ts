@@ -3,7 +3,7 @@
 // Errors (the user blocks DMs from the bot: 50007) are thrown to the caller, which decides whether
 // to try again.
 import type { Client } from "discord.js";
-import type { ApprovalPrompt, MessageRef, Notifier } from "../../core/ports.ts";
+import type { ApprovalPrompt, ConversationPlace, MessageRef, Notifier } from "../../core/ports.ts";
 import { approvalButtons, oneMessage } from "./approvals.ts";
 import { NO_PINGS } from "./client.ts";
 import { discordUserId } from "./identity.ts";
@@ -15,6 +15,25 @@ export function createNotifier(client: () => Client): Notifier {
   }
 
   return {
+    async postReply(place: ConversationPlace, text: string): Promise<string[]> {
+      // In a thread the message lives in the thread's channel; elsewhere in the channel itself.
+      const channel = await client().channels.fetch(place.threadId ?? place.channelId);
+      if (!channel?.isSendable())
+        throw new Error(`Discord channel ${place.channelId} is not one I can post in`);
+      const ids: string[] = [];
+      for (const [index, content] of splitMessage(text).entries()) {
+        const sent = await channel.send({
+          content,
+          allowedMentions: NO_PINGS,
+          // The first part answers the person's message, as an answer to the event would; if it
+          // was deleted meanwhile, the answer is posted all the same.
+          ...(index === 0 ? { reply: { messageReference: place.messageId, failIfNotExists: false } } : {}),
+        });
+        ids.push(sent.id);
+      }
+      return ids;
+    },
+
     async sendApprovalPrompt(externalUserId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
       const dm = await dmChannel(externalUserId);
       // A long prompt goes out in parts; the buttons ride on the last one.

@@ -22,8 +22,8 @@ export interface SlackPlatform extends RunningPlatform {
   readonly workspace: { teamId: string; botUserId: string };
 }
 
-/** How long stop() waits for replies still being written before it gives up on them. */
-const DRAIN_TIMEOUT_MS = 15_000;
+/** How long stop() on its own waits for replies under way before giving up on them. */
+const DEFAULT_DRAIN_MS = 15_000;
 
 export async function startSlack(deps: AdapterDeps<NonNullable<Config["slack"]>>): Promise<SlackPlatform> {
   const { config, assistant, log } = deps;
@@ -63,21 +63,29 @@ export async function startSlack(deps: AdapterDeps<NonNullable<Config["slack"]>>
   });
 
   let stopped = false;
+  let taking = true;
+  const stopTaking = async () => {
+    if (!taking) return;
+    taking = false;
+    try {
+      await transport.stop();
+    } catch (e) {
+      log.warn("stopping the Slack receiver failed", errorFields(e));
+    }
+  };
   return {
     notifier: createSlackNotifier(app.client),
     ...(started.port !== undefined ? { httpPort: started.port } : {}),
     workspace: { teamId: workspace.teamId, botUserId: workspace.botUserId },
-    connected: () => !stopped && transport.connected(),
-    async stop() {
+    connected: () => !stopped && taking && transport.connected(),
+    stopTaking,
+    drain: (timeoutMs) => inFlight.drain(timeoutMs),
+    async stop(drainMs = DEFAULT_DRAIN_MS) {
       if (stopped) return;
       stopped = true;
-      try {
-        await transport.stop();
-      } catch (e) {
-        log.warn("stopping the Slack receiver failed", errorFields(e));
-      }
-      if (!(await inFlight.drain(DRAIN_TIMEOUT_MS)))
-        log.warn("stopped with replies still in flight", { inFlight: inFlight.size });
+      await stopTaking();
+      if (drainMs > 0) await inFlight.drain(drainMs);
+      if (inFlight.size > 0) log.warn("stopped with replies still in flight", { inFlight: inFlight.size });
     },
   };
 }

@@ -20,6 +20,9 @@ const NEW_MESSAGE_SUBTYPES = new Set<string | undefined>([undefined, "file_share
 export const FAILURE_TEXT =
   "Sorry, something went wrong on my side while answering. Please try again in a minute.";
 
+/** Posted in the thread when an answer takes long (REPLY_STILL_WORKING_SECONDS); deleted when it comes. */
+export const STILL_WORKING = "Still working on it…";
+
 interface IncomingMessage {
   userId: string;
   channel: string;
@@ -70,15 +73,36 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
     const log = deps.log.child({ channel: m.channel, ts: m.ts });
     const target = { channel: m.channel, threadTs: m.replyThreadTs };
     let posted = false;
+    // A long reply gets a short note in its thread, deleted once the answer (or apology) is there.
+    let note: Promise<string | undefined> | undefined;
+    const onStillWorking = () => {
+      note = postReply(client, log, target, STILL_WORKING).then((ids) => ids[0]);
+    };
+    const removeNote = async () => {
+      const ts = await note;
+      note = undefined;
+      if (ts === undefined) return;
+      await client.chat
+        .delete({ channel: m.channel, ts })
+        .catch((e: unknown) => log.debug("could not delete the still-working note", errorFields(e)));
+    };
     await deps.inFlight.run(
       async () => {
-        const result = await deps.assistant.mention({
-          user: slackUserRef(workspace.teamId, m.userId),
-          messageId: m.ts,
-          channelId: m.channel,
-          ...(m.threadId !== undefined ? { threadId: m.threadId } : {}),
-          text: fromSlackText(m.text, workspace.botUserId),
-        });
+        let result: Awaited<ReturnType<typeof deps.assistant.mention>>;
+        try {
+          result = await deps.assistant.mention(
+            {
+              user: slackUserRef(workspace.teamId, m.userId),
+              messageId: m.ts,
+              channelId: m.channel,
+              ...(m.threadId !== undefined ? { threadId: m.threadId } : {}),
+              text: fromSlackText(m.text, workspace.botUserId),
+            },
+            { onStillWorking },
+          );
+        } finally {
+          await removeNote();
+        }
         if (result.kind === "duplicate") {
           log.debug("already answered; nothing posted");
           return;

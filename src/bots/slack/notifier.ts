@@ -3,7 +3,7 @@
 // in the DM (files.uploadV2: files.getUploadURLExternal, the bytes, files.completeUploadExternal;
 // needs the `files:write` scope). Failures throw: the caller (the core) decides whether to try again.
 import type { webApi } from "@slack/bolt";
-import type { ApprovalPrompt, MessageRef, Notifier } from "../../core/ports.ts";
+import type { ApprovalPrompt, ConversationPlace, MessageRef, Notifier } from "../../core/ports.ts";
 import { approvalPromptMessage, closedPromptMessage } from "./approvals.ts";
 import { parseSlackExternalId } from "./identity.ts";
 import { toSlackMrkdwn } from "./mrkdwn.ts";
@@ -20,6 +20,23 @@ export function createSlackNotifier(client: webApi.WebClient): Notifier {
   }
 
   return {
+    async postReply(place: ConversationPlace, text: string): Promise<string[]> {
+      // Where the adapter answers an event: the message's thread (a channel mention's thread is
+      // its own ts), or the top level of a DM that had none.
+      const posted: string[] = [];
+      for (const part of splitMessage(toSlackMrkdwn(text))) {
+        const res = await client.chat.postMessage({
+          channel: place.channelId,
+          text: part,
+          ...(place.threadId !== undefined ? { thread_ts: place.threadId } : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
+        if (res.ts) posted.push(res.ts);
+      }
+      return posted;
+    },
+
     async sendApprovalPrompt(externalUserId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
       const channel = await openDm(externalUserId);
       const posted = await client.chat.postMessage({ channel, ...approvalPromptMessage(prompt) });

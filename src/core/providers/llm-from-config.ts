@@ -7,9 +7,13 @@ import { createOpenAIProvider } from "./openai-llm.ts";
 export function createLlmProvider(
   llm: Config["llm"],
   name: "openai" | "gemini" = llm.provider,
-  extra: Pick<GeminiProviderOptions, "googleAuthOptions"> = {},
+  extra: Pick<GeminiProviderOptions, "googleAuthOptions" | "timeoutMs"> = {},
 ): LlmProvider {
   if (name === "gemini") return createGeminiProvider({ ...llm.gemini, ...extra });
   // Validated by config: an OpenAI key is present whenever OpenAI is used.
-  return createOpenAIProvider({ apiKey: llm.openai.apiKey ?? "", baseUrl: llm.openai.baseUrl });
+  return createOpenAIProvider({
+    apiKey: llm.openai.apiKey ?? "",
+    baseUrl: llm.openai.baseUrl,
+    timeoutMs: extra.timeoutMs,
+  });
 }
