@@ -3,8 +3,7 @@
 // read what reached Slack (recorded Web API calls, response_url posts) and what the database holds.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
-import { SLACK_PART_CHARS } from "../src/bots/slack/split-message.ts";
+import { SLACK_PART_CHARS, toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
 import { approvalButtonId } from "../src/core/assistant.ts";
 import { defaultChatReply } from "./emulators/openai/index.ts";
 import {

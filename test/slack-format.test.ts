@@ -1,10 +1,10 @@
 // The Slack adapter's pure parts: Markdown -> mrkdwn (and the escaping that keeps model output
-// from pinging anyone), incoming text cleanup, reply splitting, and `/assistant` parsing.
+// from pinging anyone), incoming text cleanup, and `/assistant` parsing. Reply splitting is in
+// split-message.test.ts, with Discord's.
 import { describe, expect, it } from "vitest";
 import { parseCommand } from "../src/bots/slack/commands.ts";
 import { parseSlackExternalId, slackExternalId } from "../src/bots/slack/identity.ts";
 import { fromSlackText, toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
-import { SLACK_PART_CHARS, splitLine, splitMessage } from "../src/bots/slack/split-message.ts";
 
 describe("toSlackMrkdwn", () => {
   it("escapes Slack's control characters so nothing can ping, mention or disguise a link", () => {
@@ -50,50 +50,6 @@ describe("fromSlackText", () => {
       "is 1 < 2 && 3 > 2? ask <@UBOB>",
     );
     expect(fromSlackText("hi <@UBOT|assistant>, hello", "UBOT")).toBe("hi , hello");
-  });
-});
-
-describe("splitMessage", () => {
-  it("keeps short text in one part and gives no parts for empty text", () => {
-    expect(splitMessage("hello\n\nworld")).toEqual(["hello\n\nworld"]);
-    expect(splitMessage("  \n ")).toEqual([]);
-  });
-
-  it("cuts between paragraphs first", () => {
-    const a = "a".repeat(60);
-    const b = "b".repeat(60);
-    expect(splitMessage(`${a}\n\n${b}\n\n${a}`, 130)).toEqual([`${a}\n\n${b}`, a]);
-  });
-
-  it("cuts a long paragraph between words, never inside a Slack link", () => {
-    const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(" ");
-    const parts = splitMessage(words, 100);
-    expect(parts.every((p) => p.length <= 100)).toBe(true);
-    expect(parts.join(" ")).toBe(words);
-    expect(splitLine("aaa <https://x.io|a link with spaces> bbb", 36)).toEqual([
-      "aaa",
-      "<https://x.io|a link with spaces>",
-      "bbb",
-    ]);
-  });
-
-  it("closes and reopens a code fence it has to cut", () => {
-    const code = Array.from({ length: 40 }, (_, i) => `line ${i} of the code`).join("\n");
-    const parts = splitMessage(`Intro.\n\n\`\`\`\n${code}\n\`\`\`\n\nOutro.`, 200);
-    expect(parts.length).toBeGreaterThan(3);
-    for (const p of parts) {
-      expect(p.length).toBeLessThanOrEqual(200);
-      expect((p.match(/^```/gm) ?? []).length % 2).toBe(0);
-    }
-    const lines = parts.join("\n").split("\n");
-    for (let i = 0; i < 40; i++) expect(lines).toContain(`line ${i} of the code`);
-    expect(parts[0]).toMatch(/^Intro\./);
-    expect(parts.at(-1)).toMatch(/Outro\.$/);
-  });
-
-  it("hard-cuts a single line longer than a part", () => {
-    const parts = splitMessage("x".repeat(SLACK_PART_CHARS * 2 + 10));
-    expect(parts.map((p) => p.length)).toEqual([SLACK_PART_CHARS, SLACK_PART_CHARS, 10]);
   });
 });
 

@@ -16,9 +16,10 @@ import {
   parseApprovalButtonId,
 } from "../../core/assistant.ts";
 import type { ApprovalPrompt, Logger } from "../../core/ports.ts";
+import { truncate } from "../shared/split-message.ts";
+import { DISCORD_BUTTON_LABEL_LIMIT, oneMessage } from "./format.ts";
 import { userRef } from "./identity.ts";
 import { SOMETHING_WENT_WRONG } from "./messages.ts";
-import { DISCORD_MESSAGE_LIMIT } from "./split-message.ts";
 
 export function approvalButtons(prompt: ApprovalPrompt): ActionRowBuilder<ButtonBuilder> {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
@@ -81,12 +82,6 @@ export async function settleClick(
   }
 }
 
-/** Button labels are capped at 80 characters. */
 function label(text: string): string {
-  return text.length <= 80 ? text : `${text.slice(0, 79)}…`;
-}
-
-/** A single message: prompts and click answers are short; never let Discord refuse one. */
-export function oneMessage(text: string): string {
-  return text.length <= DISCORD_MESSAGE_LIMIT ? text : `${text.slice(0, DISCORD_MESSAGE_LIMIT - 1)}…`;
+  return truncate(text, DISCORD_BUTTON_LABEL_LIMIT);
 }

@@ -28,11 +28,11 @@ import {
 } from "discord.js";
 import type { Assistant, CommandReply } from "../../core/assistant.ts";
 import type { Logger } from "../../core/ports.ts";
-import { oneMessage } from "./approvals.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { forgetButton } from "./forget.ts";
+import { discordText, oneMessage } from "./format.ts";
 import { userRef } from "./identity.ts";
 import { SOMETHING_WENT_WRONG } from "./messages.ts";
-import { splitMessage } from "./split-message.ts";
 import { statusEmbed } from "./status-embed.ts";
 
 export const COMMAND_NAME = "assistant";
@@ -178,7 +178,7 @@ function commandReply(
 
 /** The deferred reply gets the first part; longer answers continue as ephemeral follow-ups. */
 async function replyInParts(interaction: ChatInputCommandInteraction, text: string): Promise<void> {
-  const [first = "…", ...rest] = splitMessage(text);
+  const [first = "…", ...rest] = splitMessage(text, discordText);
   await interaction.editReply({ content: first });
   for (const part of rest) await interaction.followUp({ content: part, flags: MessageFlags.Ephemeral });
 }

@@ -12,11 +12,12 @@ import {
 } from "discord.js";
 import type { Assistant } from "../../core/assistant.ts";
 import type { Logger } from "../../core/ports.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { NO_PINGS } from "./client.ts";
+import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
 import type { InFlight } from "./in-flight.ts";
 import type { RecentIds } from "./recent-ids.ts";
-import { splitMessage } from "./split-message.ts";
 
 /** Posted when the core fails unexpectedly, so the asker is not left with a vanished "typing…". */
 export const SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute.";
@@ -125,7 +126,7 @@ export async function postReply(
   text: string,
   log: Logger,
 ): Promise<string[]> {
-  const parts = splitMessage(text);
+  const parts = splitMessage(text, discordText);
   const ids: string[] = [];
   for (const [index, content] of parts.entries()) {
     try {

@@ -5,13 +5,12 @@
 import type { App, BlockAction, ButtonAction, types } from "@slack/bolt";
 import { approvalButtonId, parseApprovalButtonId } from "../../core/assistant.ts";
 import type { ApprovalPrompt } from "../../core/ports.ts";
+import { splitMessage, truncate } from "../shared/split-message.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackSection, slackText, toSlackMrkdwn } from "./mrkdwn.ts";
 
-/** Slack's limits: section text 3,000 characters, button text 75. */
-const SECTION_CHARS = 3_000;
+/** Slack caps button text at 75 characters. */
 const BUTTON_CHARS = 75;
 /** Matches every approval button, whatever the proposal (the core parses the id). */
 export const APPROVAL_ACTION = /^ft:(approve|decline):/;
@@ -20,14 +19,14 @@ export const STALE_BUTTON_TEXT = "That button is not valid any more.";
 export const CLICK_FAILURE_TEXT = "Sorry, that click failed on my side. Please try again in a minute.";
 
 function sections(markdown: string): types.SectionBlock[] {
-  return splitMessage(toSlackMrkdwn(markdown), SECTION_CHARS).map((text) => ({
+  return splitMessage(markdown, slackSection).map((text) => ({
     type: "section",
     text: { type: "mrkdwn", text },
   }));
 }
 
 function buttonText(label: string): string {
-  return label.length <= BUTTON_CHARS ? label : `${label.slice(0, BUTTON_CHARS - 1)}…`;
+  return truncate(label, BUTTON_CHARS);
 }
 
 /** The prompt as a message: `text` is the notification fallback, the blocks are what people see. */
@@ -89,7 +88,7 @@ export function registerApprovalActions(app: App, deps: ListenerDeps): void {
             ...closedPromptMessage(outcome.promptText),
           });
         }
-        for (const part of splitMessage(toSlackMrkdwn(outcome.text)))
+        for (const part of splitMessage(outcome.text, slackText))
           await respond({ response_type: "ephemeral", replace_original: false, text: part });
       },
       async (error) => {

@@ -5,11 +5,11 @@
 import type { App } from "@slack/bolt";
 import type { Assistant } from "../../core/assistant.ts";
 import type { UserRef } from "../../core/users.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { forgetPromptMessage } from "./forget.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackText } from "./mrkdwn.ts";
 
 export const COMMAND = "/assistant";
 
@@ -139,7 +139,7 @@ export function registerCommands(app: App, deps: ListenerDeps): void {
           });
           return;
         }
-        for (const part of splitMessage(toSlackMrkdwn(answer.text)))
+        for (const part of splitMessage(answer.text, slackText))
           await respond({ response_type: "ephemeral", text: part });
       },
       async (error) => {

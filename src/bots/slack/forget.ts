@@ -5,11 +5,11 @@
 // the clicker is told anything else the core said.
 import type { App, BlockAction, ButtonAction, types } from "@slack/bolt";
 import { isForgetButtonId } from "../../core/assistant.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { CLICK_FAILURE_TEXT, closedPromptMessage, STALE_BUTTON_TEXT } from "./approvals.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackText } from "./mrkdwn.ts";
 
 /** Matches every forget button (isForgetButtonId checks the rest). */
 export const FORGET_ACTION = /^forget:confirm:/;
@@ -64,7 +64,7 @@ export function registerForgetAction(app: App, deps: ListenerDeps): void {
           });
         // The replaced warning already says it when the two are the same.
         if (outcome.text === outcome.promptText) return;
-        for (const part of splitMessage(toSlackMrkdwn(outcome.text)))
+        for (const part of splitMessage(outcome.text, slackText))
           await respond({ response_type: "ephemeral", replace_original: false, text: part });
       },
       async (error) => {

@@ -2,9 +2,9 @@
 // order into the same conversation (and thread).
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "../../core/ports.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { errorFields } from "./listener-deps.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackText } from "./mrkdwn.ts";
 
 export interface PostTarget {
   channel: string;
@@ -22,7 +22,7 @@ export async function postReply(
   target: PostTarget,
   text: string,
 ): Promise<string[]> {
-  const parts = splitMessage(toSlackMrkdwn(text));
+  const parts = splitMessage(text, slackText);
   const posted: string[] = [];
   for (const part of parts) {
     try {

@@ -1,7 +1,10 @@
-// Splitting long replies for Discord's 2000-character messages: boundaries in order of preference,
-// and code blocks that stay well-formed in every part.
+// Splitting long replies, one algorithm for every platform: boundaries in order of preference, and
+// code blocks that stay well-formed in every part; with Discord's 2,000-character messages (posted
+// as written) and Slack's 3,500-character posts (rendered as mrkdwn, links kept whole).
 import { describe, expect, it } from "vitest";
-import { DISCORD_MESSAGE_LIMIT, splitMessage } from "../src/bots/discord/split-message.ts";
+import { DISCORD_MESSAGE_LIMIT, discordText } from "../src/bots/discord/format.ts";
+import { type MessageFormat, splitMessage as split } from "../src/bots/shared/split-message.ts";
+import { SLACK_PART_CHARS, slackText } from "../src/bots/slack/mrkdwn.ts";
 
 /** Every ``` fence line in a part is matched: an even number of fence lines. */
 function fencesBalanced(part: string): boolean {
@@ -10,7 +13,9 @@ function fencesBalanced(part: string): boolean {
 
 const sentence = (i: number) => `This is sentence number ${i} of a long and thoughtful answer.`;
 
-describe("splitMessage", () => {
+describe("splitMessage on Discord", () => {
+  const splitMessage = (text: string) => split(text, discordText);
+
   it("leaves a message that fits alone (trimmed)", () => {
     expect(splitMessage("  hello\n")).toEqual(["hello"]);
     expect(splitMessage("x".repeat(DISCORD_MESSAGE_LIMIT))).toHaveLength(1);
@@ -104,5 +109,72 @@ describe("splitMessage", () => {
   it("keeps a one-line ```code``` span intact as text", () => {
     const text = `${"x ".repeat(900)}\`\`\`inline\`\`\` ${"y ".repeat(900)}`;
     for (const p of splitMessage(text)) expect(p.length).toBeLessThanOrEqual(DISCORD_MESSAGE_LIMIT);
+  });
+});
+
+describe("splitMessage on Slack", () => {
+  const slack = (limit = SLACK_PART_CHARS): MessageFormat => ({ ...slackText, limit });
+  const splitMessage = (text: string, limit?: number) => split(text, slack(limit));
+
+  it("keeps short text in one part and gives no parts for empty text", () => {
+    expect(splitMessage("hello\n\nworld")).toEqual(["hello\n\nworld"]);
+    expect(splitMessage("  \n ")).toEqual([]);
+  });
+
+  it("cuts between paragraphs first", () => {
+    const a = "a".repeat(60);
+    const b = "b".repeat(60);
+    expect(splitMessage(`${a}\n\n${b}\n\n${a}`, 130)).toEqual([`${a}\n\n${b}`, a]);
+  });
+
+  it("cuts a long paragraph at sentence ends, as on Discord", () => {
+    const text = Array.from({ length: 120 }, (_, i) => sentence(i)).join(" ");
+    const parts = splitMessage(text);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const p of parts) {
+      expect(p.length).toBeLessThanOrEqual(SLACK_PART_CHARS);
+      expect(p).toMatch(/^This .*\.$/s);
+    }
+    expect(parts.join(" ")).toBe(text);
+  });
+
+  it("cuts a long paragraph between words, never inside a Slack link", () => {
+    const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(" ");
+    const parts = splitMessage(words, 100);
+    expect(parts.every((p) => p.length <= 100)).toBe(true);
+    expect(parts.join(" ")).toBe(words);
+    // The Markdown link becomes `<https://x.io|a link with spaces>`, whose spaces are not cuts.
+    expect(splitMessage("aaa [a link with spaces](https://x.io) bbb", 36)).toEqual([
+      "aaa",
+      "<https://x.io|a link with spaces>",
+      "bbb",
+    ]);
+  });
+
+  it("closes and reopens a code fence it has to cut", () => {
+    const code = Array.from({ length: 40 }, (_, i) => `line ${i} of the code`).join("\n");
+    const parts = splitMessage(`Intro.\n\n\`\`\`\n${code}\n\`\`\`\n\nOutro.`, 200);
+    expect(parts.length).toBeGreaterThan(3);
+    for (const p of parts) {
+      expect(p.length).toBeLessThanOrEqual(200);
+      expect((p.match(/^```/gm) ?? []).length % 2).toBe(0);
+    }
+    const lines = parts.join("\n").split("\n");
+    for (let i = 0; i < 40; i++) expect(lines).toContain(`line ${i} of the code`);
+    expect(parts[0]).toMatch(/^Intro\./);
+    expect(parts.at(-1)).toMatch(/Outro\.$/);
+  });
+
+  it("hard-cuts a single line longer than a part", () => {
+    const parts = splitMessage("x".repeat(SLACK_PART_CHARS * 2 + 10));
+    expect(parts.map((p) => p.length)).toEqual([SLACK_PART_CHARS, SLACK_PART_CHARS, 10]);
+  });
+
+  it("measures what is posted: the mrkdwn, escapes included", () => {
+    const parts = splitMessage("a < b & c. ".repeat(40).trim(), 100);
+    for (const p of parts) {
+      expect(p.length).toBeLessThanOrEqual(100);
+      expect(p).not.toMatch(/[<>]|&(?!amp;|lt;|gt;)/);
+    }
   });
 });

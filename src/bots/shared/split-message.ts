@@ -1,11 +1,23 @@
-// Discord caps a message at 2000 characters; model replies can be longer. `splitMessage` cuts a
-// text into parts that each fit, preferring (in order) paragraph breaks, line breaks, sentence ends
-// and spaces, and only cutting inside a word when a "word" is longer than a whole message. A
-// ``` code block that has to be cut is closed at the end of one part and reopened, with the same
-// language, at the start of the next, so every part renders on its own. Inside a code block only
-// line breaks are used (a sentence or space cut would change the code someone copies).
+// Long answers become several messages, on every platform by the same rules. The core writes
+// Markdown; a platform's `MessageFormat` says how long one message may be, how the Markdown is
+// rendered for it (before cutting, so the limit holds for what is posted) and which spans a cut must
+// never fall inside. Cuts prefer, in order, paragraph breaks, line breaks, sentence ends and spaces,
+// and only cut inside a word when a "word" is longer than a whole message. A ``` code block that has
+// to be cut is closed at the end of one part and reopened, with the same language, at the start of
+// the next, so every part renders on its own. Inside a code block only line breaks are used (a
+// sentence or space cut would change the code someone copies).
 
-export const DISCORD_MESSAGE_LIMIT = 2000;
+export interface MessageFormat {
+  /** The most characters one message (or block) may carry on the platform. */
+  limit: number;
+  /** Markdown -> what the platform renders (Slack mrkdwn); none: posted as written (Discord). */
+  render?: (markdown: string) => string;
+  /**
+   * Spans no cut may fall inside, unless one alone is longer than a message (Slack's `<url|label>`
+   * links and `<@U1>` mentions). Must not match across lines.
+   */
+  atoms?: RegExp;
+}
 
 /** Lines whose trimmed start is 3+ backticks open or close a fence (how models write code). */
 const FENCE = /^[ \t]*(`{3,})(.*)$/;
@@ -28,11 +40,14 @@ interface Cut {
   next: number;
 }
 
-export function splitMessage(text: string, limit = DISCORD_MESSAGE_LIMIT): string[] {
+/** The parts to post, in order, each at most `format.limit` characters. Empty text gives none. */
+export function splitMessage(markdown: string, format: MessageFormat): string[] {
+  const { limit } = format;
+  const rendered = format.render ? format.render(markdown) : markdown;
   const parts: string[] = [];
-  let rest = text.replace(/\r\n/g, "\n").trim();
+  let rest = rendered.replace(/\r\n/g, "\n").trim();
   let carried: Fence | undefined;
-  // Room for "\n" + the longest closing marker in the text.
+  // Room for "\n" + the longest closing marker in the text, when a part ends inside a code block.
   const closeReserve = 1 + Math.max(3, ...[...rest.matchAll(/`{3,}/g)].map((m) => m[0].length));
 
   while (rest.length > 0) {
@@ -41,9 +56,9 @@ export function splitMessage(text: string, limit = DISCORD_MESSAGE_LIMIT): strin
       parts.push(head + rest);
       break;
     }
-    const budget = limit - head.length - closeReserve;
-    if (budget < 1) throw new Error(`splitMessage: limit ${limit} is too small`);
-    const cut = chooseCut(rest, budget, carried);
+    const budget = limit - head.length;
+    if (budget - closeReserve < 1) throw new Error(`splitMessage: limit ${limit} is too small`);
+    const cut = chooseCut(rest, budget, budget - closeReserve, carried, format.atoms);
     let part = rest.slice(0, cut.end).replace(/\s+$/, "");
     const openAtEnd = fenceAfter(rest.slice(0, cut.end), carried);
     if (openAtEnd) part += `\n${openAtEnd.marker}`;
@@ -54,6 +69,11 @@ export function splitMessage(text: string, limit = DISCORD_MESSAGE_LIMIT): strin
     rest = carried ? rest.replace(/^\n+/, "") : rest.replace(/^\s+/, "");
   }
   return parts;
+}
+
+/** One message that must not be split (a button label, a prompt's edit): cut with an ellipsis. */
+export function truncate(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
 }
 
 /** The fence still open after `text`, given the one open before it. */
@@ -78,11 +98,19 @@ function nextFenceState(line: string, open: Fence | undefined): Fence | undefine
 }
 
 /**
- * Where to end the next part of `rest`, at most `budget` characters long. Candidates are tried by
- * kind; each kind only if it leaves the part at least MIN_FILL full, then the fallbacks.
+ * Where to end the next part of `rest`: at most `budget` characters long, or `fencedBudget` when it
+ * ends inside a code block (the closing fence is added). Candidates are tried by kind; each kind
+ * only if it leaves the part at least MIN_FILL full, then the fallbacks.
  */
-function chooseCut(rest: string, budget: number, carried: Fence | undefined): Cut {
+function chooseCut(
+  rest: string,
+  budget: number,
+  fencedBudget: number,
+  carried: Fence | undefined,
+  atoms: RegExp | undefined,
+): Cut {
   const insideFence = fenceMap(rest, carried);
+  const insideAtom = atomMap(rest.slice(0, budget + 1), atoms);
   const minFill = Math.floor(budget * MIN_FILL);
   const window = rest.slice(0, budget + 1);
 
@@ -91,22 +119,29 @@ function chooseCut(rest: string, budget: number, carried: Fence | undefined): Cu
     for (const m of window.matchAll(pattern)) {
       const end = m.index + (m[1]?.length ?? 0);
       const next = m.index + m[0].length;
-      if (end < Math.max(min, 1) || end > budget) continue;
-      if (!allowInFence && insideFence(end)) continue;
+      const fenced = insideFence(end);
+      if (end < Math.max(min, 1) || end > (fenced ? fencedBudget : budget)) continue;
+      if (!allowInFence && fenced) continue;
+      if (insideAtom(end)) continue;
       if (endsWithOpener(rest, end, carried)) continue;
-      if (insideFence(end) && nextIsCloser(rest, end, next, carried)) continue;
+      if (fenced && nextIsCloser(rest, end, next, carried)) continue;
       best = { end, next };
     }
     return best;
   };
 
+  const hard = () => {
+    const end = hardCut(rest, insideFence(budget) ? fencedBudget : budget, insideAtom);
+    return { end, next: end };
+  };
   return (
     lastMatch(/\n{2,}/g, minFill, true) ??
     lastMatch(/\n/g, minFill, true) ??
     lastMatch(/([.!?…]["'”’)\]]*)\s+/g, minFill, false) ??
     lastMatch(/\n/g, 1, true) ??
     lastMatch(/[ \t]+/g, 1, false) ??
-    lastMatch(/[ \t]+/g, 1, true) ?? { end: hardCut(rest, budget), next: hardCut(rest, budget) }
+    lastMatch(/[ \t]+/g, 1, true) ??
+    hard()
   );
 }
 
@@ -145,8 +180,24 @@ function fenceMap(rest: string, carried: Fence | undefined): (index: number) => 
   return (index) => ranges.some(([from, to]) => index > from && index <= to);
 }
 
-/** Cut inside a word, but never between the halves of a surrogate pair. */
-function hardCut(rest: string, budget: number): number {
+/** For each position: would a cut there split an atom? (Cuts at an atom's edges are fine.) */
+function atomMap(window: string, atoms: RegExp | undefined): (index: number) => boolean {
+  if (!atoms) return () => false;
+  const global = atoms.global ? atoms : new RegExp(atoms.source, `${atoms.flags}g`);
+  const spans = [...window.matchAll(global)].map((m) => [m.index, m.index + m[0].length] as const);
+  return (index) => spans.some(([from, to]) => index > from && index < to);
+}
+
+/**
+ * Cut inside a word: before an atom the cut would split (when one starts after the part's start),
+ * and never between the halves of a surrogate pair.
+ */
+function hardCut(rest: string, budget: number, insideAtom: (index: number) => boolean): number {
+  if (insideAtom(budget)) {
+    let start = budget;
+    while (start > 0 && insideAtom(start)) start--;
+    if (start > 0) return start;
+  }
   const code = rest.charCodeAt(budget - 1);
   return code >= 0xd800 && code <= 0xdbff ? budget - 1 : budget;
 }
