@@ -5,11 +5,11 @@
 import { type Client, Events } from "discord.js";
 import type { Assistant } from "../../core/assistant.ts";
 import type { Logger } from "../../core/ports.ts";
+import { type InFlight, logFailure } from "../shared/in-flight.ts";
+import type { RecentIds } from "../shared/recent-ids.ts";
 import { handleApprovalClick, isApprovalButton } from "./approvals.ts";
 import { COMMAND_NAME, handleCommand } from "./commands.ts";
 import { handleForgetClick, isForgetButton } from "./forget.ts";
-import type { InFlight } from "./in-flight.ts";
-import type { RecentIds } from "./recent-ids.ts";
 
 export interface InteractionDeps {
   assistant: Assistant;
@@ -24,13 +24,19 @@ export function attachInteractionHandler(client: Client, deps: InteractionDeps):
     const fields = { interactionId: interaction.id };
     if (interaction.isChatInputCommand() && interaction.commandName === COMMAND_NAME) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
-      inFlight.run("command", fields, () => handleCommand(interaction, assistant, log));
+      void inFlight.run(() => handleCommand(interaction, assistant, log), logFailure(log, "command", fields));
     } else if (interaction.isButton() && isApprovalButton(interaction)) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
-      inFlight.run("button", fields, () => handleApprovalClick(interaction, assistant, log));
+      void inFlight.run(
+        () => handleApprovalClick(interaction, assistant, log),
+        logFailure(log, "button", fields),
+      );
     } else if (interaction.isButton() && isForgetButton(interaction)) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
-      inFlight.run("button", fields, () => handleForgetClick(interaction, assistant, log));
+      void inFlight.run(
+        () => handleForgetClick(interaction, assistant, log),
+        logFailure(log, "button", fields),
+      );
     }
   });
 }

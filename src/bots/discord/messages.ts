@@ -12,12 +12,12 @@ import {
 } from "discord.js";
 import type { Assistant } from "../../core/assistant.ts";
 import type { Logger } from "../../core/ports.ts";
+import { type InFlight, logFailure } from "../shared/in-flight.ts";
+import type { RecentIds } from "../shared/recent-ids.ts";
 import { splitMessage } from "../shared/split-message.ts";
 import { NO_PINGS } from "./client.ts";
 import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
-import type { InFlight } from "./in-flight.ts";
-import type { RecentIds } from "./recent-ids.ts";
 
 /** Posted when the core fails unexpectedly, so the asker is not left with a vanished "typing…". */
 export const SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute.";
@@ -42,8 +42,9 @@ export function attachMessageHandler(client: Client, deps: MessageDeps): void {
     if (!addressesBot(message)) return;
     // discord.js does not re-emit a cached message a RESUME replays, but a fresh client may see one.
     if (!deps.seen.firstTime(`message:${message.id}`)) return;
-    deps.inFlight.run("message", { messageId: message.id, channelId: message.channelId }, () =>
-      answer(message, deps),
+    void deps.inFlight.run(
+      () => answer(message, deps),
+      logFailure(deps.log, "message", { messageId: message.id, channelId: message.channelId }),
     );
   });
 }
