@@ -23,6 +23,7 @@ const TABLES = [
   "ModelVersion",
   "ProcessedEvent",
   "ProposalExample",
+  "TrainerJob",
   "User",
   "_prisma_migrations",
 ];

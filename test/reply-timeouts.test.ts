@@ -73,7 +73,15 @@ describe("a hanging model, on Discord", () => {
     const chats = h.openai.requests.filter((r) => r.path.endsWith("/chat/completions"));
     expect(chats.length).toBeGreaterThanOrEqual(1);
     expect(Date.parse(apology.timestamp) - chats.at(-1)!.at).toBeGreaterThanOrEqual(ATTEMPT_MS - 50);
-    const exchange = await h.db.exchange.findFirstOrThrow({ where: { userMessageId: message.id } });
+    // The apology's id is recorded just after it is posted: wait for that write, not only the post.
+    const exchange = await eventually(
+      async () => {
+        const row = await h.db.exchange.findFirstOrThrow({ where: { userMessageId: message.id } });
+        return row.replyMessageIds.length ? row : undefined;
+      },
+      "the apology recorded on the exchange",
+      15_000,
+    );
     expect(exchange).toMatchObject({ status: "failed", replyText: null });
     expect(exchange.error).toMatch(/^timeout: /);
     expect(exchange.replyMessageIds).toEqual([apology.id]);
