@@ -197,7 +197,12 @@ describe("fine-tuning lifecycle", () => {
     clock.advance(73 * 3_600_000);
     await core.lifecycle.monitor();
     expect((await t.db.fineTuneProposal.findFirstOrThrow()).state).toBe("expired");
-    expect(notifier.closed).toEqual([{ ref: { dm: "dm-1" }, text: expect.stringMatching(/expired/) }]);
+    expect(notifier.closed).toEqual([
+      {
+        ref: { channelId: `dm:${user(4).externalId}`, messageId: "prompt-1" },
+        text: expect.stringMatching(/expired/),
+      },
+    ]);
   });
 
   it("N concurrent approvals against a limit that allows one launch exactly one", async () => {
