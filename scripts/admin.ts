@@ -31,15 +31,14 @@ import {
   readEnvironment,
   settings,
 } from "../src/config.ts";
-import { formatUsd } from "../src/core/budgets.ts";
-import { createDataRights, type ForgetProgress } from "../src/core/data-rights.ts";
+import type { ForgetProgress } from "../src/core/data-rights/deletions.ts";
+import { createDataRights } from "../src/core/data-rights/rights.ts";
 import { buildDataset } from "../src/core/fine-tune/dataset.ts";
-import { modelSuffix } from "../src/core/fine-tune/lifecycle.ts";
+import { modelSuffix } from "../src/core/fine-tune/launch.ts";
+import { formatUsd, progressBar } from "../src/core/messages.ts";
 import { type FineTuneProvider, systemClock } from "../src/core/ports.ts";
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
-import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
-import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
-import { progressBar } from "../src/core/status.ts";
+import { createFineTuneProvider } from "../src/core/providers/from-config.ts";
 import type { UserRef } from "../src/core/users.ts";
 import { DataDirLockedError } from "../src/database/data-dir-lock.ts";
 import { MigrationError } from "../src/database/migrate.ts";
@@ -121,29 +120,14 @@ function setting<K extends keyof typeof settings>(name: K) {
   return parsed.data as z.output<(typeof settings)[K]["schema"]>;
 }
 
-/** The fine-tuning provider of the full configuration, or why there is none. */
+/**
+ * The fine-tuning provider of the full configuration, or why there is none: the bot's own choice
+ * (src/core/providers/from-config.ts), Vertex credentials included.
+ */
 function providerFromConfig(): { provider?: FineTuneProvider; why?: string } {
   try {
-    const config = loadConfig();
-    const ft = config.fineTune;
-    if (ft.provider === "openai")
-      return {
-        provider: createOpenAIFineTuneProvider({
-          apiKey: config.llm.openai.apiKey ?? "",
-          baseUrl: config.llm.openai.baseUrl,
-        }),
-      };
-    if (ft.provider === "vertex")
-      return {
-        provider: createVertexFineTuneProvider({
-          project: config.llm.gemini.project!,
-          location: config.llm.gemini.location,
-          bucket: ft.gcs.bucket!,
-          baseUrl: config.llm.gemini.baseUrl,
-          gcsBaseUrl: ft.gcs.baseUrl,
-        }),
-      };
-    return { why: "FINETUNE_PROVIDER is none" };
+    const provider = createFineTuneProvider(loadConfig());
+    return provider ? { provider } : { why: "FINETUNE_PROVIDER is none" };
   } catch (e) {
     if (e instanceof ConfigError) return { why: e.problems.map((p) => p.variable).join(", ") };
     throw e;

@@ -1,14 +1,16 @@
 // Builds the product from its parts (core services, platform adapters, scheduled jobs) for a given
 // configuration and database. main.ts and the end-to-end tests both use it, so tests run the same
 // graph the bot runs, only with emulator URLs in the configuration.
-import type { GoogleGenAIOptions } from "@google/genai";
 import type { RunningPlatform } from "./bots/platform.ts";
 import type { Config } from "./config.ts";
 import type { Assistant } from "./core/assistant.ts";
+import { createBudgets } from "./core/budgets.ts";
 import { createCore } from "./core/create-core.ts";
 import type { Clock, Logger, Notifier } from "./core/ports.ts";
 import { systemClock } from "./core/ports.ts";
+import type { GoogleAuthOptions } from "./core/providers/from-config.ts";
 import type { Database } from "./database/open-database.ts";
+import { startJobs } from "./jobs/jobs.ts";
 import { type HealthServer, startHealthServer } from "./observability/health-server.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 
@@ -18,7 +20,7 @@ export interface AppDeps {
   log: Logger;
   clock?: Clock;
   /** Vertex AI credentials (tests pass an offline client; production uses ADC). */
-  googleAuthOptions?: GoogleGenAIOptions["googleAuthOptions"];
+  googleAuthOptions?: GoogleAuthOptions;
   /** Start the scheduled jobs (default true). Tests drive the jobs themselves. */
   schedule?: boolean;
   /** Port of /healthz and /metrics; undefined or 0: no server. */
@@ -56,17 +58,18 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const { config, log } = deps;
   const clock = deps.clock ?? systemClock;
   const notifiers: Partial<Record<"discord" | "slack", Notifier>> = {};
-  let budgets: ReturnType<typeof createCore>["budgets"] | undefined;
-  const metrics = createMetrics({ db: deps.db, budgets: () => budgets! });
+  // Built first: the metrics read it, and the core records spend through it.
+  const budgets = createBudgets({ db: deps.db, clock });
+  const metrics = createMetrics({ db: deps.db, budgets });
   const stopping = new AbortController();
   const core = createCore({
     ...deps,
     clock,
     notifiers,
+    budgets,
     wrapProvider: metrics.instrumentProvider,
     stopping: stopping.signal,
   });
-  budgets = core.budgets;
   const assistant = metrics.instrumentAssistant(core.assistant);
   const platforms: App["platforms"] = {};
   if (config.discord) {
@@ -87,7 +90,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     });
     notifiers.slack = platforms.slack.notifier;
   }
-  const jobs = deps.schedule === false ? undefined : core.startJobs();
+  const jobs = deps.schedule === false ? undefined : startJobs({ config, db: deps.db, clock, log, core });
   const health =
     deps.healthPort !== undefined && deps.healthPort > 0
       ? await startHealthServer({ port: deps.healthPort, db: deps.db, platforms, metrics })

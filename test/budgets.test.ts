@@ -1,7 +1,8 @@
 // Budgets against a real database: limits must hold when many approvals race, on embedded PGlite
 // and over a real TCP connection (node-postgres). Every test reads the ledger back to check it.
 import { describe, expect, it } from "vitest";
-import { createBudgets, formatLimits, type Limits, LimitsError, NO_LIMITS } from "../src/core/budgets.ts";
+import { createBudgets, type Limits, LimitsError, NO_LIMITS } from "../src/core/budgets.ts";
+import { formatLimits } from "../src/core/messages.ts";
 import { createLimitsCommands, isOperator, parseLimitsCommand } from "../src/core/operators.ts";
 import type { Clock } from "../src/core/ports.ts";
 import type { PrismaClient } from "../src/generated/prisma/client.ts";

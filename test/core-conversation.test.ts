@@ -278,7 +278,7 @@ describe("Gemini on Vertex AI", () => {
   it("answers and embeds through the Vertex endpoints with project and location", async () => {
     const { startGeminiEmulator } = await import("./emulators/google/gemini.ts");
     const { offlineVertexAuth } = await import("./emulators/google/vertex-auth.ts");
-    const { createLlmProvider } = await import("../src/core/providers/llm-from-config.ts");
+    const { createLlmProvider } = await import("../src/core/providers/from-config.ts");
     const { loadConfig } = await import("../src/config.ts");
     const emu = await startGeminiEmulator();
     try {

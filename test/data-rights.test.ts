@@ -5,8 +5,10 @@ import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
-import { createDataRights, EXPORT_FORMAT, subjectHash } from "../src/core/data-rights.ts";
-import { modelSuffix } from "../src/core/fine-tune/lifecycle.ts";
+import { subjectHash } from "../src/core/data-rights/deletions.ts";
+import { EXPORT_FORMAT } from "../src/core/data-rights/export.ts";
+import { createDataRights } from "../src/core/data-rights/rights.ts";
+import { modelSuffix } from "../src/core/fine-tune/launch.ts";
 import type { FineTuneProvider } from "../src/core/ports.ts";
 import { ProviderError } from "../src/core/ports.ts";
 import { runRetention } from "../src/core/retention.ts";
@@ -331,6 +333,7 @@ describe("data rights", { timeout: 120_000 }, () => {
     // Asking again: nothing left to delete.
     expect(await rights().forget(alice)).toEqual({
       ok: true,
+      code: "forget.nothing",
       text: expect.stringMatching(/nothing to delete/),
       undeleted: [],
     });

@@ -351,7 +351,7 @@ describe("fine-tuning lifecycle", () => {
     expect(early.text).toMatch(/You have 4 usable highly rated replies; training needs at least 10/);
     await rateMany(user(14), 6, (i) => `Different question ${i} on astronomy and telescopes`);
     const now = await core.assistant.train(user(14));
-    expect(now).toEqual({ ok: true, text: expect.stringMatching(/sent you a DM/) });
+    expect(now).toEqual({ ok: true, code: "train.offer_sent", text: expect.stringMatching(/sent you a DM/) });
     expect(notifier.prompts).toHaveLength(1);
     expect(notifier.prompts[0]!.prompt.text).toContain("Examples: 10");
   });

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { messages } from "../src/core/conversation.ts";
+import { replyNotices as messages } from "../src/core/messages.ts";
 import { openDatabase } from "../src/database/open-database.ts";
 import { startHealthServer } from "../src/observability/health-server.ts";
 import { startDiscordEmulator } from "./emulators/discord/index.ts";
@@ -40,6 +40,10 @@ describe("health and metrics", () => {
       await h.rate(ALICE, replies[0]!.id, "👍");
       h.openai.failNext(3, { status: 500, match: "/chat/completions" });
       await h.mention(ALICE, "This one fails");
+      // Commands are counted by their outcome code: two refusals (fine-tuning is off here) and an answer.
+      await h.command(ALICE, "train");
+      await h.command(ALICE, "train");
+      await h.command(ALICE, "models");
 
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/bot_replies_total\{platform="discord",outcome="reply"\} 1/);
@@ -52,6 +56,8 @@ describe("health and metrics", () => {
         /bot_provider_errors_total\{provider="openai",operation="chat",status="500"\} 3/,
       );
       expect(metrics).toMatch(/bot_ratings_total\{outcome="rated"\} 1/);
+      expect(metrics).toMatch(/bot_outcomes_total\{code="train.disabled"\} 2/);
+      expect(metrics).toMatch(/bot_outcomes_total\{code="models.base_only"\} 1/);
       expect(metrics).toMatch(/bot_spend_usd\{kind="chat_month"\} [0-9.e-]+/);
       expect(metrics).toContain("# TYPE bot_fine_tune_jobs gauge");
       expect(metrics).not.toContain("What is observability");

@@ -5,7 +5,7 @@
 // seconds of (fake) time, longer than the 30 s override these calls once carried: it must complete.
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createDataRights } from "../src/core/data-rights.ts";
+import { createDataRights } from "../src/core/data-rights/rights.ts";
 import { transactionOptions } from "../src/database/open-database.ts";
 import { PrismaClient } from "../src/generated/prisma/client.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";

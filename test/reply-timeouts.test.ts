@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STILL_WORKING as DISCORD_STILL_WORKING } from "../src/bots/discord/messages.ts";
 import { STILL_WORKING as SLACK_STILL_WORKING } from "../src/bots/slack/messages.ts";
-import { messages } from "../src/core/conversation.ts";
+import { replyNotices as messages } from "../src/core/messages.ts";
 import { ALICE, APP_ID, type DiscordApp, GENERAL, startDiscordApp } from "./support/discord-app.ts";
 import {
   eventually,

@@ -5,8 +5,7 @@
 // real Bolt over HTTP, the Slack and OpenAI emulators, a real database.
 import { afterEach, describe, expect, it } from "vitest";
 import { type App, startApp } from "../src/app.ts";
-import { messages } from "../src/core/conversation.ts";
-import { recoveryMessages } from "../src/core/recovery.ts";
+import { replyNotices as messages } from "../src/core/messages.ts";
 import { ALICE, eventually, type SlackAppHarness, startSlackApp } from "./support/slack-app.ts";
 
 const ENV = { SHUTDOWN_GRACE_SECONDS: "0.5" };
@@ -119,7 +118,7 @@ describe("a reply cut short by a stop", () => {
     await second.recovered;
     expect(h.postsInThread(ts).map((c) => c.args.text)).toEqual([
       messages.restarting,
-      recoveryMessages.tooLate,
+      messages.tooLateAfterRestart,
     ]);
     expect(await exchangeOf(h, ts)).toMatchObject({ status: "failed" });
     expect(h.openai.requests.filter((r) => r.path.endsWith("/chat/completions") && !r.fault)).toHaveLength(0);

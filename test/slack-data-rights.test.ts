@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCommand } from "../src/bots/slack/commands.ts";
 import { FORGET_BUTTON_LABEL } from "../src/bots/slack/forget.ts";
 import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
-import { EXPORT_FORMAT } from "../src/core/data-rights.ts";
+import { EXPORT_FORMAT } from "../src/core/data-rights/export.ts";
 import { type SlackEmulator, startSlackEmulator } from "./emulators/slack/index.ts";
 import { ALICE, BOB, CHANNEL, eventually, type SlackAppHarness, startSlackApp } from "./support/slack-app.ts";
 

@@ -86,10 +86,16 @@ export interface Spend {
   user?: SpendTotals;
 }
 
+/** What is wrong with a limits patch; its words for people are in messages.ts. */
+export type LimitProblem =
+  | { kind: "unknown_key"; key: string }
+  | { kind: "not_a_number" | "negative" | "not_whole"; key: keyof Limits }
+  | { kind: "too_large"; key: keyof Limits; maxUsd?: number };
+
 /** A limits patch that does not make sense (negative, not a number, a fractional count...). */
 export class LimitsError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(readonly problem: LimitProblem) {
+    super(`limit ${problem.key}: ${problem.kind}`);
     this.name = "LimitsError";
   }
 }
@@ -118,20 +124,21 @@ export function utcDay(date: Date): { day: string; start: Date; end: Date } {
 export function validateLimitsPatch(patch: Partial<Limits>): Partial<Limits> {
   const out: Partial<Limits> = {};
   for (const [key, value] of Object.entries(patch)) {
-    if (!(LIMIT_KEYS as readonly string[]).includes(key)) throw new LimitsError(`Unknown limit "${key}".`);
+    if (!(LIMIT_KEYS as readonly string[]).includes(key)) throw new LimitsError({ kind: "unknown_key", key });
     const k = key as keyof Limits;
     if (value === undefined) continue;
     if (value === null) {
       out[k] = null;
       continue;
     }
-    if (typeof value !== "number" || !Number.isFinite(value)) throw new LimitsError(`${k} must be a number.`);
-    if (value < 0) throw new LimitsError(`${k} cannot be negative.`);
+    if (typeof value !== "number" || !Number.isFinite(value))
+      throw new LimitsError({ kind: "not_a_number", key: k });
+    if (value < 0) throw new LimitsError({ kind: "negative", key: k });
     if (k === "trainingsPerUserMonth") {
-      if (!Number.isInteger(value)) throw new LimitsError(`${k} must be a whole number.`);
-      if (value > MAX_COUNT) throw new LimitsError(`${k} is too large.`);
+      if (!Number.isInteger(value)) throw new LimitsError({ kind: "not_whole", key: k });
+      if (value > MAX_COUNT) throw new LimitsError({ kind: "too_large", key: k });
     } else if (value > MAX_USD) {
-      throw new LimitsError(`${k} is too large (at most ${MAX_USD} USD).`);
+      throw new LimitsError({ kind: "too_large", key: k, maxUsd: MAX_USD });
     }
     out[k] = value;
   }
@@ -242,6 +249,15 @@ export interface Budgets {
    * held by this transaction).
    */
   withTrainingLock<T>(fn: (tx: TrainingTx) => Promise<T>): Promise<T>;
+  /**
+   * `/assistant forget`: the person's ledger entries (theirs, or their offers', trainings' or
+   * exchanges') keep kind, status, amount, month and dates, so every total stays true, and lose
+   * everything that points to the person; a reservation still held is released (its training is
+   * being cancelled). A limits change they made as an operator no longer names them. Part of the
+   * caller's transaction, which deletes the person's rows after it. Returns the number of ledger
+   * entries changed.
+   */
+  anonymiseUser(tx: TrainingTx, person: { userId: string; externalId: string }): Promise<number>;
   /** Records the cost of one answer. A second call for the same exchange records nothing. */
   recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }): Promise<void>;
   /** Whether today's chat spend is still under the daily limit. */
@@ -400,6 +416,20 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     return underLock((tx) => fn(tx));
   }
 
+  async function anonymiseUser(tx: Tx, { userId, externalId }: { userId: string; externalId: string }) {
+    await tx.adminLimits.updateMany({ where: { updatedBy: externalId }, data: { updatedBy: null } });
+    // Without the training lock: releasing only gives budget back, so no limit check can be
+    // invalidated by it.
+    return tx.$executeRaw`
+      UPDATE "CostLedgerEntry"
+      SET "userId" = NULL, "jobId" = NULL, "proposalId" = NULL, "exchangeId" = NULL,
+          "status" = CASE WHEN "status" = 'reserved' THEN 'released' ELSE "status" END
+      WHERE "userId" = ${userId}::uuid
+         OR "proposalId" IN (SELECT "id" FROM "FineTuneProposal" WHERE "userId" = ${userId}::uuid)
+         OR "jobId" IN (SELECT "id" FROM "FineTuneJob" WHERE "userId" = ${userId}::uuid)
+         OR "exchangeId" IN (SELECT "id" FROM "Exchange" WHERE "userId" = ${userId}::uuid)`;
+  }
+
   async function recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }) {
     const amount = usd(input.amountUsd, "amountUsd");
     // No lock: answers are frequent and the chat limit is checked before an answer whose cost is
@@ -487,6 +517,7 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     settleTraining,
     releaseTraining,
     withTrainingLock,
+    anonymiseUser,
     recordChat,
     checkChat,
     spend,
@@ -495,34 +526,4 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
 
 function describeRef(ref: TrainingEntryRef): string {
   return ref.entryId !== undefined ? `entry ${ref.entryId}` : `proposal ${ref.proposalId}`;
-}
-
-/** Dollars for people: cents, or four decimals for amounts under a cent (chat answers). */
-export function formatUsd(amount: number): string {
-  const digits = amount !== 0 && Math.abs(amount) < 0.01 ? 4 : 2;
-  return `$${amount.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
-}
-
-/** The `limits show` text, the same on Discord and Slack (plain lines, no platform markup). */
-export function formatLimits(limits: Limits, spend: Spend): string {
-  const money = (v: number | null) => (v === null ? "no limit" : formatUsd(v));
-  const t = spend.total;
-  const lines = [
-    `Spending limits (UTC month ${spend.period}):`,
-    `- Training per user per month: ${money(limits.trainingPerUserMonthUsd)}`,
-    `- Training for everyone per month: ${money(limits.trainingTotalMonthUsd)}`,
-    `- Trainings per user per month: ${limits.trainingsPerUserMonth === null ? "no limit" : limits.trainingsPerUserMonth}`,
-    `- Chat for everyone per day: ${money(limits.chatPerDayUsd)}`,
-    `This month: training ${formatUsd(t.trainingSettledUsd)} spent + ${formatUsd(t.trainingReservedUsd)} reserved ` +
-      `(${t.trainings} training${t.trainings === 1 ? "" : "s"}); chat ${formatUsd(t.chatMonthUsd)}, ` +
-      `today (${spend.day}) ${formatUsd(t.chatTodayUsd)}.`,
-  ];
-  if (spend.user) {
-    const u = spend.user;
-    lines.push(
-      `You this month: training ${formatUsd(u.trainingSettledUsd)} spent + ${formatUsd(u.trainingReservedUsd)} ` +
-        `reserved (${u.trainings}); chat ${formatUsd(u.chatMonthUsd)}.`,
-    );
-  }
-  return lines.join("\n");
 }

@@ -3,6 +3,7 @@
 import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { embeddingSpace, nearestExchanges, storeEmbedding } from "./exchange-embeddings.ts";
+import { replyNotices } from "./messages.ts";
 import type { Clock, LlmProvider, Logger } from "./ports.ts";
 import { ProviderError } from "./ports.ts";
 import { buildPrompt, defaultBudget, type PastExchange, type PromptBudget } from "./prompt.ts";
@@ -15,25 +16,10 @@ import {
   withRetry,
 } from "./retry.ts";
 import { storableText } from "./storable-text.ts";
+import { countNewExchange } from "./user-counters.ts";
 import { ensureUser, type UserRef } from "./users.ts";
 
 export const MAX_MESSAGE_CHARS = 8_000;
-
-export const messages = {
-  empty: "Mention me with a question or a request and I'll answer. (Your message was empty.)",
-  tooLong: (n: number) =>
-    `That message is ${n.toLocaleString("en")} characters; I can take up to ${MAX_MESSAGE_CHARS.toLocaleString("en")}. Please shorten it or split it into parts.`,
-  apology:
-    "Sorry, I couldn't reach the language model just now (it is busy or unavailable). Your message is saved; please try again in a minute.",
-  timeout: (seconds: number) =>
-    `Sorry, the language model took too long to answer (I waited ${seconds} seconds), so I stopped waiting. Your message is saved; please try again in a minute.`,
-  chatBudget:
-    "Sorry, this bot has reached today's spending limit for answers, set by its admins. It will answer again tomorrow.",
-  /** A stop cancelled the reply; the restart sweep answers it. */
-  restarting: "I'm restarting; I'll answer this when I'm back, in a minute or so.",
-  /** Same, for an opted-out person: nothing was stored, so nothing can be answered later. */
-  restartingNothingStored: "I'm restarting and couldn't finish this answer. Please ask again in a minute.",
-};
 
 /** Time budgets of one reply (REPLY_* settings). */
 export interface ReplyTimeouts {
@@ -275,11 +261,15 @@ export function createConversation(deps: ConversationDeps) {
     // What cannot be stored (NUL, lone surrogates) becomes U+FFFD here, so the model is asked with
     // exactly the text that is stored and later remembered.
     const text = storableText(input.text).trim();
-    if (!text) return { kind: "rejected", reason: "empty", text: messages.empty };
+    if (!text) return { kind: "rejected", reason: "empty", text: replyNotices.empty };
     if (text.length > MAX_MESSAGE_CHARS)
-      return { kind: "rejected", reason: "too_long", text: messages.tooLong(text.length) };
+      return {
+        kind: "rejected",
+        reason: "too_long",
+        text: replyNotices.tooLong(text.length, MAX_MESSAGE_CHARS),
+      };
     if (deps.chatBudget && !(await deps.chatBudget.checkChat()).ok)
-      return { kind: "rejected", reason: "chat_budget", text: messages.chatBudget };
+      return { kind: "rejected", reason: "chat_budget", text: replyNotices.chatBudget };
 
     const user = await ensureUser(db, input.user);
     if (user.optedOut) return withStillWorking(options, () => respondWithoutMemory(input, text, user.id));
@@ -322,11 +312,7 @@ export function createConversation(deps: ConversationDeps) {
         select: { id: true },
       });
       if (!row) return undefined;
-      await tx.user.update({
-        where: { id: userId },
-        data: { exchangeCount: { increment: 1 } },
-        select: { id: true },
-      });
+      await countNewExchange(tx, userId);
       return row.id;
     });
     if (created !== undefined) return created;
@@ -432,7 +418,7 @@ export function createConversation(deps: ConversationDeps) {
           data: { status: "interrupted", claimedAt: null, error: "interrupted: the bot stopped" },
         });
         log.info("reply interrupted by shutdown; it is answered after the restart", { exchangeId });
-        return { kind: "interrupted", exchangeId, text: messages.restarting };
+        return { kind: "interrupted", exchangeId, text: replyNotices.restarting };
       }
       if (!(e instanceof ProviderError)) throw e;
       // Keep the user's message (it is still memory); the reply is an apology they can act on.
@@ -454,7 +440,9 @@ export function createConversation(deps: ConversationDeps) {
         status: e.status,
         ms: Date.now() - started,
       });
-      const text = timedOut ? messages.timeout(Math.round(timeouts.totalMs / 1000)) : messages.apology;
+      const text = timedOut
+        ? replyNotices.timeout(Math.round(timeouts.totalMs / 1000))
+        : replyNotices.apology;
       return { kind: "reply", exchangeId, text, model, failed: true };
     }
   }
@@ -501,12 +489,13 @@ export function createConversation(deps: ConversationDeps) {
       log.info("replied (opted out, nothing stored)", { userId, channel: input.channelId });
       return { kind: "reply", text: result.text, model, failed: false };
     } catch (e) {
-      if (e instanceof CancelledError) return { kind: "interrupted", text: messages.restartingNothingStored };
+      if (e instanceof CancelledError)
+        return { kind: "interrupted", text: replyNotices.restartingNothingStored };
       if (!(e instanceof ProviderError)) throw e;
       const text =
         e instanceof ProviderTimeoutError
-          ? messages.timeout(Math.round(timeouts.totalMs / 1000))
-          : messages.apology;
+          ? replyNotices.timeout(Math.round(timeouts.totalMs / 1000))
+          : replyNotices.apology;
       return { kind: "reply", text, model, failed: true };
     }
   }

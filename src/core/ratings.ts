@@ -4,8 +4,10 @@
 // new of theirs is stored or learnt from) change nothing.
 import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
+import { claimEvent } from "./idempotency.ts";
 import type { Clock, Logger } from "./ports.ts";
 import { type RatingMap, ratingFor } from "./rating-emoji.ts";
+import { countRatingChange } from "./user-counters.ts";
 
 export interface ReactionInput {
   platform: "discord" | "slack";
@@ -62,13 +64,8 @@ export function createRatings(deps: RatingDeps) {
 
     const now = clock.now();
     return db.$transaction(async (tx) => {
-      if (input.eventKey) {
-        const seen = await tx.processedEvent.createMany({
-          data: [{ key: input.eventKey }],
-          skipDuplicates: true,
-        });
-        if (seen.count === 0) return { kind: "ignored", reason: "duplicate" } as const;
-      }
+      if (input.eventKey && !(await claimEvent(tx, input.eventKey)))
+        return { kind: "ignored", reason: "duplicate" } as const;
       const existing = await tx.exchangeReaction.findUnique({
         where: { exchangeId_emoji: { exchangeId: exchange.id, emoji: input.emoji } },
       });
@@ -97,19 +94,7 @@ export function createRatings(deps: RatingDeps) {
         where: { id: exchange.id },
         data: { rating: after, ratedAt: latest?.addedAt ?? null },
       });
-      // Keep the user's counters in step, so the readiness job reads one row instead of counting.
-      const rated = (r: number | null) => (r === null ? 0 : 1);
-      const high = (r: number | null) => (r !== null && r >= deps.minRating ? 1 : 0);
-      const ready = (r: number | null) =>
-        before.trainedAt === null && before.status === "answered" ? high(r) : 0;
-      await tx.user.update({
-        where: { id: exchange.userId },
-        data: {
-          ratedCount: { increment: rated(after) - rated(before.rating) },
-          highRatedCount: { increment: high(after) - high(before.rating) },
-          readyCount: { increment: ready(after) - ready(before.rating) },
-        },
-      });
+      await countRatingChange(tx, exchange.userId, before, before.rating, after, deps.minRating);
       deps.log.info("rating", { exchangeId: exchange.id, rating: after });
       return { kind: "rated", exchangeId: exchange.id, rating: after } as const;
     });

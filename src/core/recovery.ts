@@ -8,6 +8,7 @@
 // posted (days-old pings help nobody) and the exchange is marked failed.
 import type { Database } from "../database/open-database.ts";
 import type { Conversation } from "./conversation.ts";
+import { replyNotices } from "./messages.ts";
 import type { Clock, Logger, Notifier } from "./ports.ts";
 
 /** Answered when younger than this. */
@@ -16,11 +17,6 @@ export const ANSWER_WITHIN_MS = 10 * 60_000;
 export const APOLOGISE_WITHIN_MS = 24 * 3600_000;
 /** Exchanges taken per sweep (the next sweep takes the rest). */
 const BATCH = 20;
-
-export const recoveryMessages = {
-  tooLate:
-    "Sorry, I restarted while I was answering this and it has been a while since you asked. Please ask me again.",
-};
 
 export interface RecoveryDeps {
   db: Database;
@@ -96,7 +92,7 @@ export function createRecovery(deps: RecoveryDeps) {
           },
         });
         try {
-          await notifier.postReply(place, recoveryMessages.tooLate);
+          await notifier.postReply(place, replyNotices.tooLateAfterRestart);
           outcome.apologised++;
         } catch (error) {
           log.warn("could not post the apology for a message left unanswered", { exchangeId: x.id, error });

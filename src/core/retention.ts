@@ -8,9 +8,9 @@
 // exchanges in their datasets, so they age out the same way. Offers that trained are the record of
 // what a model was built from and stay as long as the person does (`/assistant forget` removes them).
 //
-// Deletion is batched: each batch is one statement that locks the rows it takes (skipping rows a
+// Deletion is batched: each batch is one transaction that locks the rows it takes (skipping rows a
 // rating is changing right now), deletes them and corrects the owners' counters from what it
-// deleted, so the counters (exchangeCount, ratedCount, highRatedCount, readyCount) stay exact.
+// deleted (user-counters.ts), so the counters stay exact.
 //
 // Bookkeeping that would otherwise grow forever goes too, by age (fixed, not settings: nothing an
 // operator would tune). ProcessedEvent keys (delivery ids of handled events and clicks) exist to
@@ -19,6 +19,7 @@
 // history, except each job's latest run, kept as its last known outcome however long ago it was.
 import type { Database } from "../database/open-database.ts";
 import type { Clock, Logger } from "./ports.ts";
+import { type CountedExchange, uncountDeleted } from "./user-counters.ts";
 
 export interface RetentionDeps {
   db: Database;
@@ -66,46 +67,27 @@ export async function runRetention(deps: RetentionDeps): Promise<RetentionResult
   let batches = 0;
   const users = new Set<string>();
   for (;;) {
-    const [row] = await db.$queryRaw<Array<{ deleted: number; users: string[] }>>`
-      WITH doomed AS (
-        SELECT e."id"
-        FROM "Exchange" e JOIN "User" u ON u."id" = e."userId"
-        WHERE e."createdAt" < (${before}::timestamptz AT TIME ZONE 'UTC')
-          AND (u."optedOut"
-               OR NOT (e."rating" IS NOT NULL AND e."rating" >= ${minRating}::int
-                       AND e."trainedAt" IS NULL AND e."status" = 'answered'))
-        ORDER BY e."createdAt", e."id"
-        LIMIT ${batchSize}::int
-        FOR UPDATE OF e SKIP LOCKED
-      ),
-      deleted AS (
+    // One transaction a batch: the rows it deletes and their owners' counters change together.
+    const { deleted, owners } = await db.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<Array<CountedExchange & { userId: string }>>`
+        WITH doomed AS (
+          SELECT e."id"
+          FROM "Exchange" e JOIN "User" u ON u."id" = e."userId"
+          WHERE e."createdAt" < (${before}::timestamptz AT TIME ZONE 'UTC')
+            AND (u."optedOut"
+                 OR NOT (e."rating" IS NOT NULL AND e."rating" >= ${minRating}::int
+                         AND e."trainedAt" IS NULL AND e."status" = 'answered'))
+          ORDER BY e."createdAt", e."id"
+          LIMIT ${batchSize}::int
+          FOR UPDATE OF e SKIP LOCKED
+        )
         DELETE FROM "Exchange" e USING doomed d WHERE e."id" = d."id"
-        RETURNING e."userId", e."rating", e."trainedAt", e."status"
-      ),
-      per_user AS (
-        SELECT "userId",
-               COUNT(*)::int AS n,
-               COUNT("rating")::int AS rated,
-               (COUNT(*) FILTER (WHERE "rating" >= ${minRating}::int))::int AS high,
-               (COUNT(*) FILTER (WHERE "rating" >= ${minRating}::int AND "trainedAt" IS NULL
-                                   AND "status" = 'answered'))::int AS ready
-        FROM deleted GROUP BY "userId"
-      ),
-      counted AS (
-        UPDATE "User" u
-        SET "exchangeCount" = GREATEST(u."exchangeCount" - p.n, 0),
-            "ratedCount" = GREATEST(u."ratedCount" - p.rated, 0),
-            "highRatedCount" = GREATEST(u."highRatedCount" - p.high, 0),
-            "readyCount" = GREATEST(u."readyCount" - p.ready, 0)
-        FROM per_user p WHERE u."id" = p."userId"
-        RETURNING u."id"
-      )
-      SELECT (SELECT COALESCE(SUM(n), 0) FROM per_user)::int AS deleted,
-             ARRAY(SELECT "id"::text FROM counted) AS users`;
+        RETURNING e."userId"::text AS "userId", e."rating", e."trainedAt", e."status"`;
+      return { deleted: rows.length, owners: await uncountDeleted(tx, rows, minRating) };
+    });
     batches++;
-    const deleted = Number(row?.deleted ?? 0);
     deletedExchanges += deleted;
-    for (const id of row?.users ?? []) users.add(id);
+    for (const id of owners) users.add(id);
     if (deleted < batchSize) break;
   }
 

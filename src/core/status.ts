@@ -1,6 +1,7 @@
 // What `/assistant status` shows a user: what the bot knows about them and where they stand on the
 // way to their own fine-tuned model. Read from the user's counters plus two small aggregates.
 import type { Database } from "../database/open-database.ts";
+import { formatStatus } from "./messages.ts";
 import type { UserRef } from "./users.ts";
 
 export interface UserStatus {
@@ -74,23 +75,5 @@ export function createStatus(deps: { db: Database; settings: { threshold: number
     };
   }
 
-  /** Plain-text rendering shared by both platforms (Discord adds an embed around the same facts). */
-  function formatStatus(s: UserStatus): string {
-    const bar = progressBar(s.progress);
-    return [
-      `Exchanges remembered: ${s.exchanges} (searchable memory: ${s.memorySize})`,
-      `Rated replies: ${s.rated}, highly rated: ${s.highlyRated}`,
-      `Fine-tune progress: ${bar} ${s.readyForFineTune}/${s.threshold} ready examples`,
-      `Answering model: ${s.activeModel.model}${s.activeModel.fineTuned ? ` (your fine-tuned model v${s.activeModel.version})` : " (base model)"}`,
-      `Spend on you: $${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
-      ...(s.optedOut ? ["You opted out: nothing new is stored or used for training."] : []),
-    ].join("\n");
-  }
-
   return { status, formatStatus };
-}
-
-export function progressBar(fraction: number, width = 20): string {
-  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
-  return `[${"█".repeat(filled)}${"░".repeat(width - filled)}]`;
 }

@@ -24,3 +24,11 @@ export function clipStorable(text: string, max: number): string {
   const cut = clean.slice(0, max);
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
+
+/** One line of storable text (white space folded), at most `max` characters with an ellipsis. */
+export function oneLine(text: string | null | undefined, max: number): string {
+  const line = storableText(text ?? "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return line.length <= max ? line : `${clipStorable(line, max - 1)}…`;
+}

@@ -8,7 +8,7 @@ import type { LlmProvider } from "../core/ports.ts";
 import { ProviderError } from "../core/ports.ts";
 import type { Database } from "../database/open-database.ts";
 
-export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
+export function createMetrics(deps: { db: Database; budgets: Budgets }) {
   const registry = new client.Registry();
   const replies = new client.Counter({
     name: "bot_replies_total",
@@ -42,6 +42,12 @@ export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
     labelNames: ["outcome"],
     registers: [registry],
   });
+  const outcomes = new client.Counter({
+    name: "bot_outcomes_total",
+    help: "Answers to commands and button clicks, by outcome code (src/core/messages.ts lists them).",
+    labelNames: ["code"],
+    registers: [registry],
+  });
   new client.Gauge({
     name: "bot_fine_tune_proposals",
     help: "Fine-tune proposals by state.",
@@ -70,7 +76,7 @@ export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
     labelNames: ["kind"],
     registers: [registry],
     async collect() {
-      const { total } = await deps.budgets().spend();
+      const { total } = await deps.budgets.spend();
       this.set({ kind: "training_month" }, total.trainingReservedUsd + total.trainingSettledUsd);
       this.set({ kind: "chat_month" }, total.chatMonthUsd);
       this.set({ kind: "chat_today" }, total.chatTodayUsd);
@@ -83,7 +89,7 @@ export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
     registers: [registry],
     async collect() {
       this.reset();
-      const limits = await deps.budgets().getLimits();
+      const limits = await deps.budgets.getLimits();
       if (limits.trainingTotalMonthUsd !== null)
         this.set({ limit: "training_total_month" }, limits.trainingTotalMonthUsd);
       if (limits.trainingPerUserMonthUsd !== null)
@@ -112,9 +118,26 @@ export function createMetrics(deps: { db: Database; budgets: () => Budgets }) {
     };
   }
 
+  /** Every other method of the assistant whose answer is an outcome is counted by its code. */
+  function countOutcomes(a: Assistant): Assistant {
+    const counted: Record<string, unknown> = {};
+    for (const [name, method] of Object.entries(a)) {
+      counted[name] =
+        typeof method === "function"
+          ? async (...args: unknown[]) => {
+              const result = await method(...args);
+              const code = (result as { code?: unknown } | undefined)?.code;
+              if (typeof code === "string") outcomes.inc({ code });
+              return result;
+            }
+          : method;
+    }
+    return counted as unknown as Assistant;
+  }
+
   function instrumentAssistant(a: Assistant): Assistant {
     return {
-      ...a,
+      ...countOutcomes(a),
       async mention(input, options) {
         const end = replySeconds.startTimer({ platform: input.user.platform });
         const result = await a.mention(input, options);

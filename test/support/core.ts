@@ -1,9 +1,7 @@
-// Builds the personalisation core the way the app does, on a test database and an LLM harness.
-import { createConversation } from "../../src/core/conversation.ts";
+// Builds the core the way the app does (createCore), on a test database and an LLM harness.
+import { loadConfig } from "../../src/config.ts";
+import { createCore } from "../../src/core/create-core.ts";
 import type { Logger } from "../../src/core/ports.ts";
-import { DEFAULT_RATING_EMOJI } from "../../src/core/rating-emoji.ts";
-import { createRatings } from "../../src/core/ratings.ts";
-import { createStatus } from "../../src/core/status.ts";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { LlmHarness } from "./llm-harness.ts";
@@ -23,26 +21,31 @@ export function memoryLogger(): Logger & { lines: string[] } {
   return Object.assign(log, { lines });
 }
 
+/**
+ * The core as the bot builds it (createCore, providers chosen by the configuration), pointed at the
+ * harness's emulator, with no platforms, no fine-tuning and short retry waits.
+ */
 export function buildCore(db: PrismaClient, llm: LlmHarness, clock = new TestClock()) {
   const log = memoryLogger();
-  const settings = {
-    systemPrompt: "You are a helpful assistant.",
-    chatModel: llm.chatModel,
-    embeddingModel: llm.embeddingModel,
-    embeddingDimensions: llm.embeddingDimensions,
-    priceInputPer1M: 0.4,
-    priceOutputPer1M: 1.6,
-    fewShotMinRating: 4,
-  };
-  const conversation = createConversation({
+  const config = loadConfig({
+    ...llm.env,
+    FINETUNE_PROVIDER: "none",
+    CHAT_MODEL: llm.chatModel,
+    EMBEDDING_MODEL: llm.embeddingModel,
+    EMBEDDING_DIMENSIONS: String(llm.embeddingDimensions),
+    SYSTEM_PROMPT: "You are a helpful assistant.",
+    CHAT_PRICE_INPUT_PER_1M: "0.4",
+    CHAT_PRICE_OUTPUT_PER_1M: "1.6",
+    FINETUNE_THRESHOLD: "100",
+    FINETUNE_MIN_RATING: "4",
+  });
+  const core = createCore({
+    config,
     db,
-    clock,
     log,
-    llm: llm.provider,
-    settings,
+    clock,
+    notifiers: {},
     retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 20 },
   });
-  const ratings = createRatings({ db, clock, log, ratingMap: DEFAULT_RATING_EMOJI, minRating: 4 });
-  const status = createStatus({ db, settings: { threshold: 100, chatModel: llm.chatModel } });
-  return { conversation, ratings, status, log, clock };
+  return { conversation: core.conversation, ratings: core.ratings, status: core.status, log, clock };
 }

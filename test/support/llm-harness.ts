@@ -2,15 +2,18 @@
 // providers: start the emulator, build our provider on it through its base URL, and read back what
 // reached it.
 
+import { loadConfig } from "../../src/config.ts";
 import type { LlmProvider } from "../../src/core/ports.ts";
-import { createGeminiProvider } from "../../src/core/providers/gemini-llm.ts";
-import { createOpenAIProvider } from "../../src/core/providers/openai-llm.ts";
+import { createLlmProvider } from "../../src/core/providers/from-config.ts";
 import { type GeminiEmulator, startGeminiEmulator } from "../emulators/google/gemini.ts";
 import type { RecordedRequest } from "../emulators/http-recorder.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai/index.ts";
 
 export interface LlmHarness {
   name: "openai" | "gemini";
+  /** The settings that point the bot's configuration at this emulator. */
+  env: Record<string, string>;
+  /** Built the way the bot builds it (src/core/providers/from-config.ts), from `env`. */
   provider: LlmProvider;
   chatModel: string;
   embeddingModel: string;
@@ -29,10 +32,12 @@ export interface LlmHarness {
 
 export async function startOpenAIHarness(): Promise<LlmHarness> {
   const emu = await startOpenAIEmulator();
-  const provider = createOpenAIProvider({ apiKey: "test-key", baseUrl: `${emu.url}/v1`, timeoutMs: 2_000 });
+  const env = { LLM_PROVIDER: "openai", OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: `${emu.url}/v1` };
+  const provider = createLlmProvider(loadConfig(env).llm, "openai", { timeoutMs: 2_000 });
   const chat = () => emu.requests.filter((r) => r.path.endsWith("/chat/completions"));
   return {
     name: "openai",
+    env,
     provider,
     chatModel: "gpt-4.1-mini",
     embeddingModel: "text-embedding-3-small",
@@ -55,17 +60,18 @@ export async function startOpenAIHarness(): Promise<LlmHarness> {
 
 export async function startGeminiHarness(): Promise<LlmHarness> {
   const emu = await startGeminiEmulator();
-  const provider = createGeminiProvider({
-    apiKey: "test-key",
-    baseUrl: emu.url,
-    vertex: false,
-    location: "us-central1",
-    timeoutMs: 2_000,
-  });
+  const env = {
+    LLM_PROVIDER: "gemini",
+    GEMINI_API_KEY: "test-key",
+    GEMINI_BASE_URL: emu.url,
+    FINETUNE_PROVIDER: "none",
+  };
+  const provider = createLlmProvider(loadConfig(env).llm, "gemini", { timeoutMs: 2_000 });
   const chat = () => emu.requests.filter((r) => r.path.includes(":generateContent"));
   const embedMatch = (r: RecordedRequest) => /:(batchEmbedContents|embedContent|predict)$/.test(r.path);
   return {
     name: "gemini",
+    env,
     provider,
     chatModel: "gemini-2.5-flash",
     embeddingModel: "gemini-embedding-001",

@@ -1,0 +1,205 @@
+// Offers: a snapshot of the person's training examples with a cost estimate, stored as a pending
+// FineTuneProposal and delivered as an approval prompt by DM. Made on request (`/assistant train`)
+// or by the readiness job for everyone who reached FINETUNE_THRESHOLD; expired by the monitoring job.
+
+import { fineTuneNotices, LIMIT_OUTCOME } from "../messages.ts";
+import { type Outcome, outcome } from "../outcomes.ts";
+import type { FineTuneProvider } from "../ports.ts";
+import { readyExchanges } from "../user-counters.ts";
+import type { UserRef } from "../users.ts";
+import type { StageContext } from "./context.ts";
+import { estimateCost } from "./cost-estimate.ts";
+import { buildDataset, type Dataset } from "./dataset.ts";
+import { FINISHED_JOB_STATES, isUniqueViolation, transition } from "./states.ts";
+
+/** A stored offer, or why none could be made (a refusal outcome). */
+export type ProposeResult = { ok: true; proposalId: string } | (Outcome & { ok: false });
+
+export function createProposals(ctx: StageContext) {
+  const { db, clock, log, budgets, settings, notices } = ctx;
+
+  async function readySources(userId: string) {
+    return db.exchange.findMany({
+      where: { userId, ...readyExchanges(settings.minRating) },
+      select: { id: true, userText: true, replyText: true, status: true, rating: true, createdAt: true },
+      orderBy: { id: "asc" },
+    });
+  }
+
+  function buildFor(sources: Awaited<ReturnType<typeof readySources>>, provider: FineTuneProvider): Dataset {
+    return buildDataset(sources, {
+      provider: provider.name,
+      systemPrompt: settings.systemPrompt,
+      minReplyChars: settings.minReplyChars,
+      privacy: ctx.privacy,
+    });
+  }
+
+  /** Builds the dataset snapshot and estimate and stores a pending proposal (not yet delivered). */
+  async function propose(userId: string, origin: "scheduled" | "requested"): Promise<ProposeResult> {
+    const refuse = (refusal: Outcome) => ({ ...refusal, ok: false }) as const;
+    const provider = ctx.provider;
+    if (!provider) return refuse(outcome("train.disabled"));
+    const sources = await readySources(userId);
+    const dataset = buildFor(sources, provider);
+    if (dataset.stats.examples < provider.minExamples)
+      return refuse(outcome("train.not_enough_examples", dataset.stats.examples, provider.minExamples));
+    const estimate = estimateCost({
+      provider: provider.name,
+      trainJsonl: dataset.trainJsonl,
+      examples: dataset.stats.trainExamples,
+      epochs: settings.epochs,
+      pricePer1MTokens: settings.pricePer1MTokens,
+    });
+    const fits = await budgets.wouldFitTraining({ userId, amountUsd: estimate.costUsd });
+    if (!fits.ok) return refuse(outcome(LIMIT_OUTCOME[fits.reason], fits));
+    const now = clock.now();
+    try {
+      const proposal = await db.$transaction(async (tx) => {
+        const active = await tx.fineTuneJob.count({
+          where: { userId, state: { notIn: [...FINISHED_JOB_STATES] } },
+        });
+        if (active > 0) return undefined;
+        const created = await tx.fineTuneProposal.create({
+          data: {
+            userId,
+            origin,
+            provider: provider.name,
+            baseModel: settings.baseModel,
+            examples: dataset.stats.examples,
+            trainExamples: dataset.stats.trainExamples,
+            validationExamples: dataset.stats.validationExamples,
+            tokens: estimate.trainedTokens,
+            epochs: estimate.epochs,
+            redactions: dataset.stats.redactions,
+            drops: dataset.stats.drops,
+            estimatedCostUsd: estimate.costUsd.toFixed(6),
+            estimatedSeconds: estimate.estimatedSeconds,
+            trainJsonl: dataset.trainJsonl,
+            validationJsonl: dataset.validationJsonl ?? null,
+            datasetSha256: dataset.sha256,
+            createdAt: now,
+            expiresAt: new Date(now.getTime() + settings.proposalTtlHours * 3_600_000),
+          },
+          select: { id: true },
+        });
+        await tx.proposalExample.createMany({
+          data: dataset.usedIds.map((exchangeId) => ({ proposalId: created.id, exchangeId })),
+        });
+        return created;
+      });
+      if (!proposal) return refuse(outcome("train.training_running"));
+      return { ok: true, proposalId: proposal.id };
+    } catch (e) {
+      // The partial unique index: another proposal for this user is already pending.
+      if (isUniqueViolation(e)) return refuse(outcome("train.offer_pending"));
+      throw e;
+    }
+  }
+
+  /** DMs a stored proposal's approval prompt and records where it went. */
+  async function deliver(proposalId: string): Promise<boolean> {
+    const p = await db.fineTuneProposal.findUniqueOrThrow({
+      where: { id: proposalId },
+      include: { user: { select: { externalId: true, platform: true } } },
+    });
+    const notifier = notices.notifierFor(p.user.platform);
+    if (!notifier) {
+      log.warn("no notifier for platform; proposal not delivered", { proposalId, platform: p.user.platform });
+      return false;
+    }
+    const cost = Number(p.estimatedCostUsd);
+    const ref = await notifier.sendApprovalPrompt(p.user.externalId, {
+      proposalId,
+      text: fineTuneNotices.offer({ ...p, estimatedCostUsd: cost }),
+      approveLabel: fineTuneNotices.approveLabel(cost),
+      declineLabel: fineTuneNotices.declineLabel,
+    });
+    await db.fineTuneProposal.update({
+      where: { id: proposalId },
+      data: { notification: ref, notifiedAt: clock.now() },
+    });
+    log.info("proposal delivered", { proposalId });
+    return true;
+  }
+
+  /** `/assistant train`: an offer now (or the waiting one again), by DM. */
+  async function train(ref: UserRef): Promise<Outcome> {
+    const user = await db.user.findUnique({ where: { externalId: ref.externalId } });
+    if (!user) return outcome("train.unknown_user");
+    if (user.optedOut) return outcome("train.opted_out");
+    const pending = await db.fineTuneProposal.findFirst({
+      where: { userId: user.id, state: "pending", expiresAt: { gt: clock.now() } },
+      select: { id: true },
+    });
+    if (pending) {
+      await deliver(pending.id);
+      return outcome("train.offer_resent");
+    }
+    const result = await propose(user.id, "requested");
+    if (!result.ok) return result;
+    return (await deliver(result.proposalId)) ? outcome("train.offer_sent") : outcome("train.dm_failed");
+  }
+
+  /**
+   * The readiness job: offers for everyone with enough ready examples who has no offer or training
+   * open and has not declined recently. Candidates come from the users' counters (an index scan on
+   * readyCount), so the cost grows with the number of ready users, not with exchanges.
+   */
+  async function readiness(): Promise<{ proposed: number }> {
+    if (!ctx.provider) return { proposed: 0 };
+    let proposed = 0;
+    let cursor: string | undefined;
+    for (;;) {
+      const users = await db.user.findMany({
+        where: { readyCount: { gte: settings.threshold }, optedOut: false },
+        select: { id: true, readyCount: true, proposalBlockedUntilReady: true },
+        orderBy: { id: "asc" },
+        take: 200,
+        ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
+      });
+      if (!users.length) break;
+      cursor = users.at(-1)!.id;
+      const ids = users.filter((u) => u.readyCount >= u.proposalBlockedUntilReady).map((u) => u.id);
+      const [openProposals, openJobs] = await Promise.all([
+        db.fineTuneProposal.findMany({
+          where: { userId: { in: ids }, state: "pending" },
+          select: { userId: true },
+        }),
+        db.fineTuneJob.findMany({
+          where: { userId: { in: ids }, state: { notIn: [...FINISHED_JOB_STATES] } },
+          select: { userId: true },
+        }),
+      ]);
+      const busy = new Set([...openProposals, ...openJobs].map((r) => r.userId));
+      for (const userId of ids) {
+        if (busy.has(userId)) continue;
+        try {
+          const r = await propose(userId, "scheduled");
+          if (r.ok && (await deliver(r.proposalId))) proposed++;
+          else if (!r.ok) log.info("no proposal", { userId, reason: r.code });
+        } catch (e) {
+          log.warn("proposal failed", { userId, error: e });
+        }
+      }
+    }
+    return { proposed };
+  }
+
+  /** Offers past their expiry become expired, and their prompt says so. */
+  async function expireProposals(): Promise<void> {
+    const now = clock.now();
+    const due = await db.fineTuneProposal.findMany({
+      where: { state: "pending", expiresAt: { lte: now } },
+      select: { id: true },
+    });
+    for (const p of due) {
+      if (await transition(db, { proposal: p.id }, "pending", "expired"))
+        await notices.closePrompt(p.id, fineTuneNotices.offerExpired);
+    }
+  }
+
+  return { propose, deliver, train, readiness, expireProposals };
+}
+
+export type Proposals = ReturnType<typeof createProposals>;

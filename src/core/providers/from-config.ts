@@ -1,0 +1,95 @@
+// Which providers the configuration asks for, built in one place: the chat/embedding provider,
+// the providers that serve tuned models, and the fine-tuning provider. The bot (create-core.ts),
+// the operators' tool (scripts/admin.ts) and the tests all build them here, so a setting such as
+// the Vertex credentials cannot reach one of them and miss another.
+import type { Config } from "../../config.ts";
+import type { FineTuneProvider, LlmProvider } from "../ports.ts";
+import { createGeminiProvider, type GeminiProviderOptions } from "./gemini-llm.ts";
+import { createOpenAIFineTuneProvider } from "./openai-fine-tune.ts";
+import { createOpenAIProvider } from "./openai-llm.ts";
+import { createVertexFineTuneProvider } from "./vertex-fine-tune.ts";
+
+/** Vertex AI credentials; unset means Application Default Credentials (tests pass an offline client). */
+export type GoogleAuthOptions = GeminiProviderOptions["googleAuthOptions"];
+
+export interface ProviderOptions {
+  googleAuthOptions?: GoogleAuthOptions;
+  /** The SDKs' own per-request timeout. */
+  timeoutMs?: number;
+}
+
+/** The chat/embedding provider `name` (by default LLM_PROVIDER) as configured. */
+export function createLlmProvider(
+  llm: Config["llm"],
+  name: "openai" | "gemini" = llm.provider,
+  options: ProviderOptions = {},
+): LlmProvider {
+  if (name === "gemini") return createGeminiProvider({ ...llm.gemini, ...options });
+  // Validated by config: an OpenAI key is present whenever OpenAI is used.
+  return createOpenAIProvider({
+    apiKey: llm.openai.apiKey ?? "",
+    baseUrl: llm.openai.baseUrl,
+    timeoutMs: options.timeoutMs,
+  });
+}
+
+/** The fine-tuning provider FINETUNE_PROVIDER names; undefined for "none". */
+export function createFineTuneProvider(
+  config: Config,
+  options: Pick<ProviderOptions, "googleAuthOptions"> = {},
+): FineTuneProvider | undefined {
+  const ft = config.fineTune;
+  if (ft.provider === "openai")
+    return createOpenAIFineTuneProvider({
+      apiKey: config.llm.openai.apiKey ?? "",
+      baseUrl: config.llm.openai.baseUrl,
+    });
+  if (ft.provider === "vertex")
+    return createVertexFineTuneProvider({
+      project: config.llm.gemini.project!,
+      location: config.llm.gemini.location,
+      bucket: ft.gcs.bucket!,
+      baseUrl: config.llm.gemini.baseUrl,
+      gcsBaseUrl: ft.gcs.baseUrl,
+      // biome-ignore lint/suspicious/noExplicitAny: the genai and google-auth-library option types are the same object.
+      googleAuthOptions: options.googleAuthOptions as any,
+    });
+  return undefined;
+}
+
+export interface Providers {
+  /** Answers everyone (LLM_PROVIDER). */
+  llm: LlmProvider;
+  /** The provider that serves a model tuned by fine-tuning provider `provider`. */
+  llmForTuned(provider: string): LlmProvider | undefined;
+  /** Undefined when FINETUNE_PROVIDER=none. */
+  fineTune?: FineTuneProvider;
+}
+
+/** Every provider the bot uses, for one configuration. `wrap` decorates the LLM providers (metrics). */
+export function createProviders(
+  config: Config,
+  options: ProviderOptions & { wrap?: (p: LlmProvider) => LlmProvider } = {},
+): Providers {
+  const wrap = options.wrap ?? ((p: LlmProvider) => p);
+  const llmOptions = { googleAuthOptions: options.googleAuthOptions, timeoutMs: options.timeoutMs };
+  const llm = wrap(createLlmProvider(config.llm, config.llm.provider, llmOptions));
+  // A tuned model is served by the provider that trained it: OpenAI fine-tunes through the OpenAI
+  // API, Vertex tunings through Gemini on Vertex, whatever LLM_PROVIDER answers everyone else.
+  const tuned = new Map<string, LlmProvider>();
+  const llmForTuned = (provider: string) => {
+    const name = provider === "vertex" ? "gemini" : "openai";
+    if (name === config.llm.provider && !(name === "gemini" && !config.llm.gemini.vertex)) return llm;
+    if (!tuned.has(name)) {
+      const llmConfig =
+        name === "gemini" ? { ...config.llm, gemini: { ...config.llm.gemini, vertex: true } } : config.llm;
+      tuned.set(name, createLlmProvider(llmConfig, name, llmOptions));
+    }
+    return tuned.get(name);
+  };
+  return {
+    llm,
+    llmForTuned,
+    fineTune: createFineTuneProvider(config, { googleAuthOptions: options.googleAuthOptions }),
+  };
+}
