@@ -4,7 +4,7 @@
 import { ButtonStyle, ComponentType, MessageFlags } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startApp } from "../src/app.ts";
-import { approvalButtonId } from "../src/core/assistant.ts";
+import { approvalButtonId } from "../src/core/button-ids.ts";
 import { replyNotices as messages } from "../src/core/messages.ts";
 import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord/index.ts";
 import { defaultChatReply } from "./emulators/openai/index.ts";
@@ -269,6 +269,14 @@ describe("Discord slash commands", () => {
       options: { setting: "training-user-month 20" },
     });
     expect(set.reply.content).toBe((await h.app.assistant.limitsSet(caller, "training-user-month 20")).text);
+  });
+
+  it("/assistant with a subcommand it does not know (an older registration) gets the help, as on Slack", async () => {
+    const { reply, responses } = await h.command(BOB, "frobnicate");
+    for (const sub of ["status", "train", "models", "rollback", "limits"])
+      expect(reply.content).toContain(`/assistant ${sub}`);
+    expect(reply.content).toContain(`discord:${BOB}`);
+    expect(responses.every((r) => r.ephemeral)).toBe(true);
   });
 
   it("answers commands in DMs too", async () => {

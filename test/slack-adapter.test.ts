@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SLACK_PART_CHARS, toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
-import { approvalButtonId } from "../src/core/assistant.ts";
+import { approvalButtonId } from "../src/core/button-ids.ts";
 import { defaultChatReply } from "./emulators/openai/index.ts";
 import {
   ALICE,

@@ -2,7 +2,7 @@
 // from pinging anyone), incoming text cleanup, and `/assistant` parsing. Reply splitting is in
 // split-message.test.ts, with Discord's.
 import { describe, expect, it } from "vitest";
-import { parseCommand } from "../src/bots/slack/commands.ts";
+import { parseCommandText } from "../src/bots/shared/commands.ts";
 import { parseSlackExternalId, slackExternalId } from "../src/bots/slack/identity.ts";
 import { fromSlackText, toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
 
@@ -55,19 +55,24 @@ describe("fromSlackText", () => {
 
 describe("/assistant parsing", () => {
   it("maps subcommands, with arguments", () => {
-    expect(parseCommand("status")).toEqual({ kind: "status" });
-    expect(parseCommand("  TRAIN ")).toEqual({ kind: "train" });
-    expect(parseCommand("models")).toEqual({ kind: "models" });
-    expect(parseCommand("rollback")).toEqual({ kind: "rollback", target: "" });
-    expect(parseCommand("rollback base")).toEqual({ kind: "rollback", target: "base" });
-    expect(parseCommand("limits")).toEqual({ kind: "limits-show" });
-    expect(parseCommand("limits show")).toEqual({ kind: "limits-show" });
-    expect(parseCommand("limits set monthly_usd 25")).toEqual({ kind: "limits-set", args: "monthly_usd 25" });
+    expect(parseCommandText("status")).toEqual({ name: "status", args: "" });
+    expect(parseCommandText("  TRAIN ")).toEqual({ name: "train", args: "" });
+    expect(parseCommandText("models")).toEqual({ name: "models", args: "" });
+    expect(parseCommandText("rollback")).toEqual({ name: "rollback", args: "" });
+    expect(parseCommandText("rollback base")).toEqual({ name: "rollback", args: "base" });
+    expect(parseCommandText("limits")).toEqual({ name: "limits show", args: "" });
+    expect(parseCommandText("limits show")).toEqual({ name: "limits show", args: "" });
+    expect(parseCommandText("limits set monthly_usd 25")).toEqual({
+      name: "limits set",
+      args: "monthly_usd 25",
+    });
   });
 
-  it("shows help for anything else", () => {
-    for (const text of ["", "help", "limits frob", "what"])
-      expect(parseCommand(text)).toEqual({ kind: "help" });
+  it("gives nothing typed as help, and anything else unknown to the core as typed", () => {
+    expect(parseCommandText("")).toEqual({ name: "help", args: "" });
+    expect(parseCommandText("help")).toEqual({ name: "help", args: "" });
+    expect(parseCommandText("limits frob")).toEqual({ name: "limits frob", args: "" });
+    expect(parseCommandText("what")).toEqual({ name: "what", args: "" });
   });
 });
 

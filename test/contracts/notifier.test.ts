@@ -3,7 +3,7 @@
 // Slack notifiers through their emulators. What a platform renders differently (button styles,
 // Block Kit) stays in that platform's own suite; what the core may count on is here.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { approvalButtonId } from "../../src/core/assistant.ts";
+import { approvalButtonId } from "../../src/core/button-ids.ts";
 import type { MessageRef } from "../../src/core/ports.ts";
 import { RecordingNotifier } from "../support/recording-notifier.ts";
 import { discordNotifierDriver } from "./discord-notifier.ts";

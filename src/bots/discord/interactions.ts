@@ -3,13 +3,11 @@
 // second acknowledgement would fail, so an id already seen is skipped. The core de-duplicates
 // button clicks durably as well (the id is passed as `eventKey`).
 import { type Client, Events } from "discord.js";
-import type { Assistant } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
 import { type InFlight, logFailure } from "../shared/in-flight.ts";
 import type { RecentIds } from "../shared/recent-ids.ts";
-import { handleApprovalClick, isApprovalButton } from "./approvals.ts";
+import { handleButtonClick, isOurButton } from "./buttons.ts";
 import { COMMAND_NAME, handleCommand } from "./commands.ts";
-import { handleForgetClick, isForgetButton } from "./forget.ts";
 
 export interface InteractionDeps {
   assistant: Assistant;
@@ -25,16 +23,10 @@ export function attachInteractionHandler(client: Client, deps: InteractionDeps):
     if (interaction.isChatInputCommand() && interaction.commandName === COMMAND_NAME) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
       void inFlight.run(() => handleCommand(interaction, assistant, log), logFailure(log, "command", fields));
-    } else if (interaction.isButton() && isApprovalButton(interaction)) {
+    } else if (interaction.isButton() && isOurButton(interaction.customId)) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
       void inFlight.run(
-        () => handleApprovalClick(interaction, assistant, log),
-        logFailure(log, "button", fields),
-      );
-    } else if (interaction.isButton() && isForgetButton(interaction)) {
-      if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
-      void inFlight.run(
-        () => handleForgetClick(interaction, assistant, log),
+        () => handleButtonClick(interaction, assistant, log),
         logFailure(log, "button", fields),
       );
     }

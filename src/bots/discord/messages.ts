@@ -10,17 +10,14 @@ import {
   type SendableChannels,
   type TextBasedChannel,
 } from "discord.js";
-import type { Assistant } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
+import { failureNotices } from "../../core/messages.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
 import { type InFlight, logFailure } from "../shared/in-flight.ts";
 import type { RecentIds } from "../shared/recent-ids.ts";
 import { splitMessage } from "../shared/split-message.ts";
 import { NO_PINGS } from "./client.ts";
 import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
-
-/** Posted when the core fails unexpectedly, so the asker is not left with a vanished "typing…". */
-export const SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute.";
 
 /** Discord shows "typing…" for 10 s per request: refresh a little before it runs out. */
 export const TYPING_REFRESH_MS = 8_000;
@@ -104,7 +101,8 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   } catch (error) {
     stopTyping();
     await removeNote();
-    await postReply(message, channel, SOMETHING_WENT_WRONG, log);
+    // The core failed unexpectedly: the asker is not left with a vanished "typing…".
+    await postReply(message, channel, failureNotices.reply, log);
     throw error;
   } finally {
     stopTyping();

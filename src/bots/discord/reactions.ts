@@ -21,8 +21,7 @@ import {
   type PartialUser,
   type User,
 } from "discord.js";
-import type { Assistant } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
 import { type InFlight, logFailure } from "../shared/in-flight.ts";
 import { externalUserId } from "./identity.ts";
 

@@ -3,7 +3,8 @@
 // handed to the core, and answered to the clicker only; when the core settles the proposal, the
 // prompt is rewritten with the outcome and loses its buttons.
 import type { App, BlockAction, ButtonAction, types } from "@slack/bolt";
-import { approvalButtonId, parseApprovalButtonId } from "../../core/assistant.ts";
+import { approvalButtonId } from "../../core/button-ids.ts";
+import { failureNotices } from "../../core/messages.ts";
 import type { ApprovalPrompt } from "../../core/ports.ts";
 import { splitMessage, truncate } from "../shared/split-message.ts";
 import { slackUserRef } from "./identity.ts";
@@ -14,9 +15,6 @@ import { slackSection, slackText, toSlackMrkdwn } from "./mrkdwn.ts";
 const BUTTON_CHARS = 75;
 /** Matches every approval button, whatever the proposal (the core parses the id). */
 export const APPROVAL_ACTION = /^ft:(approve|decline):/;
-
-export const STALE_BUTTON_TEXT = "That button is not valid any more.";
-export const CLICK_FAILURE_TEXT = "Sorry, that click failed on my side. Please try again in a minute.";
 
 function sections(markdown: string): types.SectionBlock[] {
   return splitMessage(markdown, slackSection).map((text) => ({
@@ -70,15 +68,9 @@ export function registerApprovalActions(app: App, deps: ListenerDeps): void {
     const log = deps.log.child({ action: action.action_id.split(":")[1] });
     await deps.inFlight.run(
       async () => {
-        const parsed = parseApprovalButtonId(action.action_id);
-        if (!parsed) {
-          await respond({ response_type: "ephemeral", replace_original: false, text: STALE_BUTTON_TEXT });
-          return;
-        }
-        const outcome = await deps.assistant.approvalClick({
+        const outcome = await deps.assistant.buttonClick({
           user: slackUserRef(deps.workspace.teamId, body.user.id),
-          proposalId: parsed.proposalId,
-          action: parsed.action,
+          buttonId: action.action_id,
           eventKey: body.trigger_id || action.action_ts,
         });
         if (outcome.promptText !== undefined && body.channel && body.message) {
@@ -93,7 +85,7 @@ export function registerApprovalActions(app: App, deps: ListenerDeps): void {
       },
       async (error) => {
         log.error("handling an approval click failed", errorFields(error));
-        await respond({ response_type: "ephemeral", replace_original: false, text: CLICK_FAILURE_TEXT });
+        await respond({ response_type: "ephemeral", replace_original: false, text: failureNotices.click });
       },
     );
   });
