@@ -13,6 +13,7 @@ import {
 import { failureNotices } from "../../core/messages.ts";
 import type { Assistant, Logger } from "../../core/ports.ts";
 import { type InFlight, logFailure } from "../shared/in-flight.ts";
+import { postParts } from "../shared/post-parts.ts";
 import type { RecentIds } from "../shared/recent-ids.ts";
 import { splitMessage } from "../shared/split-message.ts";
 import { NO_PINGS } from "./client.ts";
@@ -70,6 +71,7 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   const channel = message.channel;
   if (!channel.isSendable()) return;
   const inThread = channel.isThread();
+  const reply = replyTo(message, channel, log);
   const stopTyping = keepTyping(channel, log);
   // "typing…" alone says nothing after a while: a long reply also gets a short note, removed when
   // the answer (or the apology) is posted, so the conversation keeps only the answer.
@@ -102,51 +104,45 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
     stopTyping();
     await removeNote();
     // The core failed unexpectedly: the asker is not left with a vanished "typing…".
-    await postReply(message, channel, failureNotices.reply, log);
+    await reply(failureNotices.reply);
     throw error;
   } finally {
     stopTyping();
   }
   await removeNote();
   if (result.kind === "duplicate") return;
-  const ids = await postReply(message, channel, result.text, log);
+  const ids = await reply(result.text);
   if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0) {
     await assistant.recordReplyMessages(result.exchangeId, ids);
   }
 }
 
 /**
- * Posts `text` as a reply to `message` (later parts follow as plain messages, in order) and
- * returns the ids of the parts that were posted. Stops at the first part Discord refuses.
+ * What posts answers to `message`: each text as a reply to it (later parts follow as plain
+ * messages, in order), returning the ids of the parts posted; it stops at the first part Discord
+ * refuses.
  */
-export async function postReply(
-  message: Message,
-  channel: SendableChannels,
-  text: string,
-  log: Logger,
-): Promise<string[]> {
-  const parts = splitMessage(text, discordText);
-  const ids: string[] = [];
-  for (const [index, content] of parts.entries()) {
-    try {
-      const sent =
-        index === 0
-          ? await message.reply({ content, allowedMentions: NO_PINGS })
-          : await channel.send({ content, allowedMentions: NO_PINGS });
-      ids.push(sent.id);
-    } catch (error) {
-      log.error("could not post a reply part", {
-        messageId: message.id,
-        channelId: channel.id,
-        part: index + 1,
-        parts: parts.length,
-        error,
-      });
-      break;
-    }
-  }
-  if (parts.length === 0) log.warn("empty reply; nothing posted", { messageId: message.id });
-  return ids;
+function replyTo(message: Message, channel: SendableChannels, log: Logger) {
+  const post = async (content: string, index: number) => {
+    const sent =
+      index === 0
+        ? await message.reply({ content, allowedMentions: NO_PINGS })
+        : await channel.send({ content, allowedMentions: NO_PINGS });
+    return sent.id;
+  };
+  const failed = (error: unknown, { index, of }: { index: number; of: number }) =>
+    log.error("could not post a reply part", {
+      messageId: message.id,
+      channelId: channel.id,
+      part: index + 1,
+      parts: of,
+      error,
+    });
+  return (text: string): Promise<string[]> => {
+    const parts = splitMessage(text, discordText);
+    if (parts.length === 0) log.warn("empty reply; nothing posted", { messageId: message.id });
+    return postParts(parts, post, failed);
+  };
 }
 
 /** Shows "typing…" now and every few seconds until the returned function is called. */

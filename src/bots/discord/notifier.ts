@@ -67,11 +67,7 @@ export function createNotifier(client: () => Client): Notifier {
         await dm.send({ content, allowedMentions: NO_PINGS });
     },
 
-    async sendFile(
-      externalUserId: string,
-      text: string,
-      file: { name: string; content: string },
-    ): Promise<void> {
+    async sendFile(externalUserId, text, file) {
       const dm = await dmChannel(externalUserId);
       // A long text goes out in parts; the file rides on the last one.
       const parts = splitMessage(text, discordText);

@@ -56,11 +56,7 @@ export function createSlackNotifier(client: webApi.WebClient): Notifier {
         await client.chat.postMessage({ channel, text: part });
     },
 
-    async sendFile(
-      externalUserId: string,
-      text: string,
-      file: { name: string; content: string },
-    ): Promise<void> {
+    async sendFile(externalUserId, text, file) {
       const channel = await openDm(externalUserId);
       await client.files.uploadV2({
         channel_id: channel,

@@ -2,6 +2,7 @@
 // order into the same conversation (and thread).
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "../../core/ports.ts";
+import { postParts } from "../shared/post-parts.ts";
 import { splitMessage } from "../shared/split-message.ts";
 import { errorFields } from "./listener-deps.ts";
 import { slackText } from "./mrkdwn.ts";
@@ -23,9 +24,9 @@ export async function postReply(
   text: string,
 ): Promise<string[]> {
   const parts = splitMessage(text, slackText);
-  const posted: string[] = [];
-  for (const part of parts) {
-    try {
+  const posted = await postParts(
+    parts,
+    async (part) => {
       const res = await client.chat.postMessage({
         channel: target.channel,
         text: part,
@@ -33,16 +34,11 @@ export async function postReply(
         unfurl_links: false,
         unfurl_media: false,
       });
-      if (res.ts) posted.push(res.ts);
-    } catch (e) {
-      log.error("posting a reply part failed", {
-        part: posted.length + 1,
-        parts: parts.length,
-        ...errorFields(e),
-      });
-      break;
-    }
-  }
+      return res.ts;
+    },
+    (e, { index, of }) =>
+      log.error("posting a reply part failed", { part: index + 1, parts: of, ...errorFields(e) }),
+  );
   if (parts.length === 0) log.warn("nothing to post: the reply was empty", { channel: target.channel });
   return posted;
 }
