@@ -271,14 +271,6 @@ describe("Discord slash commands", () => {
     expect(set.reply.content).toBe((await h.app.assistant.limitsSet(caller, "training-user-month 20")).text);
   });
 
-  it("/assistant with a subcommand it does not know (an older registration) gets the help, as on Slack", async () => {
-    const { reply, responses } = await h.command(BOB, "frobnicate");
-    for (const sub of ["status", "train", "models", "rollback", "limits"])
-      expect(reply.content).toContain(`/assistant ${sub}`);
-    expect(reply.content).toContain(`discord:${BOB}`);
-    expect(responses.every((r) => r.ephemeral)).toBe(true);
-  });
-
   it("answers commands in DMs too", async () => {
     const expected = await h.app.assistant.models({ externalId: `discord:${ALICE}`, platform: "discord" });
     const { reply } = await h.command(ALICE, "models", { dm: true });

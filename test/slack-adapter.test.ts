@@ -213,15 +213,6 @@ describe.each(["http", "socket"] as const)("Slack adapter over %s", (transport) 
     expect(response.body).toEqual({ response_type: "ephemeral", text: toSlackMrkdwn(expected.text) });
   });
 
-  it("/assistant with an unknown subcommand shows the help, with the caller's id", async () => {
-    const { response } = await h.command(BOB, "frobnicate");
-    expect(response.body.response_type).toBe("ephemeral");
-    const text = String(response.body.text);
-    for (const sub of ["status", "train", "models", "rollback", "limits"])
-      expect(text).toContain(`/assistant ${sub}`);
-    expect(text).toContain(h.externalId(BOB));
-  });
-
   it("DMs an approval prompt with Approve and Decline buttons, and answers clicks only to the clicker", async () => {
     const proposalId = randomUUID();
     const ref = await h.slack.notifier.sendApprovalPrompt(h.externalId(ALICE), {
