@@ -14,8 +14,8 @@ import { settings } from "../src/config.ts";
 import { openPGlite } from "../src/database/adapters.ts";
 import { pgliteDir } from "../src/database/data-dir-lock.ts";
 import { migratePGlite } from "../src/database/open-database.ts";
-import { startDiscordEmulator } from "../test/emulators/discord-emulator.ts";
-import { startOpenAIEmulator } from "../test/emulators/openai-emulator.ts";
+import { startDiscordEmulator } from "../test/emulators/discord/index.ts";
+import { startOpenAIEmulator } from "../test/emulators/openai/index.ts";
 import { fmt, table } from "./stats.ts";
 
 const STARTS = Number.parseInt(process.env.BENCH_STARTS ?? "5", 10);

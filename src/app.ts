@@ -3,12 +3,11 @@
 // graph the bot runs, only with emulator URLs in the configuration.
 import type { RunningPlatform } from "./bots/platform.ts";
 import type { Config } from "./config.ts";
-import type { Assistant } from "./core/assistant.ts";
 import { createBudgets } from "./core/budgets.ts";
 import { createCore } from "./core/create-core.ts";
-import type { Clock, Logger, Notifier } from "./core/ports.ts";
+import type { Assistant, Clock, GoogleCredentials, Logger, Notifier, Platform } from "./core/ports.ts";
 import { systemClock } from "./core/ports.ts";
-import type { GoogleAuthOptions } from "./core/providers/from-config.ts";
+
 import type { Database } from "./database/open-database.ts";
 import { startJobs } from "./jobs/jobs.ts";
 import { type HealthServer, startHealthServer } from "./observability/health-server.ts";
@@ -20,7 +19,7 @@ export interface AppDeps {
   log: Logger;
   clock?: Clock;
   /** Vertex AI credentials (tests pass an offline client; production uses ADC). */
-  googleAuthOptions?: GoogleAuthOptions;
+  googleAuthOptions?: GoogleCredentials;
   /** Start the scheduled jobs (default true). Tests drive the jobs themselves. */
   schedule?: boolean;
   /** Port of /healthz and /metrics; undefined or 0: no server. */
@@ -39,7 +38,7 @@ const RECOVERY_INTERVAL_MS = 60_000;
 
 export interface App {
   assistant: Assistant;
-  platforms: Partial<Record<"discord" | "slack", RunningPlatform>>;
+  platforms: Partial<Record<Platform, RunningPlatform>>;
   core: ReturnType<typeof createCore>;
   metrics: Metrics;
   health?: HealthServer;
@@ -57,7 +56,7 @@ export interface App {
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, log } = deps;
   const clock = deps.clock ?? systemClock;
-  const notifiers: Partial<Record<"discord" | "slack", Notifier>> = {};
+  const notifiers: Partial<Record<Platform, Notifier>> = {};
   // Built first: the metrics read it, and the core records spend through it.
   const budgets = createBudgets({ db: deps.db, clock });
   const metrics = createMetrics({ db: deps.db, budgets });

@@ -1,9 +1,11 @@
 // The one place that reads the environment. Every setting is declared once in `settings` below:
 // its zod schema, a description and what to set. The README's configuration table is generated
 // from the same list (npm run config:docs), and a test fails when the two drift apart.
+
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
+import type { Platform } from "./core/ports.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -746,7 +748,7 @@ function parseDeployment(v: string | undefined) {
 }
 
 /** The platforms to start; empty means there is nothing to serve. */
-export function configuredPlatforms(config: Config): Array<"discord" | "slack"> {
+export function configuredPlatforms(config: Config): Platform[] {
   return [...(config.discord ? (["discord"] as const) : []), ...(config.slack ? (["slack"] as const) : [])];
 }
 

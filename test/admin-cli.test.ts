@@ -14,7 +14,7 @@ import { openPGlite } from "../src/database/adapters.ts";
 import { acquireDataDirLock, pgliteDir } from "../src/database/data-dir-lock.ts";
 import { openDatabase } from "../src/database/open-database.ts";
 import { PrismaClient } from "../src/generated/prisma/client.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { seedDataDir } from "./support/database.ts";
 
 const script = fileURLToPath(new URL("../scripts/admin.ts", import.meta.url));

@@ -276,8 +276,8 @@ describe("ratings", () => {
 
 describe("Gemini on Vertex AI", () => {
   it("answers and embeds through the Vertex endpoints with project and location", async () => {
-    const { startGeminiEmulator } = await import("./emulators/gemini-emulator.ts");
-    const { offlineVertexAuth } = await import("./emulators/vertex-emulator.ts");
+    const { startGeminiEmulator } = await import("./emulators/google/gemini.ts");
+    const { offlineVertexAuth } = await import("./emulators/google/vertex-auth.ts");
     const { createLlmProvider } = await import("../src/core/providers/from-config.ts");
     const { loadConfig } = await import("../src/config.ts");
     const emu = await startGeminiEmulator();

@@ -13,7 +13,7 @@ import type { FineTuneProvider } from "../src/core/ports.ts";
 import { ProviderError } from "../src/core/ports.ts";
 import { runRetention } from "../src/core/retention.ts";
 import type { PrismaClient } from "../src/generated/prisma/client.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";

@@ -4,10 +4,10 @@
 import { ButtonStyle, ComponentType, MessageFlags } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startApp } from "../src/app.ts";
-import { approvalButtonId } from "../src/core/assistant.ts";
+import { approvalButtonId } from "../src/core/button-ids.ts";
 import { replyNotices as messages } from "../src/core/messages.ts";
-import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord-emulator.ts";
-import { defaultChatReply } from "./emulators/openai-emulator.ts";
+import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord/index.ts";
+import { defaultChatReply } from "./emulators/openai/index.ts";
 import { memoryLogger } from "./support/core.ts";
 import {
   ALICE,

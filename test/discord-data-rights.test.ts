@@ -4,7 +4,7 @@
 // export file, the forget button and its removal) and what the database holds afterwards.
 import { ButtonStyle, ComponentType } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isForgetButtonId } from "../src/core/assistant.ts";
+import { isForgetButtonId } from "../src/core/button-ids.ts";
 import { ALICE, BOB, type DiscordApp, startDiscordApp } from "./support/discord-app.ts";
 
 const alice = { externalId: `discord:${ALICE}`, platform: "discord" as const };

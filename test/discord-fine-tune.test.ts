@@ -2,7 +2,7 @@
 // threshold, gets the approval DM, clicks Approve, the job succeeds and their next mention is
 // answered by their fine-tuned model. Plus Decline, a second click and a foreign click.
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultChatReply } from "./emulators/openai-emulator.ts";
+import { defaultChatReply } from "./emulators/openai/index.ts";
 import { ALICE, BOB, type DiscordApp, startDiscordApp } from "./support/discord-app.ts";
 
 const THRESHOLD = 10;

@@ -23,7 +23,7 @@ import {
 } from "discord.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
-import { type DiscordEmulator, startDiscordEmulator } from "./emulators/discord-emulator.ts";
+import { type DiscordEmulator, startDiscordEmulator } from "./emulators/discord/index.ts";
 
 const TOKEN = "test-token";
 const APP_ID = "1000";

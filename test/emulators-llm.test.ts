@@ -5,20 +5,17 @@ import { GoogleGenAI } from "@google/genai";
 import OpenAI, { toFile } from "openai";
 import { afterEach, describe, expect, it } from "vitest";
 import { cosineSimilarity, embed } from "./emulators/embedding.ts";
-import { type GcsEmulator, startGcsEmulator } from "./emulators/gcs-emulator.ts";
-import { type GeminiEmulator, startGeminiEmulator } from "./emulators/gemini-emulator.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type GcsEmulator, startGcsEmulator } from "./emulators/google/gcs.ts";
+import { type GeminiEmulator, startGeminiEmulator } from "./emulators/google/gemini.ts";
+import { offlineVertexAuth } from "./emulators/google/vertex-auth.ts";
+import { countVertexDatasetTokens, type VertexExample } from "./emulators/google/vertex-data.ts";
 import {
   countChatMessagesTokens,
-  countTokens,
   estimateTrainedTokens,
   resolveAutoEpochs,
-} from "./emulators/openai-fine-tune-data.ts";
-import {
-  countVertexDatasetTokens,
-  offlineVertexAuth,
-  type VertexExample,
-} from "./emulators/vertex-emulator.ts";
+} from "./emulators/openai/fine-tune-data.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
+import { countTokens } from "./emulators/tokens.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -2,10 +2,10 @@
 // told: no provider configured (the default), a provider that refuses new jobs (OpenAI's wind-down:
 // a 403 on job creation, or past 2027-01-06), a platform the operator may not train on.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseCommand } from "../src/bots/slack/commands.ts";
+import { parseCommandText } from "../src/bots/shared/commands.ts";
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";
@@ -160,11 +160,11 @@ describe("fine-tuning availability", () => {
   it("/assistant training off stops offers the bot makes on its own; /assistant train still works; on restores them", async () => {
     const core = build({ FINETUNE_PROVIDER: "openai", FINETUNE_PLATFORMS: "discord" });
     await rateMany(core, user(1), THRESHOLD);
-    expect(parseCommand("training off")).toEqual({ kind: "training", wanted: "off" });
-    expect((await core.assistant.trainingOffers(user(1), "maybe")).text).toBe(
+    expect(parseCommandText("training off")).toEqual({ name: "training", args: "off" });
+    expect((await core.assistant.command(user(1), parseCommandText("training maybe"))).text).toBe(
       "Use /assistant training off or /assistant training on.",
     );
-    const off = await core.assistant.trainingOffers(user(1), "off");
+    const off = await core.assistant.command(user(1), parseCommandText("training off"));
     expect(off.text).toMatch(/^Done: I won't offer you a training on my own/);
     expect((await t.db.user.findFirstOrThrow()).trainingOffersOff).toBe(true);
     expect((await core.lifecycle.readiness()).proposed).toBe(0);

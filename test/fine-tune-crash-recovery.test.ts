@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";

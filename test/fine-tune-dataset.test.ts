@@ -20,21 +20,18 @@ import {
 import { createPrivacyFilter } from "../src/core/privacy-filter.ts";
 import { createOpenAIFineTuneProvider } from "../src/core/providers/openai-fine-tune.ts";
 import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
-import { startGcsEmulator } from "./emulators/gcs-emulator.ts";
-import { startGeminiEmulator } from "./emulators/gemini-emulator.ts";
-import { startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { startGcsEmulator } from "./emulators/google/gcs.ts";
+import { startGeminiEmulator } from "./emulators/google/gemini.ts";
+import { offlineVertexAuth } from "./emulators/google/vertex-auth.ts";
+import { checkVertexJsonl, countVertexDatasetTokens } from "./emulators/google/vertex-data.ts";
 import {
   checkChatJsonl,
   countChatMessagesTokens,
   estimateTrainedTokens,
   resolveAutoEpochs,
-} from "./emulators/openai-fine-tune-data.ts";
+} from "./emulators/openai/fine-tune-data.ts";
+import { startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { checkTogetherJsonl } from "./emulators/together/data.ts";
-import {
-  checkVertexJsonl,
-  countVertexDatasetTokens,
-  offlineVertexAuth,
-} from "./emulators/vertex-emulator.ts";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -3,10 +3,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
-import { type GcsEmulator, startGcsEmulator } from "./emulators/gcs-emulator.ts";
-import { type GeminiEmulator, startGeminiEmulator } from "./emulators/gemini-emulator.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
-import { offlineVertexAuth } from "./emulators/vertex-emulator.ts";
+import { type GcsEmulator, startGcsEmulator } from "./emulators/google/gcs.ts";
+import { type GeminiEmulator, startGeminiEmulator } from "./emulators/google/gemini.ts";
+import { offlineVertexAuth } from "./emulators/google/vertex-auth.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
 import { runClaimed } from "../src/jobs/claims.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";
@@ -199,7 +199,12 @@ describe("fine-tuning lifecycle", () => {
     clock.advance(73 * 3_600_000);
     await core.lifecycle.monitor();
     expect((await t.db.fineTuneProposal.findFirstOrThrow()).state).toBe("expired");
-    expect(notifier.closed).toEqual([{ ref: { dm: "dm-1" }, text: expect.stringMatching(/expired/) }]);
+    expect(notifier.closed).toEqual([
+      {
+        ref: { channelId: `dm:${user(4).externalId}`, messageId: "prompt-1" },
+        text: expect.stringMatching(/expired/),
+      },
+    ]);
   });
 
   it("N concurrent approvals against a limit that allows one launch exactly one", async () => {

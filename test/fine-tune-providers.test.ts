@@ -16,13 +16,13 @@ import { createSelfHostedFineTuneProvider } from "../src/core/providers/self-hos
 import { createTogetherFineTuneProvider } from "../src/core/providers/together-fine-tune.ts";
 import { createVertexFineTuneProvider } from "../src/core/providers/vertex-fine-tune.ts";
 import { withRetry } from "../src/core/retry.ts";
-import { type GcsEmulator, startGcsEmulator } from "./emulators/gcs-emulator.ts";
-import { type GeminiEmulator, startGeminiEmulator } from "./emulators/gemini-emulator.ts";
+import { type GcsEmulator, startGcsEmulator } from "./emulators/google/gcs.ts";
+import { type GeminiEmulator, startGeminiEmulator } from "./emulators/google/gemini.ts";
+import { offlineVertexAuth } from "./emulators/google/vertex-auth.ts";
 import type { FailOptions } from "./emulators/http-recorder.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { checkTogetherJsonl } from "./emulators/together/data.ts";
 import { startTogetherEmulator, type TogetherEmulator } from "./emulators/together/index.ts";
-import { offlineVertexAuth } from "./emulators/vertex-emulator.ts";
 import { createTestDatabase } from "./support/database.ts";
 
 const closers: Array<() => Promise<void>> = [];

@@ -8,7 +8,7 @@ import { loadConfig } from "../src/config.ts";
 import { createCore } from "../src/core/create-core.ts";
 import { adapterNameFor } from "../src/core/fine-tune/adapters.ts";
 import { formatUsd } from "../src/core/messages.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { startTogetherEmulator, type TogetherEmulator } from "./emulators/together/index.ts";
 import { startVllmEmulator, type VllmEmulator } from "./emulators/vllm/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
 import { REPLACEMENT_CHARACTER } from "../src/core/storable-text.ts";
-import { defaultChatReply } from "./emulators/openai-emulator.ts";
+import { defaultChatReply } from "./emulators/openai/index.ts";
 import { buildCore, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { ALICE, BOB, type DiscordApp, startDiscordApp } from "./support/discord-app.ts";

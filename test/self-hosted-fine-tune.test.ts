@@ -16,7 +16,7 @@ import {
   createSelfHostedFineTuneProvider,
   datasetReference,
 } from "../src/core/providers/self-hosted-fine-tune.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { startVllmEmulator, type VllmEmulator } from "./emulators/vllm/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";

@@ -3,10 +3,9 @@
 // read what reached Slack (recorded Web API calls, response_url posts) and what the database holds.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
-import { SLACK_PART_CHARS } from "../src/bots/slack/split-message.ts";
-import { approvalButtonId } from "../src/core/assistant.ts";
-import { defaultChatReply } from "./emulators/openai-emulator.ts";
+import { SLACK_PART_CHARS, toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
+import { approvalButtonId } from "../src/core/button-ids.ts";
+import { defaultChatReply } from "./emulators/openai/index.ts";
 import {
   ALICE,
   BOB,
@@ -212,15 +211,6 @@ describe.each(["http", "socket"] as const)("Slack adapter over %s", (transport) 
     const expected = await h.app.assistant.limitsShow(h.userRef(BOB));
     expect(expected.ok).toBe(false);
     expect(response.body).toEqual({ response_type: "ephemeral", text: toSlackMrkdwn(expected.text) });
-  });
-
-  it("/assistant with an unknown subcommand shows the help, with the caller's id", async () => {
-    const { response } = await h.command(BOB, "frobnicate");
-    expect(response.body.response_type).toBe("ephemeral");
-    const text = String(response.body.text);
-    for (const sub of ["status", "train", "models", "rollback", "limits"])
-      expect(text).toContain(`/assistant ${sub}`);
-    expect(text).toContain(h.externalId(BOB));
   });
 
   it("DMs an approval prompt with Approve and Decline buttons, and answers clicks only to the clicker", async () => {

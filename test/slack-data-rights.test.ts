@@ -4,7 +4,7 @@
 // confirmation button. Assertions read what reached Slack and what the database holds.
 import { webApi } from "@slack/bolt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseCommand } from "../src/bots/slack/commands.ts";
+import { parseCommandText } from "../src/bots/shared/commands.ts";
 import { FORGET_BUTTON_LABEL } from "../src/bots/slack/forget.ts";
 import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
 import { EXPORT_FORMAT } from "../src/core/data-rights/export.ts";
@@ -241,10 +241,12 @@ describe("Slack data rights (http)", () => {
 
 describe("/assistant data-rights parsing", () => {
   it("accepts the words with and without the hyphen", () => {
-    for (const word of ["memory", "export", "forget"]) expect(parseCommand(word)).toEqual({ kind: word });
+    for (const word of ["memory", "export", "forget"])
+      expect(parseCommandText(word)).toEqual({ name: word, args: "" });
     for (const word of ["opt-out", "optout", "OPT_OUT"])
-      expect(parseCommand(word)).toEqual({ kind: "opt-out" });
-    for (const word of ["opt-in", "optin", "opt_in"]) expect(parseCommand(word)).toEqual({ kind: "opt-in" });
+      expect(parseCommandText(word)).toEqual({ name: "opt-out", args: "" });
+    for (const word of ["opt-in", "optin", "opt_in"])
+      expect(parseCommandText(word)).toEqual({ name: "opt-in", args: "" });
   });
 });
 

@@ -1,10 +1,10 @@
 // The Slack adapter's pure parts: Markdown -> mrkdwn (and the escaping that keeps model output
-// from pinging anyone), incoming text cleanup, reply splitting, and `/assistant` parsing.
+// from pinging anyone), incoming text cleanup, and `/assistant` parsing. Reply splitting is in
+// split-message.test.ts, with Discord's.
 import { describe, expect, it } from "vitest";
-import { parseCommand } from "../src/bots/slack/commands.ts";
+import { parseCommandText } from "../src/bots/shared/commands.ts";
 import { parseSlackExternalId, slackExternalId } from "../src/bots/slack/identity.ts";
 import { fromSlackText, toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
-import { SLACK_PART_CHARS, splitLine, splitMessage } from "../src/bots/slack/split-message.ts";
 
 describe("toSlackMrkdwn", () => {
   it("escapes Slack's control characters so nothing can ping, mention or disguise a link", () => {
@@ -53,65 +53,26 @@ describe("fromSlackText", () => {
   });
 });
 
-describe("splitMessage", () => {
-  it("keeps short text in one part and gives no parts for empty text", () => {
-    expect(splitMessage("hello\n\nworld")).toEqual(["hello\n\nworld"]);
-    expect(splitMessage("  \n ")).toEqual([]);
-  });
-
-  it("cuts between paragraphs first", () => {
-    const a = "a".repeat(60);
-    const b = "b".repeat(60);
-    expect(splitMessage(`${a}\n\n${b}\n\n${a}`, 130)).toEqual([`${a}\n\n${b}`, a]);
-  });
-
-  it("cuts a long paragraph between words, never inside a Slack link", () => {
-    const words = Array.from({ length: 200 }, (_, i) => `word${i}`).join(" ");
-    const parts = splitMessage(words, 100);
-    expect(parts.every((p) => p.length <= 100)).toBe(true);
-    expect(parts.join(" ")).toBe(words);
-    expect(splitLine("aaa <https://x.io|a link with spaces> bbb", 36)).toEqual([
-      "aaa",
-      "<https://x.io|a link with spaces>",
-      "bbb",
-    ]);
-  });
-
-  it("closes and reopens a code fence it has to cut", () => {
-    const code = Array.from({ length: 40 }, (_, i) => `line ${i} of the code`).join("\n");
-    const parts = splitMessage(`Intro.\n\n\`\`\`\n${code}\n\`\`\`\n\nOutro.`, 200);
-    expect(parts.length).toBeGreaterThan(3);
-    for (const p of parts) {
-      expect(p.length).toBeLessThanOrEqual(200);
-      expect((p.match(/^```/gm) ?? []).length % 2).toBe(0);
-    }
-    const lines = parts.join("\n").split("\n");
-    for (let i = 0; i < 40; i++) expect(lines).toContain(`line ${i} of the code`);
-    expect(parts[0]).toMatch(/^Intro\./);
-    expect(parts.at(-1)).toMatch(/Outro\.$/);
-  });
-
-  it("hard-cuts a single line longer than a part", () => {
-    const parts = splitMessage("x".repeat(SLACK_PART_CHARS * 2 + 10));
-    expect(parts.map((p) => p.length)).toEqual([SLACK_PART_CHARS, SLACK_PART_CHARS, 10]);
-  });
-});
-
 describe("/assistant parsing", () => {
   it("maps subcommands, with arguments", () => {
-    expect(parseCommand("status")).toEqual({ kind: "status" });
-    expect(parseCommand("  TRAIN ")).toEqual({ kind: "train" });
-    expect(parseCommand("models")).toEqual({ kind: "models" });
-    expect(parseCommand("rollback")).toEqual({ kind: "rollback", target: "" });
-    expect(parseCommand("rollback base")).toEqual({ kind: "rollback", target: "base" });
-    expect(parseCommand("limits")).toEqual({ kind: "limits-show" });
-    expect(parseCommand("limits show")).toEqual({ kind: "limits-show" });
-    expect(parseCommand("limits set monthly_usd 25")).toEqual({ kind: "limits-set", args: "monthly_usd 25" });
+    expect(parseCommandText("status")).toEqual({ name: "status", args: "" });
+    expect(parseCommandText("  TRAIN ")).toEqual({ name: "train", args: "" });
+    expect(parseCommandText("models")).toEqual({ name: "models", args: "" });
+    expect(parseCommandText("rollback")).toEqual({ name: "rollback", args: "" });
+    expect(parseCommandText("rollback base")).toEqual({ name: "rollback", args: "base" });
+    expect(parseCommandText("limits")).toEqual({ name: "limits show", args: "" });
+    expect(parseCommandText("limits show")).toEqual({ name: "limits show", args: "" });
+    expect(parseCommandText("limits set monthly_usd 25")).toEqual({
+      name: "limits set",
+      args: "monthly_usd 25",
+    });
   });
 
-  it("shows help for anything else", () => {
-    for (const text of ["", "help", "limits frob", "what"])
-      expect(parseCommand(text)).toEqual({ kind: "help" });
+  it("gives nothing typed as help, and anything else unknown to the core as typed", () => {
+    expect(parseCommandText("")).toEqual({ name: "help", args: "" });
+    expect(parseCommandText("help")).toEqual({ name: "help", args: "" });
+    expect(parseCommandText("limits frob")).toEqual({ name: "limits frob", args: "" });
+    expect(parseCommandText("what")).toEqual({ name: "what", args: "" });
   });
 });
 

@@ -4,8 +4,8 @@
 // turns. So when an answer "remembers" Pixel, the bot really sent that memory, and when Ben asks
 // the same question, his prompt really had no Pixel in it.
 import { MEMORY_HEADER } from "../../src/core/prompt.ts";
-import type { ChatCompletionRequest } from "../../test/emulators/openai-emulator.ts";
-import { messageText } from "../../test/emulators/openai-fine-tune-data.ts";
+import { messageText } from "../../test/emulators/openai/fine-tune-data.ts";
+import type { ChatCompletionRequest } from "../../test/emulators/openai/index.ts";
 
 /** What the model can tell about a person from their own words. */
 export interface Facts {

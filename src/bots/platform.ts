@@ -1,6 +1,5 @@
 // What every platform adapter gives the composition root once it is connected.
-import type { Assistant } from "../core/assistant.ts";
-import type { Logger, Notifier } from "../core/ports.ts";
+import type { Assistant, Logger, Notifier } from "../core/ports.ts";
 
 export interface RunningPlatform {
   /** DMs and approval prompts for the core and the jobs. */

@@ -4,7 +4,15 @@ import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { embeddingSpace, nearestExchanges, storeEmbedding } from "./exchange-embeddings.ts";
 import { replyNotices } from "./messages.ts";
-import type { Clock, LlmProvider, Logger } from "./ports.ts";
+import type {
+  ChatBudget,
+  Clock,
+  LlmProvider,
+  Logger,
+  RespondInput,
+  RespondOptions,
+  RespondResult,
+} from "./ports.ts";
 import { ProviderError } from "./ports.ts";
 import { buildPrompt, defaultBudget, type PastExchange, type PromptBudget } from "./prompt.ts";
 import {
@@ -17,7 +25,7 @@ import {
 } from "./retry.ts";
 import { storableText } from "./storable-text.ts";
 import { countNewExchange } from "./user-counters.ts";
-import { ensureUser, type UserRef } from "./users.ts";
+import { ensureUser } from "./users.ts";
 
 export const MAX_MESSAGE_CHARS = 8_000;
 
@@ -34,34 +42,6 @@ export const defaultReplyTimeouts: ReplyTimeouts = {
   totalMs: 60_000,
   stillWorkingAfterMs: 15_000,
 };
-
-/** What the platform adapter can do while a reply is under way. */
-export interface RespondOptions {
-  /** Called once when the reply takes longer than `stillWorkingAfterMs`: show it on the platform. */
-  onStillWorking?: () => void;
-}
-
-export interface RespondInput {
-  user: UserRef;
-  /** Platform id of the user's message: a replayed event with the same id gets no second reply. */
-  messageId: string;
-  channelId: string;
-  threadId?: string;
-  text: string;
-}
-
-export type RespondResult =
-  | { kind: "reply"; exchangeId?: bigint; text: string; model: string; failed: boolean }
-  | { kind: "duplicate" }
-  /** The bot is stopping and cancelled the reply; `text` tells the person (answered after the restart). */
-  | { kind: "interrupted"; exchangeId?: bigint; text: string }
-  | { kind: "rejected"; reason: "empty" | "too_long" | "chat_budget"; text: string };
-
-/** The chat side of budgets (src/core/budgets.ts); optional so the core runs without limits. */
-export interface ChatBudget {
-  checkChat(): Promise<{ ok: true } | { ok: false }>;
-  recordChat(input: { userId: string; exchangeId: bigint; amountUsd: number }): Promise<void>;
-}
 
 export interface ConversationDeps {
   db: Database;

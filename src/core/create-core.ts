@@ -3,16 +3,24 @@
 // tests build the same thing with emulator URLs.
 import type { Config } from "../config.ts";
 import type { Database } from "../database/open-database.ts";
-import { type Assistant, conversationParts } from "./assistant.ts";
 import { type Budgets, createBudgets } from "./budgets.ts";
+import { createCommandRouter } from "./commands.ts";
 import { createConversation } from "./conversation.ts";
 import { createDataRights } from "./data-rights/rights.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
 import { createLimitsCommands } from "./operators.ts";
-import type { Clock, LlmProvider, Logger, Notifier } from "./ports.ts";
+import type {
+  Assistant,
+  Clock,
+  GoogleCredentials,
+  LlmProvider,
+  Logger,
+  Notifier,
+  Platform,
+} from "./ports.ts";
 import { createPrivacyFilter } from "./privacy-filter.ts";
-import { createProviders, type GoogleAuthOptions } from "./providers/from-config.ts";
+import { createProviders } from "./providers/from-config.ts";
 import { adapterServingFromConfig } from "./providers/open-weights-from-config.ts";
 import { DEFAULT_RATING_EMOJI } from "./rating-emoji.ts";
 import { createRatings } from "./ratings.ts";
@@ -29,11 +37,11 @@ export interface CoreDeps {
    * The platforms' notifiers, read at each use: the composition root adds a platform's once it has
    * connected (the platform's events need the core, and the core's DMs need the platform).
    */
-  notifiers: Partial<Record<"discord" | "slack", Notifier>>;
+  notifiers: Partial<Record<Platform, Notifier>>;
   /** The cost ledger's owner; the composition root builds it first because metrics read it too. */
   budgets?: Budgets;
   /** Vertex AI credentials (tests pass an offline client; production uses ADC). */
-  googleAuthOptions?: GoogleAuthOptions;
+  googleAuthOptions?: GoogleCredentials;
   /** Decorates the LLM providers (metrics). */
   wrapProvider?: (p: LlmProvider) => LlmProvider;
   /** Aborted when the bot stops: replies under way are cancelled and answered after the restart. */
@@ -163,9 +171,8 @@ export function createCore(deps: CoreDeps) {
   });
   const limits = createLimitsCommands({ budgets, operators: config.operators });
 
-  const assistant: Assistant = {
-    ...conversationParts(conversation, ratings),
-    async status(user) {
+  const services = {
+    async status(user: Parameters<Assistant["status"]>[0]) {
       const s = await status.status(user);
       return { status: s, text: status.formatStatus(s) };
     },
@@ -182,6 +189,13 @@ export function createCore(deps: CoreDeps) {
     forgetConfirm: dataRights.forgetConfirm,
     optOut: dataRights.optOut,
     optIn: dataRights.optIn,
+  } satisfies Partial<Assistant>;
+  const assistant: Assistant = {
+    mention: conversation.respond,
+    recordReplyMessages: conversation.recordReplyMessages,
+    reaction: ratings.react,
+    ...services,
+    ...createCommandRouter(services),
   };
 
   return {

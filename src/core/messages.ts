@@ -453,6 +453,37 @@ function optedInText(n: OptInFacts): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Commands and clicks, whatever the platform
+
+/** `/assistant help`, and the answer to a subcommand the bot does not know. */
+export function commandHelp(externalId: string): string {
+  return [
+    "**/assistant** commands:",
+    "- `/assistant status`: what I know about you, and how close you are to your own fine-tuned model",
+    "- `/assistant train`: propose training your own model now (the approval prompt arrives by DM)",
+    "- `/assistant models`: your model versions",
+    "- `/assistant rollback [previous|base|<version>]`: answer with an earlier model",
+    "- `/assistant limits [show]`, `/assistant limits set <key> <value>`: spending limits (operators only)",
+    "- `/assistant memory`: what I hold about you",
+    "- `/assistant export`: all of it as a JSON file, by DM",
+    "- `/assistant forget`: delete everything I hold about you (asks you to confirm)",
+    "- `/assistant opt-out`, `/assistant opt-in`: stop storing and learning from our conversations, or start again",
+    "Mention me in a channel or write to me directly to ask something; rate my answers with 👍 👎 or 1️⃣-5️⃣.",
+    `Your id (what operators put in OPERATORS): \`${externalId}\``,
+  ].join("\n");
+}
+
+/**
+ * What a person reads when the bot failed on its side (an exception, not a refusal): one text for
+ * a reply, a command or a click, on every platform. The adapters post it; the cause is logged.
+ */
+export const failureNotices = {
+  reply: "Sorry, something went wrong on my side. Please try again in a minute.",
+  command: "Sorry, that command failed on my side. Please try again in a minute.",
+  click: "Sorry, that click failed on my side. Please try again in a minute.",
+};
+
+// ---------------------------------------------------------------------------------------------
 // Outcomes: every answer to a command or a click, by code. `ok: false` marks refusals and failures.
 // The code is what metrics count and logs name; the text is what the person reads.
 
@@ -463,6 +494,10 @@ const NOTHING_CHANGED = "Nothing changed.";
 export const OUTCOMES = {
   // Any command or click
   "event.duplicate": no(() => "Already handled."),
+  "command.help": yes(commandHelp),
+  "command.unknown": no(commandHelp),
+  "button.stale": no(() => "That button is not valid any more."),
+  "status.shown": yes((text: string) => text),
 
   // `/assistant train` and what an offer needs
   "train.offer_sent": yes(() => "I've sent you a DM with the cost estimate and Approve / Decline buttons."),

@@ -1,6 +1,168 @@
-// The interfaces the core needs from the outside world, in one place. Adapters (src/bots), providers
-// (src/core/providers) and tests implement them; the core depends only on these.
+// Every port of the core, in one place. Inbound: the `Assistant`, what the platform adapters
+// (src/bots) call, and the values they pass and get back. Outbound: what the core needs from the
+// outside world (logging, time, language models, fine-tuning, the platforms' notifiers), which
+// adapters, providers (src/core/providers) and tests implement. The core depends only on these.
+import type { ClickOutcome, Outcome } from "./outcomes.ts";
+import type { UserStatus } from "./status.ts";
 import { storableText } from "./storable-text.ts";
+
+/** The chat platforms the bot serves; each has an adapter in src/bots/<platform>. */
+export type Platform = "discord" | "slack";
+
+/** A person, as the adapters name them. */
+export interface UserRef {
+  /** Opaque identity the adapter builds (`discord:<id>`, `slack:<team>:<id>`); the core never parses it. */
+  externalId: string;
+  /** The platform the identity belongs to. */
+  platform: Platform;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbound: the Assistant, as the platform adapters see it. Each platform event becomes one of
+// these calls and each answer is text the adapter renders: adapters translate, the core decides.
+
+/** A mention or a DM to answer. */
+export interface RespondInput {
+  /** Who wrote it. */
+  user: UserRef;
+  /** Platform id of the user's message: a replayed event with the same id gets no second reply. */
+  messageId: string;
+  /** The channel it was written in (Discord: a thread's parent; Slack: the conversation). */
+  channelId: string;
+  /** The thread it was written in, if any. */
+  threadId?: string;
+  /** What the person wrote, platform markup already turned into plain text. */
+  text: string;
+}
+
+/** What the platform adapter can do while a reply is under way. */
+export interface RespondOptions {
+  /** Called once when the reply takes longer than `stillWorkingAfterMs`: show it on the platform. */
+  onStillWorking?: () => void;
+}
+
+/** How a mention was answered. */
+export type RespondResult =
+  /** Post `text` (`failed`: it is an apology, not an answer); then record the parts' ids. */
+  | { kind: "reply"; exchangeId?: bigint; text: string; model: string; failed: boolean }
+  /** A replayed event: post nothing. */
+  | { kind: "duplicate" }
+  /** The bot is stopping and cancelled the reply; `text` tells the person (answered after the restart). */
+  | { kind: "interrupted"; exchangeId?: bigint; text: string }
+  /** Not answered (empty, too long, over the chat budget); `text` says why. */
+  | { kind: "rejected"; reason: "empty" | "too_long" | "chat_budget"; text: string };
+
+/** A reaction added to or removed from a message, possibly one of the bot's replies. */
+export interface ReactionInput {
+  /** The platform it happened on. */
+  platform: Platform;
+  /** Platform id of the reacted-to message (one of the bot's reply parts). */
+  messageId: string;
+  /** Opaque identity of the person who reacted. */
+  reactorExternalId: string;
+  /** The emoji as the platform names it (unicode or a Slack short name). */
+  emoji: string;
+  /** Whether the reaction was added or removed. */
+  action: "add" | "remove";
+  /** A delivery id, when the platform gives one: the same id twice is applied once. */
+  eventKey?: string;
+}
+
+/** What a reaction did; adapters show nothing either way. */
+export type ReactionOutcome =
+  /** The reply now has this rating (`null`: no rating reaction is left). */
+  | { kind: "rated"; exchangeId: bigint; rating: number | null }
+  /** Nothing changed, and why. */
+  | {
+      kind: "ignored";
+      reason: "not_a_reply" | "not_owner" | "opted_out" | "unknown_emoji" | "duplicate" | "no_change";
+    };
+
+/** A `/assistant` subcommand, as the shared command table (src/bots/shared/commands.ts) read it. */
+export interface CommandInput {
+  /** The subcommand: `status`, `train`, `limits show`, ...; a name the core does not know gets the help. */
+  name: string;
+  /** What followed the subcommand, trimmed ("" when nothing did). */
+  args: string;
+}
+
+/** The answer to a command: an outcome with its code, and what some commands add to their text. */
+export interface CommandReply extends Outcome {
+  /** `forget`: the id of the confirmation button to show under the text. */
+  confirmButtonId?: string;
+  /** `status`: the figures, for platforms that render them richly (Discord's embed). */
+  status?: UserStatus;
+}
+
+/** A click on one of the bot's buttons. */
+export interface ButtonClick {
+  /** Who clicked. */
+  user: UserRef;
+  /** The button's id as the platform sent it back (src/core/button-ids.ts). */
+  buttonId: string;
+  /** The platform's interaction id: the same click delivered twice is applied once. */
+  eventKey?: string;
+}
+
+/**
+ * The answer to a click: shown to the clicker (ephemeral where the platform allows); when
+ * `promptText` is set, the message the button was on now reads that, without buttons.
+ */
+export type ButtonReply = ClickOutcome;
+
+/** The core as the platform adapters see it. */
+export interface Assistant {
+  /**
+   * A mention or a DM. `options.onStillWorking` is called once when the reply takes long (the
+   * adapter shows a "still working" note); `interrupted` means the bot is stopping (say so; the
+   * message is answered after the restart).
+   */
+  mention(input: RespondInput, options?: RespondOptions): Promise<RespondResult>;
+  /** After posting a reply: the platform ids of its parts (ratings arrive by them). */
+  recordReplyMessages(exchangeId: bigint, messageIds: string[]): Promise<void>;
+  /** A reaction: the asker's rating of a reply, or nothing. */
+  reaction(input: ReactionInput): Promise<ReactionOutcome>;
+  /** Any `/assistant` subcommand; unknown ones, defaults and refusals are decided here. */
+  command(user: UserRef, input: CommandInput): Promise<CommandReply>;
+  /** Any of the bot's buttons; an id it does not know is answered as stale. */
+  buttonClick(input: ButtonClick): Promise<ButtonReply>;
+  /** `/assistant status`: the figures and their text. */
+  status(user: UserRef): Promise<{ status: UserStatus; text: string }>;
+  /** `/assistant train`: the approval prompt arrives by DM; this is the immediate answer. */
+  train(user: UserRef): Promise<Outcome>;
+  /** `/assistant training off|on`: whether the bot offers a training on its own (`train` always works). */
+  trainingOffers(user: UserRef, wanted: string): Promise<Outcome>;
+  /** `/assistant models`: the user's model versions. */
+  models(user: UserRef): Promise<Outcome>;
+  /** `/assistant rollback [previous|base|<version>]`; nothing named means the previous version. */
+  rollback(user: UserRef, target?: string): Promise<Outcome>;
+  /** `/assistant limits` (operators only; the core checks). */
+  limitsShow(caller: UserRef): Promise<Outcome>;
+  /** `/assistant limits set <key> <value>` (operators only; the core checks). */
+  limitsSet(caller: UserRef, args: string): Promise<Outcome>;
+  /** `/assistant memory`: what the bot holds about the caller (ephemeral). */
+  memory(user: UserRef): Promise<Outcome>;
+  /** `/assistant export`: DMs the caller a JSON file of all their data; this is the immediate answer. */
+  exportData(user: UserRef): Promise<Outcome>;
+  /** `/assistant forget`: the warning, and the id of the confirmation button to show with it. */
+  forgetRequest(user: UserRef): Promise<Outcome & { confirmButtonId: string }>;
+  /** The confirmation button: deletes everything of the caller's, here and at the provider. */
+  forgetConfirm(input: ButtonClick): Promise<ButtonReply>;
+  /** `/assistant opt-out`: nothing new of the caller's is stored or learnt from. */
+  optOut(user: UserRef): Promise<Outcome>;
+  /** `/assistant opt-in`: undoes opt-out (starting fresh). */
+  optIn(user: UserRef): Promise<Outcome>;
+  /** Approve/Decline on an approval prompt. `eventKey`: the platform's interaction id. */
+  approvalClick(input: {
+    user: UserRef;
+    proposalId: string;
+    action: "approve" | "decline";
+    eventKey?: string;
+  }): Promise<ButtonReply>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
 
 /** Structured logging. Fields carry ids and counts, never message text or secrets. */
 export interface Logger {
@@ -13,8 +175,24 @@ export interface Logger {
 
 /** Time, injectable so tests can move it (expiry, budgets by month, retirement dates). */
 export interface Clock {
+  /** The current time. */
   now(): Date;
 }
+
+/** The chat side of budgets (src/core/budgets.ts); optional so the core runs without limits. */
+export interface ChatBudget {
+  /** Whether one more chat reply fits the month's limits. */
+  checkChat(): Promise<{ ok: true } | { ok: false }>;
+  /** Books what a reply cost, against the user and the exchange. */
+  recordChat(input: { userId: string; exchangeId: bigint; amountUsd: number }): Promise<void>;
+}
+
+/**
+ * Google credentials for the Vertex AI providers, passed through to google-auth-library untouched
+ * (its `GoogleAuthOptions`); unset means Application Default Credentials. Opaque here so that no
+ * SDK type reaches the core's dependencies.
+ */
+export type GoogleCredentials = object;
 
 export const systemClock: Clock = { now: () => new Date() };
 

@@ -5,28 +5,9 @@
 import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { claimEvent } from "./idempotency.ts";
-import type { Clock, Logger } from "./ports.ts";
+import type { Clock, Logger, ReactionInput, ReactionOutcome } from "./ports.ts";
 import { type RatingMap, ratingFor } from "./rating-emoji.ts";
 import { countRatingChange } from "./user-counters.ts";
-
-export interface ReactionInput {
-  platform: "discord" | "slack";
-  /** Platform id of the reacted-to message (one of the bot's reply parts). */
-  messageId: string;
-  /** Opaque identity of the person who reacted. */
-  reactorExternalId: string;
-  emoji: string;
-  action: "add" | "remove";
-  /** A delivery id, when the platform gives one: the same id twice is applied once. */
-  eventKey?: string;
-}
-
-export type ReactionOutcome =
-  | { kind: "rated"; exchangeId: bigint; rating: number | null }
-  | {
-      kind: "ignored";
-      reason: "not_a_reply" | "not_owner" | "opted_out" | "unknown_emoji" | "duplicate" | "no_change";
-    };
 
 export interface RatingDeps {
   db: Database;

@@ -9,7 +9,7 @@
 import type { Database } from "../database/open-database.ts";
 import type { Conversation } from "./conversation.ts";
 import { replyNotices } from "./messages.ts";
-import type { Clock, Logger, Notifier } from "./ports.ts";
+import type { Clock, Logger, Notifier, Platform } from "./ports.ts";
 
 /** Answered when younger than this. */
 export const ANSWER_WITHIN_MS = 10 * 60_000;
@@ -23,7 +23,7 @@ export interface RecoveryDeps {
   clock: Clock;
   log: Logger;
   conversation: Conversation;
-  notifiers: Partial<Record<"discord" | "slack", Notifier>>;
+  notifiers: Partial<Record<Platform, Notifier>>;
 }
 
 export interface SweepOutcome {
@@ -64,7 +64,7 @@ export function createRecovery(deps: RecoveryDeps) {
       },
     });
     for (const x of candidates) {
-      const notifier = deps.notifiers[x.platform as "discord" | "slack"];
+      const notifier = deps.notifiers[x.platform as Platform];
       // That platform is not configured on this process: leave the exchange for one that has it.
       if (!notifier) continue;
       if (!(await conversation.claim(x.id))) continue;

@@ -2,7 +2,7 @@
 // way to their own fine-tuned model. Read from the user's counters plus two small aggregates.
 import type { Database } from "../database/open-database.ts";
 import { formatStatus } from "./messages.ts";
-import type { UserRef } from "./users.ts";
+import type { UserRef } from "./ports.ts";
 
 export interface UserStatus {
   exchanges: number;

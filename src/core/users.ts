@@ -1,12 +1,7 @@
 // Users are found by the opaque identity the adapters build (`discord:<id>`, `slack:<team>:<id>`)
 // and created on first contact.
 import type { Database } from "../database/open-database.ts";
-
-export interface UserRef {
-  /** Opaque identity from the adapter. */
-  externalId: string;
-  platform: "discord" | "slack";
-}
+import type { UserRef } from "./ports.ts";
 
 export async function ensureUser(db: Database, ref: UserRef) {
   return db.user.upsert({

@@ -2,9 +2,8 @@
 // provider (so the core stays free of metrics code); proposals, jobs and spend are read from the
 // database when Prometheus scrapes, so every replica reports the same truth.
 import client from "prom-client";
-import type { Assistant } from "../core/assistant.ts";
 import type { Budgets } from "../core/budgets.ts";
-import type { LlmProvider } from "../core/ports.ts";
+import type { Assistant, LlmProvider } from "../core/ports.ts";
 import { ProviderError } from "../core/ports.ts";
 import type { Database } from "../database/open-database.ts";
 

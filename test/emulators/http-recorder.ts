@@ -1,7 +1,8 @@
-// Shared plumbing for the LLM-provider emulators (OpenAI, Gemini/Vertex, Cloud Storage): a node `http`
-// server on 127.0.0.1 that records every request, injects faults (`failNext`, `hangNext`) in the
-// provider's own error shape, a manual clock that drives long-running jobs, deterministic ids and a
-// multipart parser. Provider specifics live in the emulator files; nothing here knows a route.
+// Shared plumbing for the emulators: a node `http` server on 127.0.0.1 that records every request and
+// injects faults (`failNext`, `hangNext`) in the provider's own error shape (the LLM providers and
+// Cloud Storage run on it), a manual clock that drives long-running jobs, deterministic ids, and the
+// HTTP pieces every emulator needs (reading a body, parsing multipart, writing a response; Discord
+// and Slack use these with their own servers). Nothing here knows a route.
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -121,7 +122,7 @@ export async function startEmulatorServer(spec: ServerSpec): Promise<EmulatorSer
             }
           }
         }
-        send(res, response);
+        sendResponse(res, response);
       },
       () => res.destroy(),
     );
@@ -169,7 +170,8 @@ function retryHeaders(options: FailOptions): Record<string, string> {
   return headers;
 }
 
-function readBody(incoming: IncomingMessage): Promise<Buffer> {
+/** The whole request body. */
+export function readBody(incoming: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -200,7 +202,8 @@ function toRecorded(incoming: IncomingMessage, raw: Buffer): RecordedRequest {
   };
 }
 
-function send(res: ServerResponse, response: EmuResponse): void {
+/** Writes a route's response: JSON (application/json unless `headers` name a type), bytes or SSE. */
+export function sendResponse(res: ServerResponse, response: EmuResponse): void {
   const headers: Record<string, string> = { ...response.headers };
   res.statusCode = response.status ?? 200;
   if (response.sse) {

@@ -19,8 +19,8 @@ import {
   type InteractionResponse,
   type SlashCommandOptions,
   startDiscordEmulator,
-} from "../emulators/discord-emulator.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai-emulator.ts";
+} from "../emulators/discord/index.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai/index.ts";
 import { memoryLogger } from "./core.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 

@@ -5,9 +5,9 @@
 import { loadConfig } from "../../src/config.ts";
 import type { LlmProvider } from "../../src/core/ports.ts";
 import { createLlmProvider } from "../../src/core/providers/from-config.ts";
-import { type GeminiEmulator, startGeminiEmulator } from "../emulators/gemini-emulator.ts";
+import { type GeminiEmulator, startGeminiEmulator } from "../emulators/google/gemini.ts";
 import type { RecordedRequest } from "../emulators/http-recorder.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai/index.ts";
 
 export interface LlmHarness {
   name: "openai" | "gemini";

@@ -12,13 +12,12 @@
 import { type App, startApp } from "../../src/app.ts";
 import type { SlackPlatform } from "../../src/bots/slack/index.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
-import type { Clock } from "../../src/core/ports.ts";
-import type { UserRef } from "../../src/core/users.ts";
+import type { Clock, UserRef } from "../../src/core/ports.ts";
 import {
   type OpenAIEmulator,
   type OpenAIEmulatorOptions,
   startOpenAIEmulator,
-} from "../emulators/openai-emulator.ts";
+} from "../emulators/openai/index.ts";
 import {
   type DeliveryResult,
   type RecordedCall,

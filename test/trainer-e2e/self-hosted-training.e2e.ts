@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { createCore } from "../../src/core/create-core.ts";
 import { type OpenDatabase, openDatabase } from "../../src/database/open-database.ts";
-import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai-emulator.ts";
+import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai/index.ts";
 import { startVllmEmulator, type VllmEmulator } from "../emulators/vllm/index.ts";
 import { memoryLogger, TestClock } from "../support/core.ts";
 import { RecordingNotifier } from "../support/recording-notifier.ts";

@@ -1,24 +1,9 @@
-// Approval prompts: the Approve/Decline buttons the notifier attaches, and what a click does. The
-// click is acknowledged at once (deferUpdate: the prompt stays as it is), the core decides, and
-// when the click settled the proposal the prompt is replaced by the outcome without buttons (so
-// it cannot be clicked again); the clicker always gets the core's answer, visible only to them.
-import {
-  ActionRowBuilder,
-  ButtonBuilder,
-  type ButtonInteraction,
-  ButtonStyle,
-  MessageFlags,
-} from "discord.js";
-import {
-  type Assistant,
-  approvalButtonId,
-  type ButtonOutcome,
-  parseApprovalButtonId,
-} from "../../core/assistant.ts";
-import type { ApprovalPrompt, Logger } from "../../core/ports.ts";
-import { userRef } from "./identity.ts";
-import { SOMETHING_WENT_WRONG } from "./messages.ts";
-import { DISCORD_MESSAGE_LIMIT } from "./split-message.ts";
+// Approval prompts: the Approve/Decline buttons the notifier attaches (a click on them: buttons.ts).
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from "discord.js";
+import { approvalButtonId } from "../../core/button-ids.ts";
+import type { ApprovalPrompt } from "../../core/ports.ts";
+import { truncate } from "../shared/split-message.ts";
+import { DISCORD_BUTTON_LABEL_LIMIT } from "./format.ts";
 
 export function approvalButtons(prompt: ApprovalPrompt): ActionRowBuilder<ButtonBuilder> {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
@@ -33,60 +18,6 @@ export function approvalButtons(prompt: ApprovalPrompt): ActionRowBuilder<Button
   );
 }
 
-/** True when the button is one of ours (and is then handled). */
-export function isApprovalButton(interaction: ButtonInteraction): boolean {
-  return parseApprovalButtonId(interaction.customId) !== undefined;
-}
-
-export async function handleApprovalClick(
-  interaction: ButtonInteraction,
-  assistant: Assistant,
-  log: Logger,
-): Promise<void> {
-  const parsed = parseApprovalButtonId(interaction.customId);
-  if (!parsed) return;
-  await settleClick(interaction, log, "approval click", () =>
-    assistant.approvalClick({
-      user: userRef(interaction.user.id),
-      proposalId: parsed.proposalId,
-      action: parsed.action,
-      eventKey: interaction.id,
-    }),
-  );
-}
-
-/**
- * How every button of ours is answered: acknowledged at once (deferUpdate: the message stays as
- * it is), then the core decides; when its outcome carries `promptText` the message with the
- * buttons is replaced by it, buttons removed, and the clicker gets the outcome's text ephemerally.
- */
-export async function settleClick(
-  interaction: ButtonInteraction,
-  log: Logger,
-  what: string,
-  decide: () => Promise<ButtonOutcome>,
-): Promise<void> {
-  await interaction.deferUpdate();
-  try {
-    const outcome = await decide();
-    if (outcome.promptText !== undefined) {
-      await interaction.editReply({ content: oneMessage(outcome.promptText), components: [] });
-    }
-    await interaction.followUp({ content: oneMessage(outcome.text), flags: MessageFlags.Ephemeral });
-  } catch (error) {
-    log.error(`${what} failed`, { interactionId: interaction.id, error });
-    await interaction
-      .followUp({ content: SOMETHING_WENT_WRONG, flags: MessageFlags.Ephemeral })
-      .catch(() => {});
-  }
-}
-
-/** Button labels are capped at 80 characters. */
 function label(text: string): string {
-  return text.length <= 80 ? text : `${text.slice(0, 79)}…`;
-}
-
-/** A single message: prompts and click answers are short; never let Discord refuse one. */
-export function oneMessage(text: string): string {
-  return text.length <= DISCORD_MESSAGE_LIMIT ? text : `${text.slice(0, DISCORD_MESSAGE_LIMIT - 1)}…`;
+  return truncate(text, DISCORD_BUTTON_LABEL_LIMIT);
 }

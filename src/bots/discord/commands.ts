@@ -15,6 +15,7 @@
 // Server admins who want to hide the subcommands can still restrict the command per server under
 // Server Settings > Integrations.
 //
+// The subcommands come from the shared table (src/bots/shared/commands.ts); the core answers them.
 // Every interaction is acknowledged at once with an ephemeral deferred reply (Discord allows 3 s;
 // the core may take longer) and then edited with the core's answer: every answer is ephemeral.
 import {
@@ -25,91 +26,51 @@ import {
   MessageFlags,
   Routes,
   SlashCommandBuilder,
+  type SlashCommandSubcommandBuilder,
 } from "discord.js";
-import type { Assistant, CommandReply } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
-import { oneMessage } from "./approvals.ts";
+import { failureNotices } from "../../core/messages.ts";
+import type { Assistant, CommandReply, Logger } from "../../core/ports.ts";
+import { COMMAND_GROUPS, COMMAND_NAME, COMMANDS, type CommandSpec } from "../shared/commands.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { forgetButton } from "./forget.ts";
+import { discordText, oneMessage } from "./format.ts";
 import { userRef } from "./identity.ts";
-import { SOMETHING_WENT_WRONG } from "./messages.ts";
-import { splitMessage } from "./split-message.ts";
 import { statusEmbed } from "./status-embed.ts";
 
-export const COMMAND_NAME = "assistant";
+export { COMMAND_NAME };
 
+/** One subcommand of the table, as Discord's builder wants it. */
+function subcommand(spec: CommandSpec, name: string) {
+  return (s: SlashCommandSubcommandBuilder) => {
+    s.setName(name).setDescription(spec.help);
+    const arg = spec.argument;
+    if (arg)
+      s.addStringOption((o) =>
+        o.setName(arg.name).setDescription(arg.help).setRequired(arg.required).setMaxLength(arg.maxLength),
+      );
+    return s;
+  };
+}
+
+/** The `/assistant` command, built from the shared command table (groups become subcommand groups). */
 export function commandDefinitions() {
-  return [
-    new SlashCommandBuilder()
-      .setName(COMMAND_NAME)
-      .setDescription("Your personal assistant: what it knows about you, and your own fine-tuned model")
-      .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
-      .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
-      .addSubcommand((s) =>
-        s
-          .setName("status")
-          .setDescription("What I remember about you and how close you are to your own model"),
-      )
-      .addSubcommand((s) => s.setName("train").setDescription("Ask for a fine-tune of your own model now"))
-      .addSubcommand((s) =>
-        s
-          .setName("training")
-          .setDescription("Whether I offer you a training of your own model (train always works)")
-          .addStringOption((o) =>
-            o
-              .setName("offers")
-              .setDescription("off: no offers unless you ask; on: offer when you're ready")
-              .setRequired(true)
-              .addChoices({ name: "off", value: "off" }, { name: "on", value: "on" }),
-          ),
-      )
-      .addSubcommand((s) => s.setName("models").setDescription("Your fine-tuned model versions"))
-      .addSubcommand((s) =>
-        s
-          .setName("rollback")
-          .setDescription("Answer with an earlier model")
-          .addStringOption((o) =>
-            o
-              .setName("target")
-              .setDescription("previous (default), base, or a version number")
-              .setRequired(false)
-              .setMaxLength(40),
-          ),
-      )
-      .addSubcommand((s) =>
-        s.setName("memory").setDescription("What I hold about you: counts, recent and best-rated exchanges"),
-      )
-      .addSubcommand((s) =>
-        s.setName("export").setDescription("Get everything I hold about you as a file by DM"),
-      )
-      .addSubcommand((s) =>
-        s.setName("forget").setDescription("Delete everything I hold about you (asks you to confirm)"),
-      )
-      .addSubcommand((s) =>
-        s.setName("opt-out").setDescription("Stop me storing and learning from your messages"),
-      )
-      .addSubcommand((s) =>
-        s.setName("opt-in").setDescription("Let me remember and learn from you again (starts fresh)"),
-      )
-      .addSubcommandGroup((g) =>
-        g
-          .setName("limits")
-          .setDescription("Spending limits (bot operators only)")
-          .addSubcommand((s) => s.setName("show").setDescription("Show the spending limits"))
-          .addSubcommand((s) =>
-            s
-              .setName("set")
-              .setDescription("Change a limit, e.g. training-user-month 20")
-              .addStringOption((o) =>
-                o
-                  .setName("setting")
-                  .setDescription("A limit and its new value, e.g. training-user-month 20")
-                  .setRequired(true)
-                  .setMaxLength(200),
-              ),
-          ),
-      )
-      .toJSON(),
-  ];
+  const command = new SlashCommandBuilder()
+    .setName(COMMAND_NAME)
+    .setDescription("Your personal assistant: what it knows about you, and your own fine-tuned model")
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall);
+  for (const spec of COMMANDS)
+    if (!spec.name.includes(" ")) command.addSubcommand(subcommand(spec, spec.name));
+  for (const [group, help] of Object.entries(COMMAND_GROUPS))
+    command.addSubcommandGroup((g) => {
+      g.setName(group).setDescription(help);
+      for (const spec of COMMANDS) {
+        const [first, sub] = spec.name.split(" ");
+        if (first === group && sub) g.addSubcommand(subcommand(spec, sub));
+      }
+      return g;
+    });
+  return [command.toJSON()];
 }
 
 /** PUT replaces the whole set: globally, or in one server when DISCORD_DEV_GUILD_ID is set (instant). */
@@ -125,6 +86,7 @@ export async function registerCommands(
   log.info("registered the /assistant command", { scope: config.devGuildId ? "guild" : "global" });
 }
 
+/** Translates the interaction into the core's command and renders its answer. */
 export async function handleCommand(
   interaction: ChatInputCommandInteraction,
   assistant: Assistant,
@@ -132,67 +94,35 @@ export async function handleCommand(
 ): Promise<void> {
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   try {
-    const user = userRef(interaction.user.id);
     const group = interaction.options.getSubcommandGroup(false);
     const sub = interaction.options.getSubcommand(true);
-    if (group === null && sub === "status") {
-      const { status } = await assistant.status(user);
-      await interaction.editReply({ embeds: [statusEmbed(status)] });
-      return;
-    }
-    if (group === null && sub === "forget") {
-      const { text, confirmButtonId } = await assistant.forgetRequest(user);
-      await interaction.editReply({ content: oneMessage(text), components: [forgetButton(confirmButtonId)] });
-      return;
-    }
-    const reply = await commandReply(interaction, assistant, group, sub);
-    await replyInParts(interaction, reply.text);
+    const name = group ? `${group} ${sub}` : sub;
+    const argument = COMMANDS.find((c) => c.name === name)?.argument;
+    const args = argument ? (interaction.options.getString(argument.name) ?? "") : "";
+    const reply = await assistant.command(userRef(interaction.user.id), { name, args });
+    await render(interaction, reply);
   } catch (error) {
     log.error("command failed", { interactionId: interaction.id, error });
     await interaction
-      .editReply({ content: SOMETHING_WENT_WRONG, embeds: [], components: [] })
+      .editReply({ content: failureNotices.command, embeds: [], components: [] })
       .catch(() => {});
   }
 }
 
-function commandReply(
-  interaction: ChatInputCommandInteraction,
-  assistant: Assistant,
-  group: string | null,
-  sub: string,
-): Promise<CommandReply> {
-  const user = userRef(interaction.user.id);
-  const key = group ? `${group} ${sub}` : sub;
-  switch (key) {
-    case "train":
-      return assistant.train(user);
-    case "training":
-      return assistant.trainingOffers(user, interaction.options.getString("offers", true));
-    case "models":
-      return assistant.models(user);
-    case "rollback":
-      return assistant.rollback(user, interaction.options.getString("target")?.trim() || "previous");
-    case "memory":
-      return assistant.memory(user);
-    case "export":
-      return assistant.exportData(user);
-    case "opt-out":
-      return assistant.optOut(user);
-    case "opt-in":
-      return assistant.optIn(user);
-    case "limits show":
-      return assistant.limitsShow(user);
-    case "limits set":
-      return assistant.limitsSet(user, interaction.options.getString("setting", true).trim());
-    default:
-      // A command registered by an older version of the bot.
-      return Promise.resolve({ ok: false, text: "I don't know that command. Try /assistant status." });
+async function render(interaction: ChatInputCommandInteraction, reply: CommandReply): Promise<void> {
+  if (reply.status) {
+    await interaction.editReply({ embeds: [statusEmbed(reply.status)] });
+    return;
   }
-}
-
-/** The deferred reply gets the first part; longer answers continue as ephemeral follow-ups. */
-async function replyInParts(interaction: ChatInputCommandInteraction, text: string): Promise<void> {
-  const [first = "…", ...rest] = splitMessage(text);
+  if (reply.confirmButtonId !== undefined) {
+    await interaction.editReply({
+      content: oneMessage(reply.text),
+      components: [forgetButton(reply.confirmButtonId)],
+    });
+    return;
+  }
+  // The deferred reply gets the first part; longer answers continue as ephemeral follow-ups.
+  const [first = "…", ...rest] = splitMessage(reply.text, discordText);
   await interaction.editReply({ content: first });
   for (const part of rest) await interaction.followUp({ content: part, flags: MessageFlags.Ephemeral });
 }

@@ -1,6 +1,6 @@
 // Opaque identities at the edge: a Discord user is `discord:<userId>` everywhere outside this
 // adapter. Only this module builds or reads that string.
-import type { UserRef } from "../../core/users.ts";
+import type { UserRef } from "../../core/ports.ts";
 
 const PREFIX = "discord:";
 

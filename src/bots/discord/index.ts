@@ -6,14 +6,14 @@
 import type { Client } from "discord.js";
 import type { Config } from "../../config.ts";
 import type { AdapterDeps, RunningPlatform } from "../platform.ts";
+import { InFlight } from "../shared/in-flight.ts";
+import { RecentIds } from "../shared/recent-ids.ts";
 import { createDiscordClient, keepConnected } from "./client.ts";
 import { registerCommands } from "./commands.ts";
-import { InFlight } from "./in-flight.ts";
 import { attachInteractionHandler } from "./interactions.ts";
 import { attachMessageHandler } from "./messages.ts";
 import { createNotifier } from "./notifier.ts";
 import { attachReactionHandlers } from "./reactions.ts";
-import { RecentIds } from "./recent-ids.ts";
 
 /** How long stop() on its own waits for replies under way before closing the connection. */
 const DEFAULT_DRAIN_MS = 15_000;
@@ -22,7 +22,7 @@ export async function startDiscord(
   deps: AdapterDeps<NonNullable<Config["discord"]>>,
 ): Promise<RunningPlatform> {
   const { config, assistant, log } = deps;
-  const inFlight = new InFlight(log);
+  const inFlight = new InFlight();
   // Shared by every client this adapter builds, so a replay after a re-login is still recognised.
   const seen = new RecentIds();
   let commandsRegistered = false;

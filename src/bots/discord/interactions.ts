@@ -3,13 +3,11 @@
 // second acknowledgement would fail, so an id already seen is skipped. The core de-duplicates
 // button clicks durably as well (the id is passed as `eventKey`).
 import { type Client, Events } from "discord.js";
-import type { Assistant } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
-import { handleApprovalClick, isApprovalButton } from "./approvals.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
+import { type InFlight, logFailure } from "../shared/in-flight.ts";
+import type { RecentIds } from "../shared/recent-ids.ts";
+import { handleButtonClick, isOurButton } from "./buttons.ts";
 import { COMMAND_NAME, handleCommand } from "./commands.ts";
-import { handleForgetClick, isForgetButton } from "./forget.ts";
-import type { InFlight } from "./in-flight.ts";
-import type { RecentIds } from "./recent-ids.ts";
 
 export interface InteractionDeps {
   assistant: Assistant;
@@ -24,13 +22,13 @@ export function attachInteractionHandler(client: Client, deps: InteractionDeps):
     const fields = { interactionId: interaction.id };
     if (interaction.isChatInputCommand() && interaction.commandName === COMMAND_NAME) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
-      inFlight.run("command", fields, () => handleCommand(interaction, assistant, log));
-    } else if (interaction.isButton() && isApprovalButton(interaction)) {
+      void inFlight.run(() => handleCommand(interaction, assistant, log), logFailure(log, "command", fields));
+    } else if (interaction.isButton() && isOurButton(interaction.customId)) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
-      inFlight.run("button", fields, () => handleApprovalClick(interaction, assistant, log));
-    } else if (interaction.isButton() && isForgetButton(interaction)) {
-      if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
-      inFlight.run("button", fields, () => handleForgetClick(interaction, assistant, log));
+      void inFlight.run(
+        () => handleButtonClick(interaction, assistant, log),
+        logFailure(log, "button", fields),
+      );
     }
   });
 }

@@ -10,16 +10,15 @@ import {
   type SendableChannels,
   type TextBasedChannel,
 } from "discord.js";
-import type { Assistant } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
+import { failureNotices } from "../../core/messages.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
+import { type InFlight, logFailure } from "../shared/in-flight.ts";
+import { postParts } from "../shared/post-parts.ts";
+import type { RecentIds } from "../shared/recent-ids.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { NO_PINGS } from "./client.ts";
+import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
-import type { InFlight } from "./in-flight.ts";
-import type { RecentIds } from "./recent-ids.ts";
-import { splitMessage } from "./split-message.ts";
-
-/** Posted when the core fails unexpectedly, so the asker is not left with a vanished "typing…". */
-export const SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute.";
 
 /** Discord shows "typing…" for 10 s per request: refresh a little before it runs out. */
 export const TYPING_REFRESH_MS = 8_000;
@@ -41,8 +40,9 @@ export function attachMessageHandler(client: Client, deps: MessageDeps): void {
     if (!addressesBot(message)) return;
     // discord.js does not re-emit a cached message a RESUME replays, but a fresh client may see one.
     if (!deps.seen.firstTime(`message:${message.id}`)) return;
-    deps.inFlight.run("message", { messageId: message.id, channelId: message.channelId }, () =>
-      answer(message, deps),
+    void deps.inFlight.run(
+      () => answer(message, deps),
+      logFailure(deps.log, "message", { messageId: message.id, channelId: message.channelId }),
     );
   });
 }
@@ -71,6 +71,7 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   const channel = message.channel;
   if (!channel.isSendable()) return;
   const inThread = channel.isThread();
+  const reply = replyTo(message, channel, log);
   const stopTyping = keepTyping(channel, log);
   // "typing…" alone says nothing after a while: a long reply also gets a short note, removed when
   // the answer (or the apology) is posted, so the conversation keeps only the answer.
@@ -102,51 +103,46 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   } catch (error) {
     stopTyping();
     await removeNote();
-    await postReply(message, channel, SOMETHING_WENT_WRONG, log);
+    // The core failed unexpectedly: the asker is not left with a vanished "typing…".
+    await reply(failureNotices.reply);
     throw error;
   } finally {
     stopTyping();
   }
   await removeNote();
   if (result.kind === "duplicate") return;
-  const ids = await postReply(message, channel, result.text, log);
+  const ids = await reply(result.text);
   if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0) {
     await assistant.recordReplyMessages(result.exchangeId, ids);
   }
 }
 
 /**
- * Posts `text` as a reply to `message` (later parts follow as plain messages, in order) and
- * returns the ids of the parts that were posted. Stops at the first part Discord refuses.
+ * What posts answers to `message`: each text as a reply to it (later parts follow as plain
+ * messages, in order), returning the ids of the parts posted; it stops at the first part Discord
+ * refuses.
  */
-export async function postReply(
-  message: Message,
-  channel: SendableChannels,
-  text: string,
-  log: Logger,
-): Promise<string[]> {
-  const parts = splitMessage(text);
-  const ids: string[] = [];
-  for (const [index, content] of parts.entries()) {
-    try {
-      const sent =
-        index === 0
-          ? await message.reply({ content, allowedMentions: NO_PINGS })
-          : await channel.send({ content, allowedMentions: NO_PINGS });
-      ids.push(sent.id);
-    } catch (error) {
-      log.error("could not post a reply part", {
-        messageId: message.id,
-        channelId: channel.id,
-        part: index + 1,
-        parts: parts.length,
-        error,
-      });
-      break;
-    }
-  }
-  if (parts.length === 0) log.warn("empty reply; nothing posted", { messageId: message.id });
-  return ids;
+function replyTo(message: Message, channel: SendableChannels, log: Logger) {
+  const post = async (content: string, index: number) => {
+    const sent =
+      index === 0
+        ? await message.reply({ content, allowedMentions: NO_PINGS })
+        : await channel.send({ content, allowedMentions: NO_PINGS });
+    return sent.id;
+  };
+  const failed = (error: unknown, { index, of }: { index: number; of: number }) =>
+    log.error("could not post a reply part", {
+      messageId: message.id,
+      channelId: channel.id,
+      part: index + 1,
+      parts: of,
+      error,
+    });
+  return (text: string): Promise<string[]> => {
+    const parts = splitMessage(text, discordText);
+    if (parts.length === 0) log.warn("empty reply; nothing posted", { messageId: message.id });
+    return postParts(parts, post, failed);
+  };
 }
 
 /** Shows "typing…" now and every few seconds until the returned function is called. */

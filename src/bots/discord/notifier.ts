@@ -4,10 +4,11 @@
 // to try again.
 import type { Client } from "discord.js";
 import type { ApprovalPrompt, ConversationPlace, MessageRef, Notifier } from "../../core/ports.ts";
-import { approvalButtons, oneMessage } from "./approvals.ts";
+import { splitMessage } from "../shared/split-message.ts";
+import { approvalButtons } from "./approvals.ts";
 import { NO_PINGS } from "./client.ts";
+import { discordText, oneMessage } from "./format.ts";
 import { discordUserId } from "./identity.ts";
-import { splitMessage } from "./split-message.ts";
 
 export function createNotifier(client: () => Client): Notifier {
   async function dmChannel(externalUserId: string) {
@@ -21,7 +22,7 @@ export function createNotifier(client: () => Client): Notifier {
       if (!channel?.isSendable())
         throw new Error(`Discord channel ${place.channelId} is not one I can post in`);
       const ids: string[] = [];
-      for (const [index, content] of splitMessage(text).entries()) {
+      for (const [index, content] of splitMessage(text, discordText).entries()) {
         const sent = await channel.send({
           content,
           allowedMentions: NO_PINGS,
@@ -37,7 +38,7 @@ export function createNotifier(client: () => Client): Notifier {
     async sendApprovalPrompt(externalUserId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
       const dm = await dmChannel(externalUserId);
       // A long prompt goes out in parts; the buttons ride on the last one.
-      const parts = splitMessage(prompt.text);
+      const parts = splitMessage(prompt.text, discordText);
       const last = parts.pop() ?? "…";
       for (const content of parts) await dm.send({ content, allowedMentions: NO_PINGS });
       const message = await dm.send({
@@ -62,17 +63,14 @@ export function createNotifier(client: () => Client): Notifier {
 
     async sendDirectMessage(externalUserId: string, text: string): Promise<void> {
       const dm = await dmChannel(externalUserId);
-      for (const content of splitMessage(text)) await dm.send({ content, allowedMentions: NO_PINGS });
+      for (const content of splitMessage(text, discordText))
+        await dm.send({ content, allowedMentions: NO_PINGS });
     },
 
-    async sendFile(
-      externalUserId: string,
-      text: string,
-      file: { name: string; content: string },
-    ): Promise<void> {
+    async sendFile(externalUserId, text, file) {
       const dm = await dmChannel(externalUserId);
       // A long text goes out in parts; the file rides on the last one.
-      const parts = splitMessage(text);
+      const parts = splitMessage(text, discordText);
       const last = parts.pop();
       for (const content of parts) await dm.send({ content, allowedMentions: NO_PINGS });
       await dm.send({

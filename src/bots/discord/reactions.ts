@@ -21,10 +21,9 @@ import {
   type PartialUser,
   type User,
 } from "discord.js";
-import type { Assistant } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
+import { type InFlight, logFailure } from "../shared/in-flight.ts";
 import { externalUserId } from "./identity.ts";
-import type { InFlight } from "./in-flight.ts";
 
 export interface ReactionDeps {
   assistant: Assistant;
@@ -41,8 +40,9 @@ export function attachReactionHandlers(client: Client, deps: ReactionDeps): void
       if (!reaction.message.guildId) return;
       // A partial user's `bot` is null: the core still ignores anyone but the asker.
       if (user.bot || user.id === client.user?.id) return;
-      deps.inFlight.run(`reaction ${action}`, { messageId: reaction.message.id }, () =>
-        onServerReaction(reaction, user.id, action, deps),
+      void deps.inFlight.run(
+        () => onServerReaction(reaction, user.id, action, deps),
+        logFailure(deps.log, `reaction ${action}`, { messageId: reaction.message.id }),
       );
     };
   client.on(Events.MessageReactionAdd, onEvent("add"));
@@ -64,15 +64,18 @@ export function attachReactionHandlers(client: Client, deps: ReactionDeps): void
       return;
     const emoji = d.emoji.name;
     if (!emoji) return;
-    deps.inFlight.run(`dm reaction ${action}`, { messageId: d.message_id }, async () => {
-      await deps.assistant.reaction({
-        platform: "discord",
-        messageId: d.message_id,
-        reactorExternalId: externalUserId(d.user_id),
-        emoji,
-        action,
-      });
-    });
+    void deps.inFlight.run(
+      async () => {
+        await deps.assistant.reaction({
+          platform: "discord",
+          messageId: d.message_id,
+          reactorExternalId: externalUserId(d.user_id),
+          emoji,
+          action,
+        });
+      },
+      logFailure(deps.log, `dm reaction ${action}`, { messageId: d.message_id }),
+    );
   });
 }
 

@@ -3,31 +3,28 @@
 // handed to the core, and answered to the clicker only; when the core settles the proposal, the
 // prompt is rewritten with the outcome and loses its buttons.
 import type { App, BlockAction, ButtonAction, types } from "@slack/bolt";
-import { approvalButtonId, parseApprovalButtonId } from "../../core/assistant.ts";
+import { approvalButtonId } from "../../core/button-ids.ts";
+import { failureNotices } from "../../core/messages.ts";
 import type { ApprovalPrompt } from "../../core/ports.ts";
+import { splitMessage, truncate } from "../shared/split-message.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackSection, slackText, toSlackMrkdwn } from "./mrkdwn.ts";
 
-/** Slack's limits: section text 3,000 characters, button text 75. */
-const SECTION_CHARS = 3_000;
+/** Slack caps button text at 75 characters. */
 const BUTTON_CHARS = 75;
 /** Matches every approval button, whatever the proposal (the core parses the id). */
 export const APPROVAL_ACTION = /^ft:(approve|decline):/;
 
-export const STALE_BUTTON_TEXT = "That button is not valid any more.";
-export const CLICK_FAILURE_TEXT = "Sorry, that click failed on my side. Please try again in a minute.";
-
 function sections(markdown: string): types.SectionBlock[] {
-  return splitMessage(toSlackMrkdwn(markdown), SECTION_CHARS).map((text) => ({
+  return splitMessage(markdown, slackSection).map((text) => ({
     type: "section",
     text: { type: "mrkdwn", text },
   }));
 }
 
 function buttonText(label: string): string {
-  return label.length <= BUTTON_CHARS ? label : `${label.slice(0, BUTTON_CHARS - 1)}…`;
+  return truncate(label, BUTTON_CHARS);
 }
 
 /** The prompt as a message: `text` is the notification fallback, the blocks are what people see. */
@@ -71,15 +68,9 @@ export function registerApprovalActions(app: App, deps: ListenerDeps): void {
     const log = deps.log.child({ action: action.action_id.split(":")[1] });
     await deps.inFlight.run(
       async () => {
-        const parsed = parseApprovalButtonId(action.action_id);
-        if (!parsed) {
-          await respond({ response_type: "ephemeral", replace_original: false, text: STALE_BUTTON_TEXT });
-          return;
-        }
-        const outcome = await deps.assistant.approvalClick({
+        const outcome = await deps.assistant.buttonClick({
           user: slackUserRef(deps.workspace.teamId, body.user.id),
-          proposalId: parsed.proposalId,
-          action: parsed.action,
+          buttonId: action.action_id,
           eventKey: body.trigger_id || action.action_ts,
         });
         if (outcome.promptText !== undefined && body.channel && body.message) {
@@ -89,12 +80,12 @@ export function registerApprovalActions(app: App, deps: ListenerDeps): void {
             ...closedPromptMessage(outcome.promptText),
           });
         }
-        for (const part of splitMessage(toSlackMrkdwn(outcome.text)))
+        for (const part of splitMessage(outcome.text, slackText))
           await respond({ response_type: "ephemeral", replace_original: false, text: part });
       },
       async (error) => {
         log.error("handling an approval click failed", errorFields(error));
-        await respond({ response_type: "ephemeral", replace_original: false, text: CLICK_FAILURE_TEXT });
+        await respond({ response_type: "ephemeral", replace_original: false, text: failureNotices.click });
       },
     );
   });

@@ -4,14 +4,14 @@
 // it through the click's response_url (an ephemeral message cannot be edited with chat.update), and
 // the clicker is told anything else the core said.
 import type { App, BlockAction, ButtonAction, types } from "@slack/bolt";
-import { isForgetButtonId } from "../../core/assistant.ts";
-import { CLICK_FAILURE_TEXT, closedPromptMessage, STALE_BUTTON_TEXT } from "./approvals.ts";
+import { failureNotices } from "../../core/messages.ts";
+import { splitMessage } from "../shared/split-message.ts";
+import { closedPromptMessage } from "./approvals.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackText } from "./mrkdwn.ts";
 
-/** Matches every forget button (isForgetButtonId checks the rest). */
+/** Matches every forget button (the core checks the rest). */
 export const FORGET_ACTION = /^forget:confirm:/;
 export const FORGET_BUTTON_LABEL = "Delete everything";
 
@@ -47,11 +47,7 @@ export function registerForgetAction(app: App, deps: ListenerDeps): void {
     await ack();
     await deps.inFlight.run(
       async () => {
-        if (!isForgetButtonId(action.action_id)) {
-          await respond({ response_type: "ephemeral", replace_original: false, text: STALE_BUTTON_TEXT });
-          return;
-        }
-        const outcome = await deps.assistant.forgetConfirm({
+        const outcome = await deps.assistant.buttonClick({
           user: slackUserRef(deps.workspace.teamId, body.user.id),
           buttonId: action.action_id,
           eventKey: body.trigger_id || action.action_ts,
@@ -64,12 +60,12 @@ export function registerForgetAction(app: App, deps: ListenerDeps): void {
           });
         // The replaced warning already says it when the two are the same.
         if (outcome.text === outcome.promptText) return;
-        for (const part of splitMessage(toSlackMrkdwn(outcome.text)))
+        for (const part of splitMessage(outcome.text, slackText))
           await respond({ response_type: "ephemeral", replace_original: false, text: part });
       },
       async (error) => {
         deps.log.error("handling a forget click failed", errorFields(error));
-        await respond({ response_type: "ephemeral", replace_original: false, text: CLICK_FAILURE_TEXT });
+        await respond({ response_type: "ephemeral", replace_original: false, text: failureNotices.click });
       },
     );
   });

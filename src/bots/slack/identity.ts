@@ -1,6 +1,6 @@
 // Opaque identities for Slack users: `slack:<teamId>:<userId>`. This file is the only place that
 // builds or reads them; everything else passes them around as strings.
-import type { UserRef } from "../../core/users.ts";
+import type { UserRef } from "../../core/ports.ts";
 
 /** The identity of a Slack user as the core stores it. */
 export function slackExternalId(teamId: string, userId: string): string {

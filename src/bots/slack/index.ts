@@ -4,16 +4,16 @@
 // Socket Mode, as configured. It translates; it decides nothing.
 import type { Config } from "../../config.ts";
 import type { AdapterDeps, RunningPlatform } from "../platform.ts";
+import { InFlight } from "../shared/in-flight.ts";
+import { RecentIds } from "../shared/recent-ids.ts";
 import { createSlackTransport, identifyWorkspace, webClientOptions } from "./app.ts";
 import { registerApprovalActions } from "./approvals.ts";
 import { registerCommands } from "./commands.ts";
 import { registerForgetAction } from "./forget.ts";
-import { createInFlight } from "./in-flight.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { registerMessageListeners } from "./messages.ts";
 import { createSlackNotifier } from "./notifier.ts";
 import { registerReactionListeners } from "./reactions.ts";
-import { createRecentEvents } from "./recent-events.ts";
 
 export interface SlackPlatform extends RunningPlatform {
   /** Over HTTP: the port Bolt listens on (the chosen one when SLACK_PORT is 0). */
@@ -31,8 +31,8 @@ export async function startSlack(deps: AdapterDeps<NonNullable<Config["slack"]>>
   const workspace = await identifyWorkspace(config, clientOptions);
   const transport = createSlackTransport(config, log, workspace, clientOptions);
   const { app } = transport;
-  const inFlight = createInFlight();
-  const recent = createRecentEvents();
+  const inFlight = new InFlight();
+  const recent = new RecentIds();
 
   // Slack resends an event it believes undelivered (HTTP retries, Socket Mode redelivery). The core
   // is idempotent anyway (exchanges per message ts, ratings per event id); this only skips the work.

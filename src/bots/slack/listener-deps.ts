@@ -1,7 +1,6 @@
 // What every Slack listener needs: the core, a logger, who the bot is, and the in-flight tracker.
-import type { Assistant } from "../../core/assistant.ts";
-import type { Logger } from "../../core/ports.ts";
-import type { InFlight } from "./in-flight.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
+import type { InFlight } from "../shared/in-flight.ts";
 
 /** The workspace the bot token belongs to, from auth.test at start. */
 export interface SlackWorkspace {

@@ -4,6 +4,7 @@
 // bot itself, edits, deletions and the other non-message subtypes are ignored, and plain channel
 // messages are not ours to answer (only mentions are).
 import type { App, webApi } from "@slack/bolt";
+import { failureNotices } from "../../core/messages.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { fromSlackText } from "./mrkdwn.ts";
@@ -16,9 +17,6 @@ import { postReply } from "./post-reply.ts";
  * bot_message, channel_join, ...) is not a question.
  */
 const NEW_MESSAGE_SUBTYPES = new Set<string | undefined>([undefined, "file_share", "thread_broadcast"]);
-
-export const FAILURE_TEXT =
-  "Sorry, something went wrong on my side while answering. Please try again in a minute.";
 
 /** Posted in the thread when an answer takes long (REPLY_STILL_WORKING_SECONDS); deleted when it comes. */
 export const STILL_WORKING = "Still working on it…";
@@ -115,7 +113,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       async (error) => {
         log.error("answering a message failed", errorFields(error));
         if (posted) return;
-        await postReply(client, log, target, FAILURE_TEXT);
+        await postReply(client, log, target, failureNotices.reply);
       },
     );
   }

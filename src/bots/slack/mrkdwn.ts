@@ -4,6 +4,8 @@
 // model output), and the common Markdown constructs are rewritten to their mrkdwn forms.
 // Incoming: Slack escapes `&<>` and writes the bot's mention as `<@UBOT>`; the core wants plain text.
 
+import type { MessageFormat } from "../shared/split-message.ts";
+
 const FENCE = /^\s*```/;
 
 /** Slack's three escapes (https://api.slack.com/reference/surfaces/formatting#escaping). */
@@ -78,3 +80,21 @@ export function fromSlackText(text: string, botUserId: string | undefined): stri
     .replace(/[ \t]{2,}/g, " ")
     .trim();
 }
+
+/**
+ * Slack accepts 40,000 characters of text but stops rendering mrkdwn well long before that (and
+ * clients collapse long posts), so each part of a long answer stays under this.
+ */
+export const SLACK_PART_CHARS = 3_500;
+/** A section block's text is capped at 3,000 characters. */
+export const SLACK_SECTION_CHARS = 3_000;
+
+/** Answers as posts: rendered as mrkdwn, cut where Slack's `<...>` controls (links, mentions) stay whole. */
+export const slackText: MessageFormat = {
+  limit: SLACK_PART_CHARS,
+  render: toSlackMrkdwn,
+  atoms: /<[^<>\n]*>/g,
+};
+
+/** Text inside a section block (approval prompts, the forget warning). */
+export const slackSection: MessageFormat = { ...slackText, limit: SLACK_SECTION_CHARS };

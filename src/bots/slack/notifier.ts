@@ -4,10 +4,10 @@
 // needs the `files:write` scope). Failures throw: the caller (the core) decides whether to try again.
 import type { webApi } from "@slack/bolt";
 import type { ApprovalPrompt, ConversationPlace, MessageRef, Notifier } from "../../core/ports.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { approvalPromptMessage, closedPromptMessage } from "./approvals.ts";
 import { parseSlackExternalId } from "./identity.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackText, toSlackMrkdwn } from "./mrkdwn.ts";
 
 export function createSlackNotifier(client: webApi.WebClient): Notifier {
   async function openDm(externalUserId: string): Promise<string> {
@@ -24,7 +24,7 @@ export function createSlackNotifier(client: webApi.WebClient): Notifier {
       // Where the adapter answers an event: the message's thread (a channel mention's thread is
       // its own ts), or the top level of a DM that had none.
       const posted: string[] = [];
-      for (const part of splitMessage(toSlackMrkdwn(text))) {
+      for (const part of splitMessage(text, slackText)) {
         const res = await client.chat.postMessage({
           channel: place.channelId,
           text: part,
@@ -52,15 +52,11 @@ export function createSlackNotifier(client: webApi.WebClient): Notifier {
 
     async sendDirectMessage(externalUserId: string, text: string): Promise<void> {
       const channel = await openDm(externalUserId);
-      for (const part of splitMessage(toSlackMrkdwn(text)))
+      for (const part of splitMessage(text, slackText))
         await client.chat.postMessage({ channel, text: part });
     },
 
-    async sendFile(
-      externalUserId: string,
-      text: string,
-      file: { name: string; content: string },
-    ): Promise<void> {
+    async sendFile(externalUserId, text, file) {
       const channel = await openDm(externalUserId);
       await client.files.uploadV2({
         channel_id: channel,

@@ -2,9 +2,10 @@
 // order into the same conversation (and thread).
 import type { webApi } from "@slack/bolt";
 import type { Logger } from "../../core/ports.ts";
+import { postParts } from "../shared/post-parts.ts";
+import { splitMessage } from "../shared/split-message.ts";
 import { errorFields } from "./listener-deps.ts";
-import { toSlackMrkdwn } from "./mrkdwn.ts";
-import { splitMessage } from "./split-message.ts";
+import { slackText } from "./mrkdwn.ts";
 
 export interface PostTarget {
   channel: string;
@@ -22,10 +23,10 @@ export async function postReply(
   target: PostTarget,
   text: string,
 ): Promise<string[]> {
-  const parts = splitMessage(toSlackMrkdwn(text));
-  const posted: string[] = [];
-  for (const part of parts) {
-    try {
+  const parts = splitMessage(text, slackText);
+  const posted = await postParts(
+    parts,
+    async (part) => {
       const res = await client.chat.postMessage({
         channel: target.channel,
         text: part,
@@ -33,16 +34,11 @@ export async function postReply(
         unfurl_links: false,
         unfurl_media: false,
       });
-      if (res.ts) posted.push(res.ts);
-    } catch (e) {
-      log.error("posting a reply part failed", {
-        part: posted.length + 1,
-        parts: parts.length,
-        ...errorFields(e),
-      });
-      break;
-    }
-  }
+      return res.ts;
+    },
+    (e, { index, of }) =>
+      log.error("posting a reply part failed", { part: index + 1, parts: of, ...errorFields(e) }),
+  );
   if (parts.length === 0) log.warn("nothing to post: the reply was empty", { channel: target.channel });
   return posted;
 }

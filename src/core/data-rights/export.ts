@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { datasetFileName } from "../fine-tune/launch.ts";
 import { dataRightsNotices } from "../messages.ts";
 import { type Outcome, outcome } from "../outcomes.ts";
-import type { UserRef } from "../users.ts";
+import type { UserRef } from "../ports.ts";
 import type { RightsContext } from "./context.ts";
 
 export const EXPORT_FORMAT = "learning-assistant/export@1";

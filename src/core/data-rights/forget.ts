@@ -6,12 +6,12 @@
 // the fine-tuning provider (cancel an unfinished job, delete uploaded files and tuned models) is
 // queued in that same transaction (deletions.ts), then carried out; a repeated forget finishes what
 // is left.
-import { forgetButtonId } from "../assistant.ts";
+import { forgetButtonId } from "../button-ids.ts";
 import { isFinished } from "../fine-tune/states.ts";
 import { claimEvent } from "../idempotency.ts";
 import { dataRightsNotices } from "../messages.ts";
 import { type ClickOutcome, type Outcome, outcome, settles } from "../outcomes.ts";
-import type { UserRef } from "../users.ts";
+import type { UserRef } from "../ports.ts";
 import { type RightsContext, TX_OPTIONS } from "./context.ts";
 import {
   type DeletionKind,

@@ -1,8 +1,8 @@
 // `/assistant memory`: what the bot holds about the caller, in counts and a few examples: the most
 // recent exchanges, the best rated, and the model versions trained for them.
 import { type Outcome, outcome } from "../outcomes.ts";
+import type { UserRef } from "../ports.ts";
 import { oneLine } from "../storable-text.ts";
-import type { UserRef } from "../users.ts";
 import type { RightsContext } from "./context.ts";
 
 export function createMemory(ctx: RightsContext) {

@@ -16,8 +16,9 @@ import {
   UNFINISHED_JOB_STATES,
 } from "../fine-tune/states.ts";
 import { type Outcome, outcome } from "../outcomes.ts";
+import type { UserRef } from "../ports.ts";
 import { ZERO_COUNTERS } from "../user-counters.ts";
-import { ensureUser, type UserRef } from "../users.ts";
+import { ensureUser } from "../users.ts";
 import { type RightsContext, TX_OPTIONS } from "./context.ts";
 
 export function createOptOut(ctx: RightsContext) {

@@ -11,7 +11,7 @@
 // and operators.
 import { createBudgets } from "../budgets.ts";
 import type { ClickOutcome, Outcome } from "../outcomes.ts";
-import type { UserRef } from "../users.ts";
+import type { UserRef } from "../ports.ts";
 import type { DataRightsDeps } from "./context.ts";
 import { createDeletions, type DeletionSweepResult, type ForgetProgress } from "./deletions.ts";
 import { createExport, type ExportResult } from "./export.ts";

@@ -4,9 +4,8 @@
 
 import { fineTuneNotices, LIMIT_OUTCOME } from "../messages.ts";
 import { type Outcome, outcome } from "../outcomes.ts";
-import type { FineTuneProvider } from "../ports.ts";
+import type { FineTuneProvider, UserRef } from "../ports.ts";
 import { readyExchanges } from "../user-counters.ts";
-import type { UserRef } from "../users.ts";
 import type { StageContext } from "./context.ts";
 import { estimateCost } from "./cost-estimate.ts";
 import { buildDataset, type Dataset } from "./dataset.ts";

@@ -8,9 +8,8 @@
 import type { Database } from "../../database/open-database.ts";
 import { FINE_TUNE_OFF_HOW } from "../messages.ts";
 import { type Outcome, outcome } from "../outcomes.ts";
-import { ensureUser, type UserRef } from "../users.ts";
-
-export type Platform = UserRef["platform"];
+import type { Platform, UserRef } from "../ports.ts";
+import { ensureUser } from "../users.ts";
 
 export interface TrainingConsentSettings {
   /** FINETUNE_PROVIDER is not `none`. */

@@ -4,8 +4,8 @@
 // made here (User.activeModelVersionId).
 import type { Prisma } from "../../generated/prisma/client.ts";
 import { type Outcome, outcome } from "../outcomes.ts";
+import type { UserRef } from "../ports.ts";
 import { countTrained } from "../user-counters.ts";
-import type { UserRef } from "../users.ts";
 import type { AdapterRecord } from "./adapters.ts";
 import type { StageContext } from "./context.ts";
 

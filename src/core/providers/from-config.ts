@@ -4,7 +4,7 @@
 // the Vertex credentials cannot reach one of them and miss another.
 import type { Config } from "../../config.ts";
 import type { Database } from "../../database/open-database.ts";
-import type { FineTuneProvider, LlmProvider } from "../ports.ts";
+import type { FineTuneProvider, GoogleCredentials, LlmProvider } from "../ports.ts";
 import { createGeminiProvider, type GeminiProviderOptions } from "./gemini-llm.ts";
 import { togetherFineTuneFromConfig } from "./open-weights-from-config.ts";
 import { createOpenAIFineTuneProvider } from "./openai-fine-tune.ts";
@@ -12,11 +12,9 @@ import { createOpenAIProvider } from "./openai-llm.ts";
 import { createSelfHostedFineTuneProvider } from "./self-hosted-fine-tune.ts";
 import { createVertexFineTuneProvider } from "./vertex-fine-tune.ts";
 
-/** Vertex AI credentials; unset means Application Default Credentials (tests pass an offline client). */
-export type GoogleAuthOptions = GeminiProviderOptions["googleAuthOptions"];
-
 export interface ProviderOptions {
-  googleAuthOptions?: GoogleAuthOptions;
+  /** Vertex AI credentials (google-auth-library options); unset means Application Default Credentials. */
+  googleAuthOptions?: GoogleCredentials;
   /** The SDKs' own per-request timeout. */
   timeoutMs?: number;
 }
@@ -27,7 +25,13 @@ export function createLlmProvider(
   name: "openai" | "gemini" = llm.provider,
   options: ProviderOptions = {},
 ): LlmProvider {
-  if (name === "gemini") return createGeminiProvider({ ...llm.gemini, ...options });
+  if (name === "gemini")
+    return createGeminiProvider({
+      ...llm.gemini,
+      timeoutMs: options.timeoutMs,
+      // Opaque to the core (ports.ts); this is google-auth-library's options object, as given.
+      googleAuthOptions: options.googleAuthOptions as GeminiProviderOptions["googleAuthOptions"],
+    });
   // Validated by config: an OpenAI key is present whenever OpenAI is used.
   return createOpenAIProvider({
     apiKey: llm.openai.apiKey ?? "",

@@ -66,6 +66,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "../http-recorder.ts";
 import {
   type BlockActionInput,
   blockActionsPayload,
@@ -558,15 +559,6 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
     },
   };
   return emu;
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function parseJson(text: string): unknown {

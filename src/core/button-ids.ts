@@ -1,0 +1,25 @@
+// The ids of the bot's buttons, written and read here only: what a button carries is what a click
+// sends back, so the core can route a click without the adapter knowing which button it was.
+
+/** Button ids carry the action and the proposal: `ft:approve:<uuid>`. */
+export function approvalButtonId(action: "approve" | "decline", proposalId: string): string {
+  return `ft:${action}:${proposalId}`;
+}
+
+/** The action and proposal of an approval button id; undefined for any other id. */
+export function parseApprovalButtonId(
+  id: string,
+): { action: "approve" | "decline"; proposalId: string } | undefined {
+  const m = /^ft:(approve|decline):([0-9a-f-]{36})$/.exec(id);
+  return m ? { action: m[1] as "approve" | "decline", proposalId: m[2]! } : undefined;
+}
+
+/** The forget confirmation button: `forget:confirm:<hash of the person>`, so only they can use it. */
+export function forgetButtonId(subject: string): string {
+  return `forget:confirm:${subject.slice(0, 24)}`;
+}
+
+/** Whether `id` is a forget confirmation button's. */
+export function isForgetButtonId(id: string): boolean {
+  return /^forget:confirm:[0-9a-f]{24}$/.test(id);
+}

@@ -1,0 +1,48 @@
+// `/assistant <subcommand>` and button clicks, routed once for every platform: the adapters pass
+// the subcommand's name and its words (src/bots/shared/commands.ts reads them), or the id of the
+// button clicked, and render what comes back. What an unknown subcommand or a stale button gets,
+// and what a missing argument defaults to, is decided here and nowhere else.
+import { isForgetButtonId, parseApprovalButtonId } from "./button-ids.ts";
+import { outcome } from "./outcomes.ts";
+import type { Assistant, ButtonClick, ButtonReply, CommandInput, CommandReply, UserRef } from "./ports.ts";
+
+/** The services a command reaches: the Assistant's own methods. */
+type Services = Omit<Assistant, "command" | "buttonClick" | "mention" | "recordReplyMessages" | "reaction">;
+
+/** The subcommands, by name; each gets the caller and the words after the name. */
+const SUBCOMMANDS: Record<string, (s: Services, user: UserRef, args: string) => Promise<CommandReply>> = {
+  help: async (_s, user) => outcome("command.help", user.externalId),
+  status: async (s, user) => {
+    const { status, text } = await s.status(user);
+    return { ...outcome("status.shown", text), status };
+  },
+  train: (s, user) => s.train(user),
+  training: (s, user, args) => s.trainingOffers(user, args),
+  models: (s, user) => s.models(user),
+  // Nothing named: the core's default target (the previous version).
+  rollback: (s, user, args) => s.rollback(user, args || undefined),
+  memory: (s, user) => s.memory(user),
+  export: (s, user) => s.exportData(user),
+  forget: (s, user) => s.forgetRequest(user),
+  "opt-out": (s, user) => s.optOut(user),
+  "opt-in": (s, user) => s.optIn(user),
+  "limits show": (s, user) => s.limitsShow(user),
+  "limits set": (s, user, args) => s.limitsSet(user, args),
+};
+
+export function createCommandRouter(services: Services): Pick<Assistant, "command" | "buttonClick"> {
+  return {
+    command(user: UserRef, input: CommandInput): Promise<CommandReply> {
+      const run = Object.hasOwn(SUBCOMMANDS, input.name) ? SUBCOMMANDS[input.name] : undefined;
+      if (!run) return Promise.resolve(outcome("command.unknown", user.externalId));
+      return run(services, user, input.args.trim());
+    },
+    async buttonClick(click: ButtonClick): Promise<ButtonReply> {
+      const approval = parseApprovalButtonId(click.buttonId);
+      if (approval)
+        return services.approvalClick({ user: click.user, ...approval, eventKey: click.eventKey });
+      if (isForgetButtonId(click.buttonId)) return services.forgetConfirm(click);
+      return outcome("button.stale");
+    },
+  };
+}
