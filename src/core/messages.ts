@@ -6,6 +6,7 @@
 // convert it to their own markup. Nothing here reads the database or the clock: everything a text
 // needs is passed in.
 import type { LimitProblem, Limits, Spend, TrainingRefusal, TrainingRefusalReason } from "./budgets.ts";
+import type { UserStatus } from "./status.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Formatting for people
@@ -140,23 +141,8 @@ export function formatLimits(limits: Limits, spend: Spend): string {
 export const FINE_TUNE_OFF_HOW =
   "An admin turns it on by setting FINETUNE_PROVIDER=together and TOGETHER_API_KEY (LoRA on open weights; README, Fine-tuning).";
 
-export interface StatusFacts {
-  exchanges: number;
-  memorySize: number;
-  rated: number;
-  highlyRated: number;
-  readyForFineTune: number;
-  threshold: number;
-  progress: number;
-  activeModel: { model: string; fineTuned: boolean; version?: number };
-  spend: { chatUsd: number; trainingUsd: number };
-  optedOut: boolean;
-  /** Why level 3 is off for this person, when it is (no provider, the platform's terms). */
-  fineTuneOff?: string;
-}
-
 /** Plain-text rendering shared by both platforms (Discord adds an embed around the same facts). */
-export function formatStatus(s: StatusFacts): string {
+export function formatStatus(s: UserStatus): string {
   return [
     `Exchanges remembered: ${s.exchanges} (searchable memory: ${s.memorySize})`,
     `Rated replies: ${s.rated}, highly rated: ${s.highlyRated}`,
