@@ -8,6 +8,7 @@ import { createCore } from "../src/core/create-core.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { rateReplies } from "./support/rate-replies.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";
 
 const THRESHOLD = 10;
@@ -18,7 +19,6 @@ describe("fine-tuning availability", () => {
   let clock: TestClock;
   let notifier: RecordingNotifier;
   let log: ReturnType<typeof memoryLogger>;
-  let seq = 0;
 
   beforeAll(async () => {
     emu = await startOpenAIEmulator();
@@ -59,24 +59,7 @@ describe("fine-tuning availability", () => {
   const user = (n: number) => ({ externalId: `discord:${3000 + n}`, platform: "discord" as const });
 
   async function rateMany(core: ReturnType<typeof build>, u: ReturnType<typeof user>, n: number) {
-    for (let i = 0; i < n; i++) {
-      const messageId = `m${++seq}`;
-      const r = await core.assistant.mention({
-        user: u,
-        messageId,
-        channelId: "c",
-        text: `Question ${seq} about sourdough starters, day ${i}`,
-      });
-      if (r.kind !== "reply" || r.exchangeId === undefined) throw new Error("no reply");
-      await core.assistant.recordReplyMessages(r.exchangeId, [`r${messageId}`]);
-      await core.assistant.reaction({
-        platform: "discord",
-        messageId: `r${messageId}`,
-        reactorExternalId: u.externalId,
-        emoji: "👍",
-        action: "add",
-      });
-    }
+    await rateReplies(core.assistant, u, n, (i, n) => `Question ${n} about sourdough starters, day ${i}`);
   }
 
   it("is off with nothing configured, and status and /assistant train say how an admin turns it on", async () => {

@@ -13,6 +13,7 @@ import { startTogetherEmulator, type TogetherEmulator } from "./emulators/togeth
 import { startVllmEmulator, type VllmEmulator } from "./emulators/vllm/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { rateReplies } from "./support/rate-replies.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";
 
 const THRESHOLD = 12;
@@ -80,24 +81,12 @@ describe("open-weights fine-tuning, end to end", () => {
   }
 
   async function rateMany(core: ReturnType<typeof build>, n: number) {
-    for (let i = 0; i < n; i++) {
-      const messageId = `m${++seq}`;
-      const r = await core.assistant.mention({
-        user: ALICE,
-        messageId,
-        channelId: "c",
-        text: `Question ${seq} about growing tomatoes in zone ${i}`,
-      });
-      if (r.kind !== "reply" || r.exchangeId === undefined) throw new Error("no reply");
-      await core.assistant.recordReplyMessages(r.exchangeId, [`r${messageId}`]);
-      await core.assistant.reaction({
-        platform: "discord",
-        messageId: `r${messageId}`,
-        reactorExternalId: ALICE.externalId,
-        emoji: "👍",
-        action: "add",
-      });
-    }
+    await rateReplies(
+      core.assistant,
+      ALICE,
+      n,
+      (i, n) => `Question ${n} about growing tomatoes in zone ${i}`,
+    );
   }
 
   const at = (emu: { requests: Array<{ method: string; path: string }> }, method: string, path: string) =>

@@ -20,6 +20,7 @@ import { type OpenAIEmulator, startOpenAIEmulator } from "./emulators/openai/ind
 import { startVllmEmulator, type VllmEmulator } from "./emulators/vllm/index.ts";
 import { memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { rateReplies } from "./support/rate-replies.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";
 
 const THRESHOLD = 12;
@@ -79,31 +80,19 @@ describe("self-hosted fine-tuning (the TrainerJob queue)", () => {
   }
 
   async function offerAndApprove(core: ReturnType<typeof build>) {
-    for (let i = 0; i < THRESHOLD; i++) {
-      const messageId = `m${++seq}`;
-      const r = await core.assistant.mention({
-        user: ALICE,
-        messageId,
-        channelId: "c",
-        text: `Question ${seq} about pruning roses in zone ${i}`,
-      });
-      if (r.kind !== "reply" || r.exchangeId === undefined) throw new Error("no reply");
-      await core.assistant.recordReplyMessages(r.exchangeId, [`r${messageId}`]);
-      await core.assistant.reaction({
-        platform: "discord",
-        messageId: `r${messageId}`,
-        reactorExternalId: ALICE.externalId,
-        emoji: "👍",
-        action: "add",
-      });
-    }
+    await rateReplies(
+      core.assistant,
+      ALICE,
+      THRESHOLD,
+      (i, n) => `Question ${n} about pruning roses in zone ${i}`,
+    );
     expect((await core.lifecycle.readiness()).proposed).toBe(1);
     const { prompt } = notifier.prompts[0]!;
     const click = await core.assistant.approvalClick({
       user: ALICE,
       proposalId: prompt.proposalId,
       action: "approve",
-      eventKey: `approve-${seq}`,
+      eventKey: `approve-${++seq}`,
     });
     expect(click.promptText).toMatch(/^Approved/);
     return { prompt, proposal: await t.db.fineTuneProposal.findFirstOrThrow() };

@@ -19,6 +19,7 @@ import { type OpenDatabase, openDatabase } from "../../src/database/open-databas
 import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai/index.ts";
 import { startVllmEmulator, type VllmEmulator } from "../emulators/vllm/index.ts";
 import { memoryLogger, TestClock } from "../support/core.ts";
+import { rateReplies } from "../support/rate-replies.ts";
 import { RecordingNotifier } from "../support/recording-notifier.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
@@ -163,23 +164,7 @@ describe("self-hosted training with the real worker, end to end", () => {
       notifiers: { discord: notifier },
     });
 
-    for (let i = 0; i < THRESHOLD; i++) {
-      const r = await core.assistant.mention({
-        user: ALICE,
-        messageId: `m${i}`,
-        channelId: "c",
-        text: `What colour is box number ${i}?`,
-      });
-      if (r.kind !== "reply" || r.exchangeId === undefined) throw new Error("no reply");
-      await core.assistant.recordReplyMessages(r.exchangeId, [`r${i}`]);
-      await core.assistant.reaction({
-        platform: "discord",
-        messageId: `r${i}`,
-        reactorExternalId: ALICE.externalId,
-        emoji: "👍",
-        action: "add",
-      });
-    }
+    await rateReplies(core.assistant, ALICE, THRESHOLD, (i) => `What colour is box number ${i}?`);
     expect((await core.lifecycle.readiness()).proposed).toBe(1);
     const { prompt } = notifier.prompts[0]!;
     expect(prompt.text).toContain("an estimate of time on the operator's own GPU");
