@@ -1,7 +1,8 @@
 // Builds the product from its parts (core services, platform adapters, scheduled jobs) for a given
 // configuration and database. main.ts and the end-to-end tests both use it, so tests run the same
 // graph the bot runs, only with emulator URLs in the configuration.
-import type { RunningPlatform } from "./bots/platform.ts";
+import type { PlatformAdapter, RunningPlatform } from "./bots/platform.ts";
+import type { SlackPlatform } from "./bots/slack/index.ts";
 import type { Config } from "./config.ts";
 import { createBudgets } from "./core/budgets.ts";
 import { createCore } from "./core/create-core.ts";
@@ -38,7 +39,9 @@ const RECOVERY_INTERVAL_MS = 60_000;
 
 export interface App {
   assistant: Assistant;
-  platforms: Partial<Record<Platform, RunningPlatform>>;
+  platforms: { discord?: RunningPlatform; slack?: SlackPlatform };
+  /** The platforms' notifiers, as the core holds them. */
+  notifiers: Partial<Record<Platform, Notifier>>;
   core: ReturnType<typeof createCore>;
   metrics: Metrics;
   health?: HealthServer;
@@ -56,7 +59,20 @@ export interface App {
 export async function startApp(deps: AppDeps): Promise<App> {
   const { config, log } = deps;
   const clock = deps.clock ?? systemClock;
+  // The platforms are built first and connected after the core: the core holds their notifiers
+  // (DMs, approval prompts), their events go to the core's assistant.
+  const adapters: { discord?: PlatformAdapter; slack?: PlatformAdapter<SlackPlatform> } = {};
+  if (config.discord) {
+    const { createDiscord } = await import("./bots/discord/index.ts");
+    adapters.discord = createDiscord({ config: config.discord, log: log.child({ platform: "discord" }) });
+  }
+  if (config.slack) {
+    const { createSlack } = await import("./bots/slack/index.ts");
+    adapters.slack = await createSlack({ config: config.slack, log: log.child({ platform: "slack" }) });
+  }
   const notifiers: Partial<Record<Platform, Notifier>> = {};
+  if (adapters.discord) notifiers.discord = adapters.discord.notifier;
+  if (adapters.slack) notifiers.slack = adapters.slack.notifier;
   // Built first: the metrics read it, and the core records spend through it.
   const budgets = createBudgets({ db: deps.db, clock });
   const metrics = createMetrics({ db: deps.db, budgets });
@@ -71,24 +87,8 @@ export async function startApp(deps: AppDeps): Promise<App> {
   });
   const assistant = metrics.instrumentAssistant(core.assistant);
   const platforms: App["platforms"] = {};
-  if (config.discord) {
-    const { startDiscord } = await import("./bots/discord/index.ts");
-    platforms.discord = await startDiscord({
-      config: config.discord,
-      assistant,
-      log: log.child({ platform: "discord" }),
-    });
-    notifiers.discord = platforms.discord.notifier;
-  }
-  if (config.slack) {
-    const { startSlack } = await import("./bots/slack/index.ts");
-    platforms.slack = await startSlack({
-      config: config.slack,
-      assistant,
-      log: log.child({ platform: "slack" }),
-    });
-    notifiers.slack = platforms.slack.notifier;
-  }
+  if (adapters.discord) platforms.discord = await adapters.discord.connect(assistant);
+  if (adapters.slack) platforms.slack = await adapters.slack.connect(assistant);
   const jobs = deps.schedule === false ? undefined : startJobs({ config, db: deps.db, clock, log, core });
   const health =
     deps.healthPort !== undefined && deps.healthPort > 0
@@ -146,6 +146,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
   return {
     assistant,
     platforms,
+    notifiers,
     core,
     metrics,
     health,

@@ -294,7 +294,7 @@ describe("Discord approval prompts (Notifier)", () => {
   let ref: Record<string, string>;
 
   it("DMs the prompt with Approve (success) and Decline (danger) buttons", async () => {
-    const notifier = h.app.platforms.discord!.notifier;
+    const notifier = h.app.notifiers.discord!;
     ref = await notifier.sendApprovalPrompt(`discord:${ALICE}`, {
       proposalId,
       text: "You have 100 highly rated examples. Train your own model for about $0.42?",
@@ -335,14 +335,14 @@ describe("Discord approval prompts (Notifier)", () => {
   });
 
   it("closeApprovalPrompt replaces the text and removes the buttons", async () => {
-    await h.app.platforms.discord!.notifier.closeApprovalPrompt(ref, "This proposal expired.");
+    await h.app.notifiers.discord!.closeApprovalPrompt(ref, "This proposal expired.");
     const prompt = h.emu.messagesIn(ref.channelId!).find((m) => m.id === ref.messageId);
     expect(prompt?.content).toBe("This proposal expired.");
     expect(prompt?.components).toEqual([]);
   });
 
   it("sendDirectMessage DMs plain text", async () => {
-    await h.app.platforms.discord!.notifier.sendDirectMessage(`discord:${BOB}`, "Your model is ready.");
+    await h.app.notifiers.discord!.sendDirectMessage(`discord:${BOB}`, "Your model is ready.");
     expect(h.emu.messagesIn(h.dmChannelOf(BOB)).at(-1)?.content).toBe("Your model is ready.");
   });
 });

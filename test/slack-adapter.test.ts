@@ -215,7 +215,7 @@ describe.each(["http", "socket"] as const)("Slack adapter over %s", (transport) 
 
   it("DMs an approval prompt with Approve and Decline buttons, and answers clicks only to the clicker", async () => {
     const proposalId = randomUUID();
-    const ref = await h.slack.notifier.sendApprovalPrompt(h.externalId(ALICE), {
+    const ref = await h.app.notifiers.slack!.sendApprovalPrompt(h.externalId(ALICE), {
       proposalId,
       text: "Ready to train your own model on 120 rated answers. Estimated cost: *$0.42*.",
       approveLabel: "Approve ($0.42)",
@@ -280,7 +280,7 @@ describe.each(["http", "socket"] as const)("Slack adapter over %s", (transport) 
     }
 
     // The core closes the prompt: the new text, and no buttons left.
-    await h.slack.notifier.closeApprovalPrompt(
+    await h.app.notifiers.slack!.closeApprovalPrompt(
       ref,
       "Declined. I'll ask again when you have 50 more rated answers.",
     );
@@ -290,7 +290,7 @@ describe.each(["http", "socket"] as const)("Slack adapter over %s", (transport) 
   });
 
   it("sends a plain DM through the notifier", async () => {
-    await h.slack.notifier.sendDirectMessage(h.externalId(BOB), "Your model **v2** is ready.");
+    await h.app.notifiers.slack!.sendDirectMessage(h.externalId(BOB), "Your model **v2** is ready.");
     const dm = await h.dmChannel(BOB);
     const post = await h.emu.waitForCall(
       "chat.postMessage",

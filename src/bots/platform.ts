@@ -1,9 +1,18 @@
-// What every platform adapter gives the composition root once it is connected.
+// What every platform adapter gives the composition root: built first (its notifier goes into the
+// core), then connected with the core's `Assistant` (its events go to the core).
 import type { Assistant, Logger, Notifier } from "../core/ports.ts";
 
-export interface RunningPlatform {
-  /** DMs and approval prompts for the core and the jobs. */
+export interface PlatformAdapter<P extends RunningPlatform = RunningPlatform> {
+  /**
+   * DMs and approval prompts for the core and the jobs. Final from the start: it posts through the
+   * connection `connect` opens, so the core may hold it before the platform is connected.
+   */
   notifier: Notifier;
+  /** Attaches the event handlers to `assistant` and connects. */
+  connect(assistant: Assistant): Promise<P>;
+}
+
+export interface RunningPlatform {
   /** True while connected (for health checks). */
   connected(): boolean;
   /** Stops taking new events; replies under way go on (and can still be posted). */
@@ -19,6 +28,5 @@ export interface RunningPlatform {
 
 export interface AdapterDeps<C> {
   config: C;
-  assistant: Assistant;
   log: Logger;
 }

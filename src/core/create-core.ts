@@ -34,8 +34,8 @@ export interface CoreDeps {
   log: Logger;
   clock: Clock;
   /**
-   * The platforms' notifiers, read at each use: the composition root adds a platform's once it has
-   * connected (the platform's events need the core, and the core's DMs need the platform).
+   * The platforms' notifiers. The composition root builds each platform adapter (and so its
+   * notifier) before the core and connects it after, since the platform's events need the core.
    */
   notifiers: Partial<Record<Platform, Notifier>>;
   /** The cost ledger's owner; the composition root builds it first because metrics read it too. */

@@ -93,10 +93,7 @@ export async function discordDriver(): Promise<AdapterDriver> {
       return String(reply.content ?? "");
     },
     async approvalPrompt(user, proposalId) {
-      const ref = await h.app.platforms.discord!.notifier.sendApprovalPrompt(
-        `discord:${user}`,
-        prompt(proposalId),
-      );
+      const ref = await h.app.notifiers.discord!.sendApprovalPrompt(`discord:${user}`, prompt(proposalId));
       return { channelId: ref.channelId!, messageId: ref.messageId! };
     },
     async click(user, at, buttonId) {
@@ -157,7 +154,7 @@ export async function slackDriver(): Promise<AdapterDriver> {
       return String(response.body.text ?? "");
     },
     async approvalPrompt(user, proposalId) {
-      const ref = await h.slack.notifier.sendApprovalPrompt(h.externalId(user), prompt(proposalId));
+      const ref = await h.app.notifiers.slack!.sendApprovalPrompt(h.externalId(user), prompt(proposalId));
       return { channelId: ref.channel!, messageId: ref.ts! };
     },
     async click(user, at, buttonId) {

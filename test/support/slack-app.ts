@@ -176,7 +176,8 @@ export async function startSlackApp(options: SlackAppOptions): Promise<SlackAppH
     await database.close();
     throw e;
   }
-  const slack = app.platforms.slack as SlackPlatform;
+  const slack = app.platforms.slack;
+  if (!slack) throw new Error("the app did not start Slack");
   if (transport === "http") {
     if (slack.httpPort === undefined) throw new Error("the Slack adapter did not report its HTTP port");
     emu.setTarget({ kind: "http", url: `http://127.0.0.1:${slack.httpPort}/slack/events` });

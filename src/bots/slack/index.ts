@@ -3,7 +3,7 @@
 // -> `forgetConfirm`; the notifier lets the core DM people (text, prompts, files). Over HTTP or
 // Socket Mode, as configured. It translates; it decides nothing.
 import type { Config } from "../../config.ts";
-import type { AdapterDeps, RunningPlatform } from "../platform.ts";
+import type { AdapterDeps, PlatformAdapter, RunningPlatform } from "../platform.ts";
 import { InFlight } from "../shared/in-flight.ts";
 import { RecentIds } from "../shared/recent-ids.ts";
 import { createSlackTransport, identifyWorkspace, webClientOptions } from "./app.ts";
@@ -25,67 +25,84 @@ export interface SlackPlatform extends RunningPlatform {
 /** How long stop() on its own waits for replies under way before giving up on them. */
 const DEFAULT_DRAIN_MS = 15_000;
 
-export async function startSlack(deps: AdapterDeps<NonNullable<Config["slack"]>>): Promise<SlackPlatform> {
-  const { config, assistant, log } = deps;
+/**
+ * Builds the adapter: asks Slack who the token belongs to (a refused token stops the start with
+ * what to fix) and builds the Bolt app and its notifier; `connect` attaches the listeners and starts
+ * receiving events.
+ */
+export async function createSlack(
+  deps: AdapterDeps<NonNullable<Config["slack"]>>,
+): Promise<PlatformAdapter<SlackPlatform>> {
+  const { config, log } = deps;
   const clientOptions = webClientOptions(config, log);
   const workspace = await identifyWorkspace(config, clientOptions);
   const transport = createSlackTransport(config, log, workspace, clientOptions);
   const { app } = transport;
-  const inFlight = new InFlight();
-  const recent = new RecentIds();
+  let connecting = false;
 
-  // Slack resends an event it believes undelivered (HTTP retries, Socket Mode redelivery). The core
-  // is idempotent anyway (exchanges per message ts, ratings per event id); this only skips the work.
-  app.use(async ({ body, context, next }) => {
-    const eventId = (body as { event_id?: unknown }).event_id;
-    if (typeof eventId === "string" && !recent.firstTime(eventId)) {
-      log.info("skipped a repeated event delivery", { eventId, retryNum: context.retryNum });
-      return;
-    }
-    await next();
-  });
-
-  const listenerDeps: ListenerDeps = { assistant, log, workspace, inFlight };
-  registerMessageListeners(app, listenerDeps);
-  registerReactionListeners(app, listenerDeps);
-  registerCommands(app, listenerDeps);
-  registerApprovalActions(app, listenerDeps);
-  registerForgetAction(app, listenerDeps);
-  app.error(async (error) => {
-    log.error("slack event failed", errorFields(error));
-  });
-
-  const started = await transport.start();
-  log.info("slack connected", {
-    transport: config.socketMode ? "socket" : "http",
-    ...(started.port !== undefined ? { port: started.port } : {}),
-    team: workspace.teamId,
-  });
-
-  let stopped = false;
-  let taking = true;
-  const stopTaking = async () => {
-    if (!taking) return;
-    taking = false;
-    try {
-      await transport.stop();
-    } catch (e) {
-      log.warn("stopping the Slack receiver failed", errorFields(e));
-    }
-  };
   return {
     notifier: createSlackNotifier(app.client),
-    ...(started.port !== undefined ? { httpPort: started.port } : {}),
-    workspace: { teamId: workspace.teamId, botUserId: workspace.botUserId },
-    connected: () => !stopped && taking && transport.connected(),
-    stopTaking,
-    drain: (timeoutMs) => inFlight.drain(timeoutMs),
-    async stop(drainMs = DEFAULT_DRAIN_MS) {
-      if (stopped) return;
-      stopped = true;
-      await stopTaking();
-      if (drainMs > 0) await inFlight.drain(drainMs);
-      if (inFlight.size > 0) log.warn("stopped with replies still in flight", { inFlight: inFlight.size });
+    async connect(assistant) {
+      if (connecting) throw new Error("the Slack adapter is already connected");
+      connecting = true;
+      const inFlight = new InFlight();
+      const recent = new RecentIds();
+
+      // Slack resends an event it believes undelivered (HTTP retries, Socket Mode redelivery). The
+      // core is idempotent anyway (exchanges per message ts, ratings per event id); this only skips
+      // the work.
+      app.use(async ({ body, context, next }) => {
+        const eventId = (body as { event_id?: unknown }).event_id;
+        if (typeof eventId === "string" && !recent.firstTime(eventId)) {
+          log.info("skipped a repeated event delivery", { eventId, retryNum: context.retryNum });
+          return;
+        }
+        await next();
+      });
+
+      const listenerDeps: ListenerDeps = { assistant, log, workspace, inFlight };
+      registerMessageListeners(app, listenerDeps);
+      registerReactionListeners(app, listenerDeps);
+      registerCommands(app, listenerDeps);
+      registerApprovalActions(app, listenerDeps);
+      registerForgetAction(app, listenerDeps);
+      app.error(async (error) => {
+        log.error("slack event failed", errorFields(error));
+      });
+
+      const started = await transport.start();
+      log.info("slack connected", {
+        transport: config.socketMode ? "socket" : "http",
+        ...(started.port !== undefined ? { port: started.port } : {}),
+        team: workspace.teamId,
+      });
+
+      let stopped = false;
+      let taking = true;
+      const stopTaking = async () => {
+        if (!taking) return;
+        taking = false;
+        try {
+          await transport.stop();
+        } catch (e) {
+          log.warn("stopping the Slack receiver failed", errorFields(e));
+        }
+      };
+      return {
+        ...(started.port !== undefined ? { httpPort: started.port } : {}),
+        workspace: { teamId: workspace.teamId, botUserId: workspace.botUserId },
+        connected: () => !stopped && taking && transport.connected(),
+        stopTaking,
+        drain: (timeoutMs) => inFlight.drain(timeoutMs),
+        async stop(drainMs = DEFAULT_DRAIN_MS) {
+          if (stopped) return;
+          stopped = true;
+          await stopTaking();
+          if (drainMs > 0) await inFlight.drain(drainMs);
+          if (inFlight.size > 0)
+            log.warn("stopped with replies still in flight", { inFlight: inFlight.size });
+        },
+      };
     },
   };
 }
