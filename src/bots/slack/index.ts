@@ -7,9 +7,10 @@ import type { AdapterDeps, PlatformAdapter, RunningPlatform } from "../platform.
 import { InFlight } from "../shared/in-flight.ts";
 import { RecentIds } from "../shared/recent-ids.ts";
 import { createSlackTransport, identifyWorkspace, webClientOptions } from "./app.ts";
-import { registerApprovalActions } from "./approvals.ts";
+import { APPROVAL_ACTION } from "./approvals.ts";
+import { registerClicks } from "./clicks.ts";
 import { registerCommands } from "./commands.ts";
-import { registerForgetAction } from "./forget.ts";
+import { FORGET_ACTION } from "./forget.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { registerMessageListeners } from "./messages.ts";
 import { createSlackNotifier } from "./notifier.ts";
@@ -64,8 +65,8 @@ export async function createSlack(
       registerMessageListeners(app, listenerDeps);
       registerReactionListeners(app, listenerDeps);
       registerCommands(app, listenerDeps);
-      registerApprovalActions(app, listenerDeps);
-      registerForgetAction(app, listenerDeps);
+      registerClicks(app, listenerDeps, { actions: APPROVAL_ACTION, name: "an approval", carrier: "posted" });
+      registerClicks(app, listenerDeps, { actions: FORGET_ACTION, name: "a forget", carrier: "ephemeral" });
       app.error(async (error) => {
         log.error("slack event failed", errorFields(error));
       });

@@ -8,6 +8,7 @@ import { splitMessage } from "../shared/split-message.ts";
 import { approvalPromptMessage, closedPromptMessage } from "./approvals.ts";
 import { parseSlackExternalId } from "./identity.ts";
 import { slackText, toSlackMrkdwn } from "./mrkdwn.ts";
+import { postPart } from "./post-reply.ts";
 
 export function createSlackNotifier(client: webApi.WebClient): Notifier {
   async function openDm(externalUserId: string): Promise<string> {
@@ -24,15 +25,13 @@ export function createSlackNotifier(client: webApi.WebClient): Notifier {
       // Where the adapter answers an event: the message's thread (a channel mention's thread is
       // its own ts), or the top level of a DM that had none.
       const posted: string[] = [];
+      const target = {
+        channel: place.channelId,
+        ...(place.threadId !== undefined ? { threadTs: place.threadId } : {}),
+      };
       for (const part of splitMessage(text, slackText)) {
-        const res = await client.chat.postMessage({
-          channel: place.channelId,
-          text: part,
-          ...(place.threadId !== undefined ? { thread_ts: place.threadId } : {}),
-          unfurl_links: false,
-          unfurl_media: false,
-        });
-        if (res.ts) posted.push(res.ts);
+        const ts = await postPart(client, target, part);
+        if (ts) posted.push(ts);
       }
       return posted;
     },

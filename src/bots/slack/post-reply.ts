@@ -13,6 +13,22 @@ export interface PostTarget {
   threadTs?: string;
 }
 
+/** Posts one part of an answer (no link previews: the answer is the content). Returns its ts. */
+export async function postPart(
+  client: webApi.WebClient,
+  target: PostTarget,
+  part: string,
+): Promise<string | undefined> {
+  const res = await client.chat.postMessage({
+    channel: target.channel,
+    text: part,
+    ...(target.threadTs !== undefined ? { thread_ts: target.threadTs } : {}),
+    unfurl_links: false,
+    unfurl_media: false,
+  });
+  return res.ts;
+}
+
 /**
  * Posts `text` and returns the ts of every part that was posted. Stops at the first failed part
  * (logged) so a half-posted answer still records the parts people can rate.
@@ -26,16 +42,7 @@ export async function postReply(
   const parts = splitMessage(text, slackText);
   const posted = await postParts(
     parts,
-    async (part) => {
-      const res = await client.chat.postMessage({
-        channel: target.channel,
-        text: part,
-        ...(target.threadTs !== undefined ? { thread_ts: target.threadTs } : {}),
-        unfurl_links: false,
-        unfurl_media: false,
-      });
-      return res.ts;
-    },
+    (part) => postPart(client, target, part),
     (e, { index, of }) =>
       log.error("posting a reply part failed", { part: index + 1, parts: of, ...errorFields(e) }),
   );
