@@ -6,7 +6,7 @@ import type { SlackPlatform } from "./bots/slack/index.ts";
 import type { Config } from "./config.ts";
 import { createBudgets } from "./core/budgets.ts";
 import { createCore } from "./core/create-core.ts";
-import type { Assistant, Clock, GoogleCredentials, Logger, Notifier, Platform } from "./core/ports.ts";
+import type { Clock, CoreAssistant, GoogleCredentials, Logger, Notifier, Platform } from "./core/ports.ts";
 import { systemClock } from "./core/ports.ts";
 
 import type { Database } from "./database/open-database.ts";
@@ -38,7 +38,7 @@ export const SETTLE_AFTER_CANCEL_MS = 5_000;
 const RECOVERY_INTERVAL_MS = 60_000;
 
 export interface App {
-  assistant: Assistant;
+  assistant: CoreAssistant;
   platforms: { discord?: RunningPlatform; slack?: SlackPlatform };
   /** The platforms' notifiers, as the core holds them. */
   notifiers: Partial<Record<Platform, Notifier>>;

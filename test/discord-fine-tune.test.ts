@@ -81,7 +81,8 @@ describe("Discord fine-tuning loop", () => {
 
     const status = await h.command(ALICE, "status");
     expect(JSON.stringify(status.reply)).toContain(job.fineTunedModel!);
-  });
+    // Twenty rated replies through the gateway: ~10 s idle, past the default 30 s on a loaded machine.
+  }, 90_000);
 
   it("a reply quoting a cut-off IBAN or a Luhn-failing card reaches the training upload redacted", async () => {
     await start();

@@ -4,10 +4,18 @@
 // and what a missing argument defaults to, is decided here and nowhere else.
 import { isForgetButtonId, parseApprovalButtonId } from "./button-ids.ts";
 import { outcome } from "./outcomes.ts";
-import type { Assistant, ButtonClick, ButtonReply, CommandInput, CommandReply, UserRef } from "./ports.ts";
+import type {
+  Assistant,
+  AssistantServices,
+  ButtonClick,
+  ButtonReply,
+  CommandInput,
+  CommandReply,
+  UserRef,
+} from "./ports.ts";
 
-/** The services a command reaches: the Assistant's own methods. */
-type Services = Omit<Assistant, "command" | "buttonClick" | "mention" | "recordReplyMessages" | "reaction">;
+/** The services a command reaches. */
+type Services = AssistantServices;
 
 /** The subcommands, by name; each gets the caller and the words after the name. */
 const SUBCOMMANDS: Record<string, (s: Services, user: UserRef, args: string) => Promise<CommandReply>> = {

@@ -11,8 +11,9 @@ import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
 import { createLimitsCommands } from "./operators.ts";
 import type {
-  Assistant,
+  AssistantServices,
   Clock,
+  CoreAssistant,
   GoogleCredentials,
   LlmProvider,
   Logger,
@@ -172,7 +173,7 @@ export function createCore(deps: CoreDeps) {
   const limits = createLimitsCommands({ budgets, operators: config.operators });
 
   const services = {
-    async status(user: Parameters<Assistant["status"]>[0]) {
+    async status(user: Parameters<AssistantServices["status"]>[0]) {
       const s = await status.status(user);
       return { status: s, text: status.formatStatus(s) };
     },
@@ -189,8 +190,8 @@ export function createCore(deps: CoreDeps) {
     forgetConfirm: dataRights.forgetConfirm,
     optOut: dataRights.optOut,
     optIn: dataRights.optIn,
-  } satisfies Partial<Assistant>;
-  const assistant: Assistant = {
+  } satisfies AssistantServices;
+  const assistant: CoreAssistant = {
     mention: conversation.respond,
     recordReplyMessages: conversation.recordReplyMessages,
     reaction: ratings.react,

@@ -110,7 +110,7 @@ export interface ButtonClick {
  */
 export type ButtonReply = ClickOutcome;
 
-/** The core as the platform adapters see it. */
+/** The core as the platform adapters see it: five calls, whatever the command or button. */
 export interface Assistant {
   /**
    * A mention or a DM. `options.onStillWorking` is called once when the reply takes long (the
@@ -126,6 +126,14 @@ export interface Assistant {
   command(user: UserRef, input: CommandInput): Promise<CommandReply>;
   /** Any of the bot's buttons; an id it does not know is answered as stale. */
   buttonClick(input: ButtonClick): Promise<ButtonReply>;
+}
+
+/**
+ * What the `/assistant` subcommands and the buttons reach, one call each: `command` and
+ * `buttonClick` route to these (src/core/commands.ts). Adapters never call them directly; the admin
+ * CLI and the tests do.
+ */
+export interface AssistantServices {
   /** `/assistant status`: the figures and their text. */
   status(user: UserRef): Promise<{ status: UserStatus; text: string }>;
   /** `/assistant train`: the approval prompt arrives by DM; this is the immediate answer. */
@@ -160,6 +168,9 @@ export interface Assistant {
     eventKey?: string;
   }): Promise<ButtonReply>;
 }
+
+/** The core's inbound side as the composition root holds it: the adapters' port and the services. */
+export type CoreAssistant = Assistant & AssistantServices;
 
 // ---------------------------------------------------------------------------------------------
 // Outbound

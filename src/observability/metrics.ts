@@ -118,7 +118,7 @@ export function createMetrics(deps: { db: Database; budgets: Budgets }) {
   }
 
   /** Every other method of the assistant whose answer is an outcome is counted by its code. */
-  function countOutcomes(a: Assistant): Assistant {
+  function countOutcomes<A extends Assistant>(a: A): A {
     const counted: Record<string, unknown> = {};
     for (const [name, method] of Object.entries(a)) {
       counted[name] =
@@ -131,10 +131,10 @@ export function createMetrics(deps: { db: Database; budgets: Budgets }) {
             }
           : method;
     }
-    return counted as unknown as Assistant;
+    return counted as unknown as A;
   }
 
-  function instrumentAssistant(a: Assistant): Assistant {
+  function instrumentAssistant<A extends Assistant>(a: A): A {
     return {
       ...countOutcomes(a),
       async mention(input, options) {
