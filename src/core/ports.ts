@@ -251,11 +251,43 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * A stream that failed after some of the answer had arrived (a dropped connection, a provider error
+ * mid-answer). Not retryable: what arrived may already be on screen. `partialText` is what arrived;
+ * it is shown, never stored as the answer or trained on.
+ */
+export class StreamCutError extends ProviderError {
+  /** `cause`: the provider's error, or whatever the SDK threw when the connection dropped. */
+  constructor(
+    cause: unknown,
+    readonly partialText: string,
+  ) {
+    const known = cause instanceof ProviderError ? cause : undefined;
+    super(cause instanceof Error ? cause.message : String(cause), known?.status, undefined, known?.code);
+    this.name = "StreamCutError";
+  }
+  override get retryable(): boolean {
+    return false;
+  }
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  signal?: AbortSignal;
+  /**
+   * Stream the answer: called with the text so far (the whole of it, not the piece) each time more
+   * arrives. The result is the same final `ChatResult`; a failure after text arrived throws
+   * `StreamCutError`.
+   */
+  onText?: (textSoFar: string) => void;
+}
+
 /** Chat and embeddings from one provider (OpenAI or compatible, Gemini). */
 export interface LlmProvider {
   readonly name: "openai" | "gemini";
   /** One attempt; throws ProviderError. Retries are the caller's business (src/core/retry.ts). */
-  chat(request: { model: string; messages: ChatMessage[]; signal?: AbortSignal }): Promise<ChatResult>;
+  chat(request: ChatRequest): Promise<ChatResult>;
   /** One vector per input, each `dimensions` wide. Throws ProviderError. */
   embed(request: {
     model: string;

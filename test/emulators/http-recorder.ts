@@ -31,6 +31,15 @@ export interface EmuResponse {
   body?: Buffer | string;
   /** Server-sent events: each string is one `data:` payload. */
   sse?: string[];
+  /** How the events go out (streaming tests): paced, and/or cut off like a dropped connection. */
+  ssePacing?: SsePacing;
+}
+
+export interface SsePacing {
+  /** Milliseconds between two events (default 0: all at once). */
+  delayMs?: number;
+  /** After this many events the connection is destroyed, with no end of stream. */
+  cutAfter?: number;
 }
 
 /** Thrown by route code to answer early with an error (or any) response. */
@@ -202,6 +211,22 @@ function toRecorded(incoming: IncomingMessage, raw: Buffer): RecordedRequest {
   };
 }
 
+async function writePaced(res: ServerResponse, events: string[], delayMs: number, cutAfter?: number) {
+  for (const [index, data] of events.entries()) {
+    if (cutAfter !== undefined && index >= cutAfter) {
+      // A dropped connection mid-answer: the client sees the stream end without its last events.
+      // The events written so far reach it first (destroying at once would discard them unsent).
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      res.socket?.destroy();
+      return;
+    }
+    if (index > 0 && delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (res.destroyed) return;
+    await new Promise<void>((resolve) => res.write(`data: ${data}\n\n`, () => resolve()));
+  }
+  res.end();
+}
+
 /** Writes a route's response: JSON (application/json unless `headers` name a type), bytes or SSE. */
 export function sendResponse(res: ServerResponse, response: EmuResponse): void {
   const headers: Record<string, string> = { ...response.headers };
@@ -212,8 +237,13 @@ export function sendResponse(res: ServerResponse, response: EmuResponse): void {
       "cache-control": "no-cache",
       ...headers,
     });
-    for (const data of response.sse) res.write(`data: ${data}\n\n`);
-    res.end();
+    const { delayMs = 0, cutAfter } = response.ssePacing ?? {};
+    if (delayMs === 0 && cutAfter === undefined) {
+      for (const data of response.sse) res.write(`data: ${data}\n\n`);
+      res.end();
+      return;
+    }
+    void writePaced(res, response.sse, delayMs, cutAfter);
     return;
   }
   let payload: Buffer | string = "";

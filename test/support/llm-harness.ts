@@ -6,7 +6,7 @@ import { loadConfig } from "../../src/config.ts";
 import type { LlmProvider } from "../../src/core/ports.ts";
 import { createLlmProvider } from "../../src/core/providers/from-config.ts";
 import { type GeminiEmulator, startGeminiEmulator } from "../emulators/google/gemini.ts";
-import type { RecordedRequest } from "../emulators/http-recorder.ts";
+import type { RecordedRequest, SsePacing } from "../emulators/http-recorder.ts";
 import { type OpenAIEmulator, startOpenAIEmulator } from "../emulators/openai/index.ts";
 
 export interface LlmHarness {
@@ -26,6 +26,8 @@ export interface LlmHarness {
   failEmbeddings(n: number, status: number): void;
   hangChat(n: number): void;
   setReply(fn: (lastUserText: string) => string): void;
+  /** How streamed answers go out from now on: paced, or cut off after n events (a dropped connection). */
+  setStreaming(pacing: SsePacing | undefined): void;
   emulator: OpenAIEmulator | GeminiEmulator;
   close(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export async function startOpenAIHarness(): Promise<LlmHarness> {
         const last = [...body.messages].reverse().find((m) => m.role === "user");
         return fn(typeof last?.content === "string" ? last.content : "");
       }),
+    setStreaming: (pacing) => emu.setStreaming(pacing),
     emulator: emu,
     close: () => emu.close(),
   };
@@ -67,7 +70,9 @@ export async function startGeminiHarness(): Promise<LlmHarness> {
     FINETUNE_PROVIDER: "none",
   };
   const provider = createLlmProvider(loadConfig(env).llm, "gemini", { timeoutMs: 2_000 });
-  const chat = () => emu.requests.filter((r) => r.path.includes(":generateContent"));
+  // Plain and streamed (`:streamGenerateContent?alt=sse`) answers alike.
+  const chatMatch = (r: RecordedRequest) => /:(generateContent|streamGenerateContent)$/.test(r.path);
+  const chat = () => emu.requests.filter(chatMatch);
   const embedMatch = (r: RecordedRequest) => /:(batchEmbedContents|embedContent|predict)$/.test(r.path);
   return {
     name: "gemini",
@@ -78,14 +83,15 @@ export async function startGeminiHarness(): Promise<LlmHarness> {
     embeddingDimensions: 256,
     chatRequests: chat,
     lastChatText: () => JSON.stringify(chat().at(-1)?.body ?? null),
-    failChat: (n, status) => emu.failNext(n, { status, match: ":generateContent" }),
+    failChat: (n, status) => emu.failNext(n, { status, match: chatMatch }),
     failEmbeddings: (n, status) => emu.failNext(n, { status, match: embedMatch }),
-    hangChat: (n) => emu.hangNext(n, { match: ":generateContent" }),
+    hangChat: (n) => emu.hangNext(n, { match: chatMatch }),
     setReply: (fn) =>
       emu.setReply((body) => {
         const last = [...body.contents].reverse().find((c) => c.role === undefined || c.role === "user");
         return fn(last?.parts?.map((p) => p.text ?? "").join("") ?? "");
       }),
+    setStreaming: (pacing) => emu.setStreaming(pacing),
     emulator: emu,
     close: () => emu.close(),
   };

@@ -1,7 +1,7 @@
 // Chat and embeddings through `@google/genai`, on the Gemini Developer API (API key) or Vertex AI
 // (project + location, Application Default Credentials unless auth options are given).
 import { ApiError, GoogleGenAI, type GoogleGenAIOptions } from "@google/genai";
-import { type ChatResult, type LlmProvider, ProviderError } from "../ports.ts";
+import { type ChatResult, type LlmProvider, ProviderError, StreamCutError } from "../ports.ts";
 import { storableText } from "../storable-text.ts";
 
 export interface GeminiProviderOptions {
@@ -47,7 +47,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): LlmProvide
   const ai = createGenAIClient(options);
   return {
     name: "gemini",
-    async chat({ model, messages, signal }): Promise<ChatResult> {
+    async chat({ model, messages, signal, onText }): Promise<ChatResult> {
       const system = messages
         .filter((m) => m.role === "system")
         .map((m) => m.content)
@@ -55,12 +55,38 @@ export function createGeminiProvider(options: GeminiProviderOptions): LlmProvide
       const contents = messages
         .filter((m) => m.role !== "system")
         .map((m) => ({ role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] }));
+      const request = {
+        model,
+        contents,
+        config: { ...(system ? { systemInstruction: system } : {}), abortSignal: signal },
+      };
+      if (onText) {
+        // streamGenerateContent?alt=sse: each chunk carries the next piece; the last, the usage.
+        let text = "";
+        try {
+          let last: Awaited<ReturnType<typeof ai.models.generateContent>> | undefined;
+          for await (const chunk of await ai.models.generateContentStream(request)) {
+            last = chunk;
+            const piece = chunk.text;
+            if (piece) {
+              text += piece;
+              onText(storableText(text));
+            }
+          }
+          return {
+            text: storableText(text),
+            model: last?.modelVersion ?? model,
+            promptTokens: last?.usageMetadata?.promptTokenCount ?? 0,
+            completionTokens: last?.usageMetadata?.candidatesTokenCount ?? 0,
+          };
+        } catch (e) {
+          const error = toGenAIProviderError(e);
+          if (text && !signal?.aborted) throw new StreamCutError(error, storableText(text));
+          throw error;
+        }
+      }
       try {
-        const res = await ai.models.generateContent({
-          model,
-          contents,
-          config: { ...(system ? { systemInstruction: system } : {}), abortSignal: signal },
-        });
+        const res = await ai.models.generateContent(request);
         return {
           // A model can emit NUL or half an emoji; what it says gets stored (storable-text.ts).
           text: storableText(res.text ?? ""),

@@ -2,7 +2,14 @@
 // (Ollama, vLLM, llama.cpp) work the same way. The SDK's own retries are off: src/core/retry.ts
 // decides, so the apology path and the retry counts are the same for every provider.
 import OpenAI from "openai";
-import { type ChatMessage, type ChatResult, type LlmProvider, ProviderError } from "../ports.ts";
+import {
+  type ChatMessage,
+  type ChatRequest,
+  type ChatResult,
+  type LlmProvider,
+  ProviderError,
+  StreamCutError,
+} from "../ports.ts";
 import { retryAfterFromHeaders } from "../retry.ts";
 import { storableText } from "../storable-text.ts";
 
@@ -40,7 +47,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): LlmProvide
   const client = createOpenAIClient(options);
   return {
     name: "openai",
-    async chat({ model, messages, signal }): Promise<ChatResult> {
+    async chat(request): Promise<ChatResult> {
+      if (request.onText) return streamChat(client, request, request.onText);
+      const { model, messages, signal } = request;
       try {
         const res = await client.chat.completions.create(
           { model, messages: messages.map((m: ChatMessage) => ({ role: m.role, content: m.content })) },
@@ -70,4 +79,48 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): LlmProvide
       }
     },
   };
+}
+
+/**
+ * Chat completions streamed as server-sent `chat.completion.chunk`s; the last chunk carries the
+ * usage (`stream_options.include_usage`). The first choice is the answer.
+ */
+async function streamChat(
+  client: OpenAI,
+  { model, messages, signal }: ChatRequest,
+  onText: (textSoFar: string) => void,
+): Promise<ChatResult> {
+  let text = "";
+  try {
+    const stream = await client.chat.completions.create(
+      {
+        model,
+        messages: messages.map((m: ChatMessage) => ({ role: m.role, content: m.content })),
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+      { signal },
+    );
+    let answeredBy = model;
+    let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+    for await (const chunk of stream) {
+      if (chunk.model) answeredBy = chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const piece = chunk.choices.find((c) => c.index === 0)?.delta?.content;
+      if (piece) {
+        text += piece;
+        onText(storableText(text));
+      }
+    }
+    return {
+      text: storableText(text),
+      model: answeredBy,
+      promptTokens: usage?.prompt_tokens ?? 0,
+      completionTokens: usage?.completion_tokens ?? 0,
+    };
+  } catch (e) {
+    const error = toProviderError(e);
+    if (text && !signal?.aborted) throw new StreamCutError(error, storableText(text));
+    throw error;
+  }
 }

@@ -14,6 +14,7 @@ import {
   idGenerator,
   ManualClock,
   type RecordedRequest,
+  type SsePacing,
   startEmulatorServer,
 } from "../http-recorder.ts";
 import { EMBEDDING_MODELS, embedding } from "./embeddings.ts";
@@ -59,6 +60,8 @@ export interface GeminiEmulator extends EmulatorServer {
   tick(): boolean;
   runJobs(): void;
   setReply(reply: GeminiReply): void;
+  /** How streamed answers go out from now on (paced, cut off after n events); undefined: at once. */
+  setStreaming(pacing: SsePacing | undefined): void;
   /** The next tuning job created fails at the end of training with this message. */
   failNextJob(message: string): void;
   tuning: VertexTuning;
@@ -83,6 +86,7 @@ export async function startGeminiEmulator(options: GeminiEmulatorOptions = {}): 
   const newId = idGenerator("gemini");
   const generative = new Set([...GENERATIVE_MODELS, ...(options.models ?? [])]);
   let reply: GeminiReply = defaultGeminiReply;
+  let streaming: SsePacing | undefined;
   const tuning = new VertexTuning({
     clock,
     gcs: options.gcs,
@@ -141,7 +145,13 @@ export async function startGeminiEmulator(options: GeminiEmulatorOptions = {}): 
     return { model, api: target.api };
   };
 
-  const generation: GenerateContext = { resolveModel, reply: () => reply, newId, now: () => clock.now() };
+  const generation: GenerateContext = {
+    resolveModel,
+    reply: () => reply,
+    newId,
+    now: () => clock.now(),
+    streaming: () => streaming,
+  };
 
   const tuningRoute = (
     req: RecordedRequest,
@@ -194,6 +204,9 @@ export async function startGeminiEmulator(options: GeminiEmulatorOptions = {}): 
     runJobs: () => clock.runAll(),
     setReply(fn) {
       reply = fn;
+    },
+    setStreaming(pacing) {
+      streaming = pacing;
     },
     failNextJob: (message) => tuning.failNextJob(message),
     tuning,

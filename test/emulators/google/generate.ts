@@ -2,7 +2,7 @@
 // test sets (`setReply`), cut at maxOutputTokens (finishReason MAX_TOKENS), with o200k stand-in
 // token counts, on base models and on the tuned models Vertex jobs create.
 import { decode as decodeO200k, encode as encodeO200k } from "gpt-tokenizer/encoding/o200k_base";
-import type { EmuResponse, RecordedRequest } from "../http-recorder.ts";
+import type { EmuResponse, RecordedRequest, SsePacing } from "../http-recorder.ts";
 import { countTokens } from "../tokens.ts";
 import { googleFail, jsonBody } from "./errors.ts";
 import type { Target } from "./target.ts";
@@ -37,6 +37,8 @@ export interface GenerateContext {
   newId: (prefix: string, length?: number) => string;
   /** Emulator clock, milliseconds. */
   now: () => number;
+  /** How streamed answers go out (paced, cut off); undefined: all at once. */
+  streaming?: () => SsePacing | undefined;
 }
 
 export async function generate(
@@ -79,7 +81,9 @@ export async function generate(
   if (!stream) return { json: { candidates: [candidate(text, finishReason)], usageMetadata, ...head } };
   // SSE: the text in a few chunks; the last carries finishReason and the full usage.
   const pieces = text.match(/\S+\s*|\s+/g) ?? [""];
+  const pacing = ctx.streaming?.();
   return {
+    ...(pacing ? { ssePacing: pacing } : {}),
     sse: pieces.map((piece, i) =>
       JSON.stringify({
         candidates: [candidate(piece, i === pieces.length - 1 ? finishReason : undefined)],

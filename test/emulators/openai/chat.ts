@@ -2,7 +2,7 @@
 // max_tokens like the real API (finish_reason "length"), with o200k token usage, n choices, and
 // server-sent events when streamed.
 import { decode as decodeO200k, encode as encodeO200k } from "gpt-tokenizer/encoding/o200k_base";
-import type { EmuResponse, RecordedRequest } from "../http-recorder.ts";
+import type { EmuResponse, RecordedRequest, SsePacing } from "../http-recorder.ts";
 import { jsonBody, openaiFail } from "./errors.ts";
 import { type ChatMessage, countChatMessagesTokens, messageText } from "./fine-tune-data.ts";
 import type { OpenAIModels } from "./models.ts";
@@ -32,6 +32,8 @@ export interface ChatContext {
   newId: (prefix: string, length?: number) => string;
   /** Emulator clock, milliseconds. */
   now: () => number;
+  /** How streamed answers go out (paced, cut off); undefined: all at once. */
+  streaming?: () => SsePacing | undefined;
 }
 
 export async function chatCompletion(req: RecordedRequest, ctx: ChatContext): Promise<EmuResponse> {
@@ -76,7 +78,13 @@ export async function chatCompletion(req: RecordedRequest, ctx: ChatContext): Pr
     service_tier: "default",
     system_fingerprint: "fp_emulator",
   };
-  if (request.stream) return { sse: streamChunks(head, content, finishReason, n, usage, request) };
+  if (request.stream) {
+    const pacing = ctx.streaming?.();
+    return {
+      sse: streamChunks(head, content, finishReason, n, usage, request),
+      ...(pacing ? { ssePacing: pacing } : {}),
+    };
+  }
   return {
     json: {
       ...head,

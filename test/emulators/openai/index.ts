@@ -12,6 +12,7 @@ import {
   idGenerator,
   ManualClock,
   type RecordedRequest,
+  type SsePacing,
   startEmulatorServer,
 } from "../http-recorder.ts";
 import { type ChatReply, chatCompletion, defaultChatReply } from "./chat.ts";
@@ -54,6 +55,8 @@ export interface OpenAIEmulator extends EmulatorServer {
   /** Runs every pending job transition (jobs end up succeeded/failed). */
   runJobs(): void;
   setReply(reply: ChatReply): void;
+  /** How streamed answers go out from now on (paced, cut off after n events); undefined: at once. */
+  setStreaming(pacing: SsePacing | undefined): void;
   /** The next fine-tuning job created fails with this message (at the end of training by default). */
   failNextJob(message: string, options?: Omit<PlannedFailure, "message">): void;
   setShutdownDate(modelId: string, isoDate: string | null): void;
@@ -72,6 +75,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}): 
   const models = new OpenAIModels(now);
   const files = new Map<string, StoredFile>();
   let reply: ChatReply = defaultChatReply;
+  let streaming: SsePacing | undefined;
 
   const fineTuning = new OpenAIFineTuning({
     clock,
@@ -110,7 +114,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}): 
     const [version, resource, id, sub] = segments;
     if (version !== "v1") return invalidUrl(req);
     if (req.method === "POST" && segments.slice(1).join("/") === "chat/completions")
-      return chatCompletion(req, { models, reply: () => reply, newId, now });
+      return chatCompletion(req, { models, reply: () => reply, newId, now, streaming: () => streaming });
     const route = `${req.method} ${[resource, id && ":id", sub].filter(Boolean).join("/")}`;
     if (route === "POST embeddings") return embeddings(req, models);
     if (resource === "files") return fileRoute(req, route, id, { files, newId, now }) ?? invalidUrl(req);
@@ -132,6 +136,9 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}): 
     runJobs: () => clock.runAll(),
     setReply(fn) {
       reply = fn;
+    },
+    setStreaming(pacing) {
+      streaming = pacing;
     },
     failNextJob(message, failure = {}) {
       fineTuning.failNextJob({ ...failure, message });
