@@ -278,6 +278,23 @@ describe("Discord slash commands", () => {
     expect(reply.content).toBe(expected.text);
   });
 
+  it("works as a user-installed app: /assistant in a DM between two people, answered only to the caller", async () => {
+    const [command] = h.emu.commandsRegistered("global") ?? [];
+    expect(command?.integration_types).toEqual([0, 1]);
+    expect(command?.contexts).toEqual([0, 1, 2]);
+    const expected = await h.app.assistant.models({ externalId: `discord:${ALICE}`, platform: "discord" });
+    const { id, responses, reply } = await h.command(ALICE, "models", { userInstallDmWith: BOB });
+    expect(reply.content).toBe(expected.text);
+    // Deferred ephemeral, then edited: nothing is posted in the two people's DM.
+    const callback = responses.find((r) => r.kind === "callback");
+    expect(callback?.type).toBe(5);
+    expect(callback?.ephemeral).toBe(true);
+    const channelId = h.emu.state.interactions.get(id)?.channelId;
+    const inThatDm = h.emu.messagesIn(channelId!);
+    expect(inThatDm.length).toBeGreaterThan(0);
+    expect(inThatDm.every((m) => ((m.flags ?? 0) & 64) !== 0)).toBe(true);
+  });
+
   it("handles a replayed INTERACTION_CREATE once (the interaction id is the event key)", async () => {
     const { id } = await h.command(ALICE, "models");
     const replayed = h.emu.replayLastDispatch((p) => p.t === "INTERACTION_CREATE");

@@ -81,6 +81,8 @@ export interface DiscordApp {
       options?: SlashCommandOptions["options"];
       dm?: boolean;
       memberPermissions?: bigint | string;
+      /** As a user-installed app, in a DM between `userId` and this person (the bot is not in it). */
+      userInstallDmWith?: string;
     },
   ): Promise<CommandResult>;
   /** Clicks a button and waits for the ephemeral follow-up to the clicker. */
@@ -211,7 +213,11 @@ export async function startDiscordApp(options: DiscordAppOptions = {}): Promise<
         subcommand: sub,
         options: opts.options,
         memberPermissions: opts.memberPermissions,
-        ...(opts.dm ? {} : { guildId: GUILD_ID, channelId: GENERAL }),
+        ...(opts.userInstallDmWith !== undefined
+          ? { userInstallDmWith: opts.userInstallDmWith }
+          : opts.dm
+            ? {}
+            : { guildId: GUILD_ID, channelId: GENERAL }),
       });
       const edit = await vi.waitUntil(
         () => emu.interactionResponses(id).findLast((r) => r.kind === "edit" && r.status === 200),

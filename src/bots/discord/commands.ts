@@ -57,8 +57,14 @@ export function commandDefinitions() {
   const command = new SlashCommandBuilder()
     .setName(COMMAND_NAME)
     .setDescription("Your personal assistant: what it knows about you, and your own fine-tuned model")
-    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
-    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall);
+    // Also a user-installed app: people who add it to their account can run it in any DM or group
+    // DM (PrivateChannel), where the bot is not a member; answers go through the interaction.
+    .setContexts(
+      InteractionContextType.Guild,
+      InteractionContextType.BotDM,
+      InteractionContextType.PrivateChannel,
+    )
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall, ApplicationIntegrationType.UserInstall);
   for (const spec of COMMANDS)
     if (!spec.name.includes(" ")) command.addSubcommand(subcommand(spec, spec.name));
   for (const [group, help] of Object.entries(COMMAND_GROUPS))

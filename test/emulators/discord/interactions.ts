@@ -34,6 +34,12 @@ export interface SlashCommandOptions {
   /** The member's permissions in the interaction (default: computed from roles; owner = all). */
   memberPermissions?: bigint | string;
   locale?: string;
+  /**
+   * Run as a user-installed app in a DM between the user and this other person (interaction
+   * context 2, PRIVATE_CHANNEL), where the bot is not a participant. Refused, as Discord would not
+   * offer the command, unless it was registered with integration type 1 and context 2.
+   */
+  userInstallDmWith?: string;
 }
 
 export interface ComponentOptions {
@@ -47,6 +53,8 @@ export interface ComponentOptions {
 }
 
 export function slashCommand(state: DiscordState, options: SlashCommandOptions): InteractionRecord {
+  if (options.userInstallDmWith !== undefined)
+    return userInstallCommand(state, options, options.userInstallDmWith);
   const channel = interactionChannel(state, options.userId, options.guildId, options.channelId);
   const scopeCommands = [
     ...(channel.guildId ? (state.commands.get(channel.guildId) ?? []) : []),
@@ -62,6 +70,18 @@ export function slashCommand(state: DiscordState, options: SlashCommandOptions):
     commandOptions = [{ name: options.subcommandGroup, type: 2, options: commandOptions } as never];
   }
   const base = interactionBase(state, InteractionKind.ApplicationCommand, options, channel);
+  return dispatchCommand(state, options, base, command, commandOptions, resolved, channel);
+}
+
+function dispatchCommand(
+  state: DiscordState,
+  options: SlashCommandOptions,
+  base: Record<string, unknown>,
+  command: { id: string; guild_id?: string } | undefined,
+  commandOptions: APIApplicationCommandInteractionDataOption[],
+  resolved: APIInteractionDataResolved,
+  channel: ChannelRecord,
+): InteractionRecord {
   const payload = {
     ...base,
     data: {
@@ -96,6 +116,58 @@ export function component(
     },
   } as APIMessageComponentInteraction;
   return registerInteraction(state, payload, options.userId, channel, source.message.id);
+}
+
+/**
+ * A user-installed app's command in a DM between two people: the channel is theirs, not the bot's
+ * (the bot cannot post in it); the answer goes through the interaction.
+ */
+function userInstallCommand(state: DiscordState, options: SlashCommandOptions, otherUserId: string) {
+  const user = state.ensureUser(options.userId);
+  state.ensureUser(otherUserId);
+  const command = (state.commands.get("global") ?? []).find((c) => c.name === options.name);
+  if (!command?.integration_types?.includes(1) || !command.contexts?.includes(2))
+    throw new Error(
+      `discord emulator: /${options.name} is not offered in a DM between people: it is not registered for user installs (integration_types 1, contexts 2)`,
+    );
+  const channel: ChannelRecord = {
+    id: snowflake(),
+    type: ChannelKind.DM,
+    name: null,
+    guildId: null,
+    parentId: null,
+    topic: null,
+    position: 0,
+    recipientId: otherUserId,
+    lastMessageId: null,
+    betweenPeople: user.id,
+  };
+  // Stored so the interaction's answers have somewhere to live, as ephemeral messages.
+  state.channels.set(channel.id, channel);
+  const resolved: APIInteractionDataResolved = {};
+  let commandOptions = buildOptions(state, options.options, null, resolved);
+  if (options.subcommand)
+    commandOptions = [{ name: options.subcommand, type: 1, options: commandOptions } as never];
+  if (options.subcommandGroup)
+    commandOptions = [{ name: options.subcommandGroup, type: 2, options: commandOptions } as never];
+  const base = {
+    id: snowflake(),
+    application_id: state.config.applicationId,
+    type: InteractionKind.ApplicationCommand,
+    token: `itoken-${randomBytes(24).toString("hex")}`,
+    version: 1 as const,
+    channel: state.channelPayload(channel),
+    channel_id: channel.id,
+    locale: (options.locale ?? "en-US") as Locale,
+    entitlements: [],
+    attachment_size_limit: 10 * 1024 * 1024,
+    user: userPayload(user),
+    // A user install may only send messages through the interaction itself.
+    app_permissions: String(DM_APP_PERMISSIONS),
+    authorizing_integration_owners: { 1: user.id },
+    context: 2,
+  };
+  return dispatchCommand(state, options, base, command, commandOptions, resolved, channel);
 }
 
 function interactionChannel(

@@ -59,6 +59,11 @@ export interface ChannelRecord {
   position: number;
   /** DM channels only: the other participant. */
   recipientId: string | null;
+  /**
+   * A DM between two people the bot is not part of (a user-installed app's context 2), holding only
+   * the interaction answers: the person who ran the command there. Never anyone's DM with the bot.
+   */
+  betweenPeople?: string;
   lastMessageId: string | null;
 }
 

@@ -295,7 +295,11 @@ export class DiscordState {
   dmChannelFor(userId: string, channelId?: string): ChannelRecord {
     this.ensureUser(userId);
     const existing = [...this.channels.values()].find(
-      (c) => c.type === ChannelKind.DM && c.recipientId === userId && (!channelId || c.id === channelId),
+      (c) =>
+        c.type === ChannelKind.DM &&
+        c.betweenPeople === undefined &&
+        c.recipientId === userId &&
+        (!channelId || c.id === channelId),
     );
     if (existing) return existing;
     const channel: ChannelRecord = {
