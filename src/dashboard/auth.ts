@@ -67,6 +67,8 @@ export function createAuth(deps: { token: string; operators: readonly string[]; 
     }
     failures.delete(input.client);
     const t = now();
+    // Sessions nobody came back to are dropped here, so the map holds only live ones.
+    for (const [id, s] of sessions) if (expired(s, t)) sessions.delete(id);
     const session: Session = {
       id: randomBytes(32).toString("base64url"),
       operator: input.operator.trim(),
@@ -78,14 +80,16 @@ export function createAuth(deps: { token: string; operators: readonly string[]; 
     return { ok: true, session };
   }
 
+  const expired = (s: Session, t: number) =>
+    t - s.createdAt >= SESSION_TTL_MS || t - s.lastSeenAt >= SESSION_IDLE_MS;
+
   /** The live session a cookie names, or undefined (unknown, logged out, expired, operator removed). */
   function session(id: string | undefined): Session | undefined {
     if (!id) return undefined;
     const s = sessions.get(id);
     if (!s) return undefined;
     const t = now();
-    const expired = t - s.createdAt >= SESSION_TTL_MS || t - s.lastSeenAt >= SESSION_IDLE_MS;
-    if (expired || !isOperator(deps.operators, s.operator)) {
+    if (expired(s, t) || !isOperator(deps.operators, s.operator)) {
       sessions.delete(id);
       return undefined;
     }
