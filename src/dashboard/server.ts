@@ -223,7 +223,8 @@ export async function startDashboard(deps: DashboardDeps): Promise<Dashboard> {
         const r = await deps.retryDeletions(subject ? { subjectHash: subject } : {});
         s.flash = {
           ok: r.remaining === 0,
-          text: `${r.deleted} deleted; ${r.remaining} still to retry; ${r.unsupported} for an operator to delete by hand.`,
+          // A person's retry counts only theirs (retryDeletions' scope); say so.
+          text: `${subject ? "This person's deletions: " : ""}${r.deleted} deleted; ${r.remaining} still to retry; ${r.unsupported} for an operator to delete by hand.`,
         };
         return redirect(res, "/deletions");
       }
