@@ -495,7 +495,7 @@ describe("the dashboard in Chromium", () => {
       (await fetch(`${dashboard.url}/limits`, { headers: { cookie: stale }, redirect: "manual" })).status,
     ).toBe(303);
     await context.close();
-  });
+  }, 90_000); // a loaded 2-core machine: Chromium and seven pages may take a while
 });
 
 // ---- Requests that must change nothing ------------------------------------------------------
