@@ -5,6 +5,7 @@
 // fine-tune offer with Together's price, approves it, Together trains her LoRA adapter, vLLM loads
 // it, and her next answer comes from her own adapter (the open-weights route). Exit code 0 when every beat
 // happened; 1 with the reason (and the bot's last log lines) when one did not.
+import { randomBytes } from "node:crypto";
 import type { APIEmbed, APIMessage } from "discord.js";
 import { viewPrompt } from "./demo/model.ts";
 import { colourWanted, createPrinter, type Printer } from "./demo/print.ts";
@@ -23,6 +24,20 @@ const BEN: Person = { id: "3002", name: "Ben" };
 const THRESHOLD = 10;
 /** The whole run, startup and cleanup included, must fit well inside this. */
 const DEADLINE_MS = 80_000;
+
+/**
+ * `npm run demo -- --dashboard[=PORT]`: after the story, the operators' dashboard stays open on the
+ * demo's data (127.0.0.1, port 8080 by default) until Ctrl+C, with limits set at the demo's scale
+ * (its emulated costs are fractions of a cent) so that spend has something to be measured against.
+ * The demo operator and a one-off token are printed.
+ */
+const DASHBOARD = (() => {
+  const arg = process.argv.slice(2).find((a) => a === "--dashboard" || a.startsWith("--dashboard="));
+  if (!arg) return undefined;
+  const port = Number(arg.split("=")[1] ?? 8080);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--dashboard=${port}: not a port`);
+  return { port, operator: "discord:3999", token: randomBytes(24).toString("base64url") };
+})();
 
 const RATINGS: Record<string, string> = {
   "👍": "5",
@@ -303,6 +318,13 @@ async function main(): Promise<number> {
         env: {
           FINETUNE_PLATFORMS: "discord,slack",
           FINETUNE_THRESHOLD: String(THRESHOLD),
+          ...(DASHBOARD
+            ? {
+                DASHBOARD_PORT: String(DASHBOARD.port),
+                DASHBOARD_TOKEN: DASHBOARD.token,
+                OPERATORS: DASHBOARD.operator,
+              }
+            : {}),
         },
         log: keepLog,
         progress: (text) => out.note(text),
@@ -312,7 +334,21 @@ async function main(): Promise<number> {
     out.ok(
       `The bot is up, talking only to the emulators (${((Date.now() - startedAt) / 1000).toFixed(1)} s).`,
     );
+    if (DASHBOARD)
+      await world.app.core.budgets.setLimits(
+        { trainingTotalMonthUsd: 0.005, trainingPerUserMonthUsd: 0.003, chatPerDayUsd: 0.005 },
+        DASHBOARD.operator,
+      );
     await story(world, out);
+    if (DASHBOARD && !aborted) {
+      clearTimeout(watchdog);
+      out.ok(
+        `The dashboard is open on the demo's data: ${world.app.dashboard?.url ?? "(not started)"}\n` +
+          `  operator id: ${DASHBOARD.operator}\n  token:       ${DASHBOARD.token}\n` +
+          "Press Ctrl+C to end the demo (its database is deleted then).",
+      );
+      await new Promise(() => {}); // until Ctrl+C: the handler above cleans up and exits
+    }
   } catch (e) {
     failure = e;
   }

@@ -8,7 +8,7 @@ import { createBudgets } from "./core/budgets.ts";
 import { createCore } from "./core/create-core.ts";
 import type { Clock, CoreAssistant, GoogleCredentials, Logger, Notifier, Platform } from "./core/ports.ts";
 import { systemClock } from "./core/ports.ts";
-
+import { type Dashboard, startDashboardFor } from "./dashboard/server.ts";
 import type { Database } from "./database/open-database.ts";
 import { startJobs } from "./jobs/jobs.ts";
 import { type HealthServer, startHealthServer } from "./observability/health-server.ts";
@@ -45,6 +45,8 @@ export interface App {
   core: ReturnType<typeof createCore>;
   metrics: Metrics;
   health?: HealthServer;
+  /** The operators' web dashboard, when DASHBOARD_PORT is set. */
+  dashboard?: Dashboard;
   /** The recovery sweep's last run (tests wait for it). */
   recovered: Promise<unknown>;
   /**
@@ -95,6 +97,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
       ? await startHealthServer({ port: deps.healthPort, db: deps.db, platforms, metrics })
       : undefined;
   if (health) log.info("health and metrics server listening", { port: health.port });
+  const dashboard = await startDashboardFor({ config, db: deps.db, clock, log, core });
 
   // Messages a stop left unanswered: answered now (or apologised for), then re-checked every minute
   // for those of a process that died (their claims expire). One sweep at a time.
@@ -142,6 +145,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     await jobs?.stop();
     await Promise.all(all.map((p) => p.stop(0)));
     await health?.close();
+    await dashboard?.close();
   }
   return {
     assistant,
@@ -150,6 +154,7 @@ export async function startApp(deps: AppDeps): Promise<App> {
     core,
     metrics,
     health,
+    dashboard,
     get recovered() {
       return sweeping;
     },

@@ -438,6 +438,32 @@ export const settings = {
     description: "Log level.",
     hint: "one of trace, debug, info, warn, error",
   }),
+  // Operator dashboard
+  DASHBOARD_PORT: setting(int(0, 65535).default(0), {
+    group: "Operator dashboard",
+    description:
+      "Port of the operators' web dashboard (spend, trainings, limits, deletions); 0 turns it off. Needs DASHBOARD_TOKEN and OPERATORS.",
+    hint: "a port number such as 8080, or 0",
+  }),
+  DASHBOARD_HOST: setting(text.default("127.0.0.1"), {
+    group: "Operator dashboard",
+    description:
+      "Address the dashboard listens on. Keep 127.0.0.1 and reach it through an SSH tunnel or a TLS reverse proxy on the same machine.",
+    hint: "an address such as 127.0.0.1",
+  }),
+  DASHBOARD_TOKEN: setting(z.string().trim().min(24, "use at least 24 characters").optional(), {
+    group: "Operator dashboard",
+    description:
+      "The operators' login token (with their operator id from OPERATORS). Generate one with `openssl rand -hex 32`.",
+    hint: "a long random string, e.g. the output of openssl rand -hex 32",
+    secret: true,
+  }),
+  DASHBOARD_TRUST_PROXY: setting(bool.default(false), {
+    group: "Operator dashboard",
+    description:
+      "Behind a reverse proxy you run: trust its X-Forwarded-Proto (https: the session cookie gets the Secure flag) and X-Forwarded-For (failed logins are limited per client).",
+    hint: "true or false",
+  }),
 } as const;
 
 type Settings = typeof settings;
@@ -528,6 +554,8 @@ export interface Config {
   logFormat: "json" | "pretty";
   healthPort: number;
   retention: { days: number; schedule: string };
+  /** The operators' web dashboard; absent when DASHBOARD_PORT is 0. */
+  dashboard?: { port: number; host: string; token: string; trustProxy: boolean };
 }
 
 export interface DatabaseConfig {
@@ -644,6 +672,15 @@ export function loadConfig(
       variable: "TOGETHER_ADAPTER_DEPLOYMENT",
       message: "and LORA_SERVER_URL are both set; set only the one that serves the adapters",
     });
+  // A dashboard nobody can log in to, or anyone can, is refused at start.
+  if (r.DASHBOARD_PORT > 0) {
+    need("DASHBOARD_TOKEN", "when DASHBOARD_PORT is set (the dashboard's login)");
+    if (r.OPERATORS.length === 0)
+      problems.push({
+        variable: "OPERATORS",
+        message: `is required when DASHBOARD_PORT is set (operators log in with their id); set it to ${hintFor("OPERATORS")}`,
+      });
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const gemini = r.LLM_PROVIDER === "gemini";
@@ -724,6 +761,15 @@ export function loadConfig(
     logFormat: r.LOG_FORMAT,
     healthPort: r.HEALTH_PORT,
     retention: { days: r.RETENTION_DAYS, schedule: r.RETENTION_SCHEDULE },
+    dashboard:
+      r.DASHBOARD_PORT > 0 && r.DASHBOARD_TOKEN
+        ? {
+            port: r.DASHBOARD_PORT,
+            host: r.DASHBOARD_HOST,
+            token: r.DASHBOARD_TOKEN,
+            trustProxy: r.DASHBOARD_TRUST_PROXY,
+          }
+        : undefined,
   };
 }
 

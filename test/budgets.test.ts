@@ -478,6 +478,36 @@ describe("limits", () => {
     });
   });
 
+  it("records each change in LimitChange (who, when, old -> new), nothing for no change, and forget removes the name", async () => {
+    await withDb("pglite", async ({ db, clock }) => {
+      const budgets = createBudgets({ db, clock });
+      clock.set("2026-11-10T09:00:00Z");
+      await budgets.setLimits({ chatPerDayUsd: 5, trainingTotalMonthUsd: 100 }, "discord:1");
+      await budgets.setLimits({ chatPerDayUsd: 5 }, "discord:2"); // the same value: nothing changed
+      await expect(budgets.setLimits({ chatPerDayUsd: -1 }, "discord:2")).rejects.toThrow(LimitsError);
+      clock.set("2026-11-11T10:30:00Z");
+      await budgets.setLimits({ chatPerDayUsd: null, trainingsPerUserMonth: 2 }, "discord:2");
+      const audit = async () =>
+        (await db.limitChange.findMany({ orderBy: { id: "asc" } })).map((r) => [
+          r.changedAt.toISOString(),
+          r.changedBy,
+          r.limitKey,
+          r.oldValue === null ? null : Number(r.oldValue),
+          r.newValue === null ? null : Number(r.newValue),
+        ]);
+      expect(await audit()).toEqual([
+        ["2026-11-10T09:00:00.000Z", "discord:1", "trainingTotalMonthUsd", null, 100],
+        ["2026-11-10T09:00:00.000Z", "discord:1", "chatPerDayUsd", null, 5],
+        ["2026-11-11T10:30:00.000Z", "discord:2", "trainingsPerUserMonth", null, 2],
+        ["2026-11-11T10:30:00.000Z", "discord:2", "chatPerDayUsd", 5, null],
+      ]);
+      // The operator discord:2 asks to be forgotten: their changes stay, without their name.
+      const userId = await newUser(db);
+      await db.$transaction((tx) => budgets.anonymiseUser(tx, { userId, externalId: "discord:2" }));
+      expect((await audit()).map((r) => r[1])).toEqual(["discord:1", "discord:1", null, null]);
+    });
+  });
+
   it("a zero training limit blocks every paid training", async () => {
     await withDb("pglite", async ({ db, clock }) => {
       const budgets = createBudgets({ db, clock });

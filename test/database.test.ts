@@ -22,6 +22,7 @@ const TABLES = [
   "FineTuneProposal",
   "FineTuneProviderRefusal",
   "JobRun",
+  "LimitChange",
   "ModelVersion",
   "ProcessedEvent",
   "ProposalExample",

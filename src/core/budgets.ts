@@ -331,9 +331,23 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     const valid = validateLimitsPatch(patch);
     // Under the same lock as reservations, so a reservation is checked either entirely against
     // the old limits or entirely against the new ones.
-    return underLock(async (tx) => {
+    return underLock(async (tx, before) => {
       const row = await tx.adminLimits.update({ where: { id: 1 }, data: { ...valid, updatedBy: by } });
-      return toLimits(row);
+      const after = toLimits(row);
+      // The audit trail (LimitChange) of whichever front end made the change: one row per limit
+      // whose value moved, committed with the change itself.
+      const changed = LIMIT_KEYS.filter((k) => before[k] !== after[k]);
+      if (changed.length)
+        await tx.limitChange.createMany({
+          data: changed.map((k) => ({
+            changedAt: clock.now(),
+            changedBy: by,
+            limitKey: k,
+            oldValue: before[k],
+            newValue: after[k],
+          })),
+        });
+      return after;
     });
   }
 
@@ -418,6 +432,7 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
 
   async function anonymiseUser(tx: Tx, { userId, externalId }: { userId: string; externalId: string }) {
     await tx.adminLimits.updateMany({ where: { updatedBy: externalId }, data: { updatedBy: null } });
+    await tx.limitChange.updateMany({ where: { changedBy: externalId }, data: { changedBy: null } });
     // Without the training lock: releasing only gives budget back, so no limit check can be
     // invalidated by it.
     return tx.$executeRaw`
