@@ -7,6 +7,7 @@
 //   DATABASE_URL=... npm run bench also against that Postgres (it must hold no bot data)
 //   BENCH_TARGETS=postgres         only some of the databases (embedded, postgres)
 //   BENCH_DEFAULT_TOAST=1          without the TOAST target of migration 20261121020000 (to compare)
+//   BENCH_LOAD=0                   without the load test (bench/load.ts; `npm run bench:load` alone)
 //
 // Progress goes to stderr, the tables to stdout, everything to bench-results/latest.json.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,6 +23,7 @@ import {
   ratingSuite,
   readinessSuite,
 } from "./jobs.ts";
+import { type LoadResults, loadSuite, loadTables, loadTargetsFromEnv, loadVerdicts } from "./load.ts";
 import { databaseFacts, machineFacts } from "./machine.ts";
 import { type ReplyResults, replySuite } from "./reply.ts";
 import { fmt, memoryWatch, table } from "./stats.ts";
@@ -144,6 +146,10 @@ const targets: TargetResults[] = [];
 for (const kind of kinds) targets.push(await runTarget(kind));
 progress("dataset build and token count");
 const dataset: DatasetResults = datasetSuite({ sizes: config.datasetSizes, runs: quick ? 1 : 2 });
+const load: LoadResults[] =
+  process.env.BENCH_LOAD === "0"
+    ? []
+    : await loadSuite({ targets: loadTargetsFromEnv(), mentions: quick ? 100 : 200, users: 50, progress });
 memory.stop();
 machine.loadAverageEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
 const peakMemoryMb = memory.peakMb();
@@ -191,6 +197,8 @@ for (const d of dataset.sizes)
     measured: `${fmt(d.perThousandMs)} ms per 1k`,
     met: d.perThousandMs < TARGETS.datasetPerThousandMs,
   });
+
+verdicts.push(...loadVerdicts(load));
 
 // ---------------------------------------------------------------------------------------------
 // Tables
@@ -343,10 +351,14 @@ say(
     ]),
   ),
 );
+if (load.length) {
+  say();
+  for (const line of loadTables(load)) say(line);
+}
 say();
 say(`Peak memory (RSS): ${peakMemoryMb} MB`);
 say();
-say("Targets (embedded database)");
+say("Targets (embedded database; the load test's for each database it ran on)");
 say(
   table(
     ["target", "measured", "met"],
@@ -370,6 +382,7 @@ writeFileSync(
       verdicts,
       targets,
       dataset,
+      load,
       peakMemoryMb,
     },
     null,

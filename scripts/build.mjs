@@ -1,4 +1,4 @@
-// `npm run build` (and every `npm start`): src/main.ts and what it imports, bundled by esbuild into
+// `npm run build` (and every `npm start`): src/main.ts and what it imports (and the database worker), bundled by esbuild into
 // dist/ as plain JavaScript for Node. Dependencies stay in node_modules (not bundled); the platform
 // adapters stay separate chunks, so a bot without Slack never loads Bolt.
 //
@@ -20,7 +20,9 @@ const started = performance.now();
 
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ["src/main.ts"],
+  // The embedded database's worker thread is an entry of its own (src/database/pglite-thread.ts
+  // starts dist/pglite-worker.js).
+  entryPoints: ["src/main.ts", "src/database/pglite-worker.ts"],
   bundle: true,
   packages: "external",
   platform: "node",

@@ -217,6 +217,18 @@ export const settings = {
     description: 'A reply taking longer than this gets a short "Still working on it…" note on the platform.',
     hint: "a number of seconds such as 15",
   }),
+  REPLY_CONCURRENCY: setting(int(1, 1_000).default(16), {
+    group: "Language model",
+    description:
+      "How many replies are written at the same time; more mentions wait in the reply queue. Each waits on the model most of its time, so this can be well above the CPU count.",
+    hint: "a whole number such as 16",
+  }),
+  REPLY_QUEUE_LIMIT: setting(int(0, 100_000).default(200), {
+    group: "Language model",
+    description:
+      'How many mentions may wait for a free reply slot. A mention arriving when the queue is full is answered at once with "I\'m busy right now, try again in a minute" and not stored.',
+    hint: "a whole number such as 200 (0: no waiting)",
+  }),
   RATING_EMOJI: setting(jsonRecord.pipe(z.record(z.string(), z.number().int().min(1).max(5))).optional(), {
     group: "Language model",
     description:
@@ -519,7 +531,15 @@ export interface Config {
     gemini: { apiKey?: string; baseUrl?: string; vertex: boolean; project?: string; location: string };
   };
   /** Time budgets of one reply. */
-  replies: { attemptTimeoutMs: number; totalTimeoutMs: number; stillWorkingAfterMs: number };
+  replies: {
+    attemptTimeoutMs: number;
+    totalTimeoutMs: number;
+    stillWorkingAfterMs: number;
+    /** Replies written at once (REPLY_CONCURRENCY). */
+    concurrency: number;
+    /** Mentions that may wait for a slot (REPLY_QUEUE_LIMIT); the next gets the busy answer. */
+    queueLimit: number;
+  };
   /** On SIGTERM: how long replies in flight may take before they are cancelled. */
   shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
@@ -724,6 +744,8 @@ export function loadConfig(
       attemptTimeoutMs: r.REPLY_ATTEMPT_TIMEOUT_SECONDS * 1000,
       totalTimeoutMs: r.REPLY_TIMEOUT_SECONDS * 1000,
       stillWorkingAfterMs: r.REPLY_STILL_WORKING_SECONDS * 1000,
+      concurrency: r.REPLY_CONCURRENCY,
+      queueLimit: r.REPLY_QUEUE_LIMIT,
     },
     shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,

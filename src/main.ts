@@ -8,6 +8,7 @@ import { ConfigError, configuredPlatforms, formatProblem, loadConfig } from "./c
 import { DataDirLockedError } from "./database/data-dir-lock.ts";
 import { MigrationError } from "./database/migrate.ts";
 import { openDatabase } from "./database/open-database.ts";
+import { DatabaseOpenError } from "./database/pglite-thread.ts";
 import { createLogger } from "./logger.ts";
 
 /** After a clean stop, handles something else left open (a socket) may not hold the exit longer. */
@@ -57,12 +58,23 @@ async function main(): Promise<number> {
       process.stderr.write(`${e.message}\n`);
       return 1;
     }
+    if (e instanceof DatabaseOpenError) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
     if (e instanceof MigrationError) {
       process.stderr.write(`Could not apply database migrations: ${e.message}\n${e.output}\n`);
       return 1;
     }
     throw e;
   }
+  // Without its database thread the bot can only fail every request: exit now, with a message a
+  // person can act on, and let the supervisor (docker, systemd, Kubernetes) start it again.
+  void database.crashed.then((crash) => {
+    log.error("the embedded database stopped; exiting", { error: crash.detail });
+    process.stderr.write(`${crash.message}\n`);
+    process.exit(1);
+  });
   log.info("database ready", {
     kind: database.kind,
     platforms,

@@ -9,7 +9,9 @@ import { createConversation } from "./conversation.ts";
 import { createDataRights } from "./data-rights/rights.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
+import { replyNotices } from "./messages.ts";
 import { createLimitsCommands } from "./operators.ts";
+import { outcome } from "./outcomes.ts";
 import type {
   AssistantServices,
   Clock,
@@ -26,6 +28,7 @@ import { adapterServingFromConfig } from "./providers/open-weights-from-config.t
 import { DEFAULT_RATING_EMOJI } from "./rating-emoji.ts";
 import { createRatings } from "./ratings.ts";
 import { createRecovery } from "./recovery.ts";
+import { createReplyQueue } from "./reply-queue.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { createStatus } from "./status.ts";
 
@@ -191,8 +194,30 @@ export function createCore(deps: CoreDeps) {
     optOut: dataRights.optOut,
     optIn: dataRights.optIn,
   } satisfies AssistantServices;
+  const replyQueue = createReplyQueue({
+    concurrency: config.replies.concurrency,
+    limit: config.replies.queueLimit,
+    stopping: deps.stopping,
+  });
+  const queueLog = log.child({ part: "reply-queue" });
+  const mention: CoreAssistant["mention"] = async (input, options) => {
+    const admission = replyQueue.offer(() => conversation.respond(input, options));
+    if (!admission.admitted) {
+      queueLog.warn("reply queue full; answered busy", {
+        running: admission.running,
+        waiting: admission.waiting,
+      });
+      const busy = outcome("reply.busy");
+      return { kind: "busy", code: busy.code, text: busy.text };
+    }
+    const result = await admission.result;
+    // Stopped before its turn came: nothing was stored, so the restart cannot answer it.
+    return result === "stopped"
+      ? { kind: "interrupted", text: replyNotices.restartingNothingStored }
+      : result;
+  };
   const assistant: CoreAssistant = {
-    mention: conversation.respond,
+    mention,
     recordReplyMessages: conversation.recordReplyMessages,
     reaction: ratings.react,
     ...services,
@@ -201,6 +226,7 @@ export function createCore(deps: CoreDeps) {
 
   return {
     assistant,
+    replyQueue,
     conversation,
     recovery,
     ratings,

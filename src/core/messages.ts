@@ -480,6 +480,8 @@ const NOTHING_CHANGED = "Nothing changed.";
 export const OUTCOMES = {
   // Any command or click
   "event.duplicate": no(() => "Already handled."),
+  // A mention that found the reply queue full (reply-queue.ts): answered at once, nothing stored.
+  "reply.busy": no(() => "I'm busy right now and couldn't take your message. Please try again in a minute."),
   "command.help": yes(commandHelp),
   "command.unknown": no(commandHelp),
   "button.stale": no(() => "That button is not valid any more."),

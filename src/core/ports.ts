@@ -49,6 +49,8 @@ export type RespondResult =
   | { kind: "duplicate" }
   /** The bot is stopping and cancelled the reply; `text` tells the person (answered after the restart). */
   | { kind: "interrupted"; exchangeId?: bigint; text: string }
+  /** Not started: the reply queue is full (REPLY_QUEUE_LIMIT). Post `text`; nothing was stored. */
+  | { kind: "busy"; code: "reply.busy"; text: string }
   /** Not answered (empty, too long, over the chat budget); `text` says why. */
   | { kind: "rejected"; reason: "empty" | "too_long" | "chat_budget"; text: string };
 

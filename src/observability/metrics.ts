@@ -11,7 +11,7 @@ export function createMetrics(deps: { db: Database; budgets: Budgets }) {
   const registry = new client.Registry();
   const replies = new client.Counter({
     name: "bot_replies_total",
-    help: "Messages handled, by platform and outcome (reply, failed, duplicate, rejected).",
+    help: "Messages handled, by platform and outcome (reply, failed, duplicate, rejected, interrupted, busy).",
     labelNames: ["platform", "outcome"],
     registers: [registry],
   });
@@ -143,6 +143,8 @@ export function createMetrics(deps: { db: Database; budgets: Budgets }) {
         end();
         const outcome = result.kind === "reply" ? (result.failed ? "failed" : "reply") : result.kind;
         replies.inc({ platform: input.user.platform, outcome });
+        // The busy answer is an outcome with a code like a command's (bot_outcomes_total{code}).
+        if (result.kind === "busy") outcomes.inc({ code: result.code });
         return result;
       },
       async reaction(input) {

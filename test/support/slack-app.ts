@@ -13,6 +13,7 @@ import { type App, startApp } from "../../src/app.ts";
 import type { SlackPlatform } from "../../src/bots/slack/index.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { Clock, UserRef } from "../../src/core/ports.ts";
+import { openDatabase } from "../../src/database/open-database.ts";
 import {
   type OpenAIEmulator,
   type OpenAIEmulatorOptions,
@@ -56,6 +57,11 @@ export interface SlackAppOptions {
   emulator?: Omit<SlackEmulatorOptions, keyof typeof SLACK_IDS>;
   openai?: OpenAIEmulatorOptions;
   clock?: Clock;
+  /**
+   * Open the app's database the way the bot does (`openDatabase`: the embedded database in its
+   * worker thread, migrated through its socket) in this DATA_DIR, instead of a test database.
+   */
+  dataDir?: string;
 }
 
 export interface MentionOptions extends Pick<SendEventOptions, "eventId" | "retryNum" | "timestampSec"> {
@@ -125,6 +131,18 @@ export interface SlackAppHarness {
   stop(): Promise<void>;
 }
 
+/** The bot's own database in `dataDir`, shaped like a test database (it has no PGlite handle here). */
+async function botDatabase(dataDir: string): Promise<TestDatabase> {
+  const opened = await openDatabase({ dataDir });
+  return {
+    db: opened.db,
+    get pglite(): never {
+      throw new Error("the bot's embedded database runs in its worker thread: reach it through `db`");
+    },
+    close: () => opened.close(),
+  };
+}
+
 /** Polls `read` until it returns something other than undefined/null/false. */
 export async function eventually<T>(
   read: () => Promise<T | undefined | null | false> | T | undefined | null | false,
@@ -142,7 +160,7 @@ export async function eventually<T>(
 
 export async function startSlackApp(options: SlackAppOptions): Promise<SlackAppHarness> {
   const { transport } = options;
-  const database = await createTestDatabase();
+  const database = options.dataDir ? await botDatabase(options.dataDir) : await createTestDatabase();
   const openai = await startOpenAIEmulator(options.openai);
   // The emulator must be up before the app: the adapter calls auth.test when it starts.
   const emu = await startSlackEmulator({ ...options.emulator, ...SLACK_IDS });

@@ -1,0 +1,476 @@
+// The load test: a burst of mentions through the real SDKs against the emulators, all on loopback in
+// this one process (the emulators share the bot's event loop, so every figure includes their work
+// too), with the model answering instantly. What it measures is what Slack and Discord see while
+// the bot is busy: how long an ack takes, how long /healthz takes, whether anything is lost.
+//
+//   npm run bench:load             this section alone (npm run bench runs it after the others)
+//   BENCH_LOAD_TARGETS=worker,in-process,postgres   which databases (default: worker, and postgres
+//                                  when DATABASE_URL is set); "in-process" is PGlite on the bot's
+//                                  thread, as before issue 15, for the before/after ratio
+//   BENCH_LOAD_MENTIONS=200 BENCH_LOAD_USERS=50
+//
+// Slack: 200 app_mention events from 50 users, sent at once as signed HTTP requests to Bolt's
+// /slack/events; ack latency = the HTTP response time. Discord: 200 MESSAGE_CREATE dispatches over
+// the gateway to discord.js, one channel each; ack latency = dispatch to the bot's first REST call
+// for it (the typing indicator). Also a statement's round trip in-process vs over the worker's socket.
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { type App, startApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { type OpenDatabase, openDatabase } from "../src/database/open-database.ts";
+import { createLogger } from "../src/logger.ts";
+import { startHealthServer } from "../src/observability/health-server.ts";
+import { startDiscordEmulator } from "../test/emulators/discord/index.ts";
+import { startOpenAIEmulator } from "../test/emulators/openai/index.ts";
+import { startSlackEmulator } from "../test/emulators/slack/index.ts";
+import { openBench } from "./db.ts";
+import { fmt, type Summary, summarize, table } from "./stats.ts";
+
+export type LoadTarget = "worker" | "in-process" | "postgres";
+
+export interface BurstResult {
+  platform: "slack" | "discord";
+  mentions: number;
+  users: number;
+  ack: Summary;
+  /** Acks that took longer than Slack's 3 s (Slack would have retried them) or never came. */
+  acksOver3s: number;
+  health: Summary;
+  /** `SELECT 1` from the bot's thread during the burst: what /healthz waited on before issue 15. */
+  select1: Summary;
+  /** Event-loop delay of the bot's thread during the burst (ms). */
+  loopDelayP99Ms: number;
+  answeredPerSecond: number;
+  elapsedSeconds: number;
+  replies: number;
+  busy: number;
+  lost: number;
+  duplicated: number;
+}
+
+export interface StatementCost {
+  target: LoadTarget;
+  select1: Summary;
+  findFirst: Summary;
+}
+
+export interface LoadResults {
+  target: LoadTarget;
+  statements?: StatementCost;
+  bursts: BurstResult[];
+}
+
+const SIGNING = {
+  teamId: "T0LOAD",
+  botUserId: "U0BOT",
+  botId: "B0BOT",
+  botToken: "xoxb-load",
+  signingSecret: "load-secret",
+};
+const GUILD = "2000";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function openTarget(target: LoadTarget): Promise<{ db: OpenDatabase["db"]; close(): Promise<void> }> {
+  if (target === "postgres") return openBench("postgres");
+  const dir = mkdtempSync(join(os.tmpdir(), "bench-load-"));
+  const opened = await openDatabase(
+    { dataDir: dir },
+    { embedded: target === "worker" ? "worker" : "in-process" },
+  );
+  return {
+    db: opened.db,
+    async close() {
+      await opened.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function statementCost(target: LoadTarget, db: OpenDatabase["db"], n: number): Promise<StatementCost> {
+  const time = async (q: () => Promise<unknown>) => {
+    for (let i = 0; i < 20; i++) await q();
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await q();
+      samples.push(performance.now() - t);
+    }
+    return summarize(samples);
+  };
+  return {
+    target,
+    select1: await time(() => db.$queryRaw`SELECT 1`),
+    findFirst: await time(() => db.user.findFirst({ where: { externalId: "slack:nobody" } })),
+  };
+}
+
+/** Samples a latency every `everyMs` until stopped. */
+function poller(sample: () => Promise<unknown>, everyMs: number) {
+  const samples: number[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t = performance.now();
+      await sample().catch(() => {});
+      samples.push(performance.now() - t);
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return summarize(samples);
+    },
+  };
+}
+
+async function waitAll(count: () => number, total: number, timeoutMs: number): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (count() < total && performance.now() < end) await sleep(50);
+}
+
+interface Rig {
+  app: App;
+  healthUrl: string;
+  closeHealth(): Promise<void>;
+  slack: Awaited<ReturnType<typeof startSlackEmulator>>;
+  discord: Awaited<ReturnType<typeof startDiscordEmulator>>;
+}
+
+async function slackBurst(
+  rig: Rig,
+  db: OpenDatabase["db"],
+  mentions: number,
+  users: number,
+): Promise<BurstResult> {
+  const emu = rig.slack;
+  const events = Array.from({ length: mentions }, (_, i) =>
+    emu.events.appMention({
+      userId: `U0L${i % users}`,
+      channelId: `C0L${i % users}`,
+      text: `<@${SIGNING.botUserId}> question ${i}`,
+    }),
+  );
+  const tsOf = new Set(events.map((e) => String(e.ts)));
+  const postsFor = () => {
+    const byTs = new Map<string, string[]>();
+    for (const c of emu.callsTo("chat.postMessage")) {
+      const ts = String(c.args.thread_ts);
+      if (tsOf.has(ts)) byTs.set(ts, [...(byTs.get(ts) ?? []), String(c.args.text)]);
+    }
+    return byTs;
+  };
+  return burst(rig, db, "slack", mentions, users, async () => {
+    const acks = await Promise.all(
+      events.map(async (e) => {
+        const t = performance.now();
+        // The emulator gives up after 15 s (Slack itself after 3 s, then retries): that is an ack
+        // of at least that long, and counted among those over 3 s.
+        const delivery = await emu.sendEvent(e).catch(() => undefined);
+        if (delivery && delivery.status !== 200) throw new Error(`Bolt answered ${delivery.status}`);
+        return performance.now() - t;
+      }),
+    );
+    return { acks, answers: postsFor };
+  });
+}
+
+async function discordBurst(
+  rig: Rig,
+  db: OpenDatabase["db"],
+  mentions: number,
+  users: number,
+): Promise<BurstResult> {
+  const emu = rig.discord;
+  const sent: Array<{ id: string; channelId: string; at: number }> = [];
+  return burst(rig, db, "discord", mentions, users, async () => {
+    for (let i = 0; i < mentions; i++) {
+      const channelId = String(3000 + i);
+      const at = Date.now();
+      const m = emu.sendMessage({
+        authorId: String(5000 + (i % users)),
+        content: `question ${i}`,
+        mentionsBot: true,
+        channelId,
+        guildId: GUILD,
+      });
+      sent.push({ id: m.id, channelId, at });
+    }
+    const answers = () => {
+      const byId = new Map<string, string[]>();
+      const ids = new Set(sent.map((s) => s.id));
+      for (const m of emu.state.messages.values()) {
+        const ref = m.message.message_reference?.message_id;
+        if (ref && ids.has(ref) && m.message.author.id === "1000" && !m.deleted)
+          byId.set(ref, [...(byId.get(ref) ?? []), m.message.content]);
+      }
+      return byId;
+    };
+    // The acks are read once every mention has an answer (the typing requests are recorded by then).
+    await waitAll(() => answers().size, mentions, 180_000);
+    const acks = sent.map((s) => {
+      const first = emu.typingIn(s.channelId).find((r) => r.at >= s.at);
+      return first ? first.at - s.at : Number.NaN;
+    });
+    return { acks: acks.filter((a) => !Number.isNaN(a)), answers };
+  });
+}
+
+async function burst(
+  rig: Rig,
+  db: OpenDatabase["db"],
+  platform: "slack" | "discord",
+  mentions: number,
+  users: number,
+  send: () => Promise<{ acks: number[]; answers: () => Map<string, string[]> }>,
+): Promise<BurstResult> {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const health = poller(async () => {
+    const res = await fetch(rig.healthUrl);
+    await res.arrayBuffer();
+  }, 50);
+  const select1 = poller(() => db.$queryRaw`SELECT 1`, 100);
+  const started = performance.now();
+  const { acks, answers } = await send();
+  await waitAll(() => answers().size, mentions, 180_000);
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  loop.disable();
+  const [healthSummary, select1Summary] = [await health.stop(), await select1.stop()];
+  // Late duplicates would come after the last first answer: give them a moment to show.
+  await sleep(1_000);
+  const byMention = answers();
+  const texts = [...byMention.values()];
+  const busyText = "I'm busy right now";
+  return {
+    platform,
+    mentions,
+    users,
+    ack: summarize(acks),
+    acksOver3s: acks.filter((a) => a > 3_000).length + (mentions - acks.length),
+    health: healthSummary,
+    select1: select1Summary,
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    answeredPerSecond: Math.round((byMention.size / elapsedSeconds) * 10) / 10,
+    elapsedSeconds: Math.round(elapsedSeconds * 10) / 10,
+    replies: texts.filter((t) => !t[0]?.includes(busyText)).length,
+    busy: texts.filter((t) => t[0]?.includes(busyText)).length,
+    lost: mentions - byMention.size,
+    duplicated: texts.filter((t) => t.length > 1).length,
+  };
+}
+
+export async function loadSuite(options: {
+  targets: LoadTarget[];
+  mentions: number;
+  users: number;
+  progress: (line: string) => void;
+}): Promise<LoadResults[]> {
+  const results: LoadResults[] = [];
+  for (const target of options.targets) {
+    options.progress(`load: ${target} database`);
+    const database = await openTarget(target);
+    const openai = await startOpenAIEmulator();
+    const slack = await startSlackEmulator(SIGNING);
+    const discord = await startDiscordEmulator({
+      token: "load-token",
+      applicationId: "1000",
+      botUserId: "1000",
+    });
+    const members = Array.from({ length: options.users }, (_, i) => String(5000 + i));
+    for (const id of members) discord.addUser({ id, username: `user${id}` });
+    discord.addGuild({
+      id: GUILD,
+      name: "load",
+      channels: Array.from({ length: options.mentions }, (_, i) => ({ id: String(3000 + i), name: `c${i}` })),
+      members,
+    });
+    let app: App | undefined;
+    let closeHealth = async () => {};
+    try {
+      const statements = target === "postgres" ? undefined : await statementCost(target, database.db, 300);
+      const config = loadConfig({
+        SLACK_BOT_TOKEN: SIGNING.botToken,
+        SLACK_SIGNING_SECRET: SIGNING.signingSecret,
+        SLACK_PORT: "0",
+        SLACK_API_URL: slack.apiUrl,
+        DISCORD_TOKEN: "load-token",
+        DISCORD_APPLICATION_ID: "1000",
+        DISCORD_API_URL: discord.apiUrl,
+        OPENAI_API_KEY: "bench",
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        FINETUNE_PROVIDER: "none",
+        LOG_LEVEL: "error",
+      });
+      app = await startApp({
+        config,
+        db: database.db,
+        log: createLogger("error"),
+        schedule: false,
+        recover: false,
+      });
+      const health = await startHealthServer({
+        port: 0,
+        db: database.db,
+        platforms: app.platforms,
+        metrics: app.metrics,
+      });
+      closeHealth = health.close;
+      const slackPlatform = app.platforms.slack as { httpPort?: number } | undefined;
+      slack.setTarget({ kind: "http", url: `http://127.0.0.1:${slackPlatform?.httpPort}/slack/events` });
+      const rig: Rig = {
+        app,
+        healthUrl: `http://127.0.0.1:${health.port}/healthz`,
+        closeHealth,
+        slack,
+        discord,
+      };
+      const bursts: BurstResult[] = [];
+      options.progress(`load: ${target}: Slack, ${options.mentions} mentions`);
+      bursts.push(await slackBurst(rig, database.db, options.mentions, options.users));
+      options.progress(`load: ${target}: Discord, ${options.mentions} mentions`);
+      bursts.push(await discordBurst(rig, database.db, options.mentions, options.users));
+      results.push({ target, ...(statements ? { statements } : {}), bursts });
+    } finally {
+      await app?.stop();
+      await closeHealth();
+      await discord.close();
+      await slack.stop();
+      await openai.close();
+      await database.close();
+    }
+  }
+  return results;
+}
+
+export const LOAD_TARGETS = { ackP99Ms: 1_000, healthP99Ms: 100 };
+
+export function loadTargetsFromEnv(): LoadTarget[] {
+  const raw = process.env.BENCH_LOAD_TARGETS ?? (process.env.DATABASE_URL ? "worker,postgres" : "worker");
+  return raw.split(",").map((t) => t.trim()) as LoadTarget[];
+}
+
+/** The section's tables, as lines. */
+export function loadTables(results: LoadResults[]): string[] {
+  const out: string[] = [];
+  const costs = results.flatMap((r) => (r.statements ? [r.statements] : []));
+  if (costs.length) {
+    out.push("One statement's round trip from the bot's thread, idle (ms; Prisma included)");
+    out.push(
+      table(
+        ["embedded database", "SELECT 1 p50", "p95", "findFirst p50", "p95"],
+        costs.map((c) => [
+          c.target,
+          fmt(c.select1.p50),
+          fmt(c.select1.p95),
+          fmt(c.findFirst.p50),
+          fmt(c.findFirst.p95),
+        ]),
+      ),
+    );
+    const inProcess = costs.find((c) => c.target === "in-process");
+    const worker = costs.find((c) => c.target === "worker");
+    if (inProcess && worker)
+      out.push(
+        `The worker's socket adds ${fmt(worker.findFirst.p50 - inProcess.findFirst.p50)} ms per statement at p50 (findFirst), x${(worker.findFirst.p50 / inProcess.findFirst.p50).toFixed(2)}.`,
+      );
+    out.push("");
+  }
+  out.push(
+    "Load: mentions sent at once, the model answering instantly (ms; ack = Slack's HTTP response / Discord's dispatch to the first REST call)",
+  );
+  out.push(
+    table(
+      [
+        "database",
+        "platform",
+        "mentions",
+        "ack p50",
+        "ack p95",
+        "ack p99",
+        "ack >3s",
+        "healthz p50",
+        "healthz p99",
+        "SELECT 1 p99",
+        "loop p99",
+        "answers/s",
+        "replies",
+        "busy",
+        "lost",
+        "dup",
+      ],
+      results.flatMap((r) =>
+        r.bursts.map((b) => [
+          r.target,
+          b.platform,
+          `${b.mentions} from ${b.users}`,
+          fmt(b.ack.p50),
+          fmt(b.ack.p95),
+          fmt(b.ack.p99),
+          b.acksOver3s,
+          fmt(b.health.p50),
+          fmt(b.health.p99),
+          fmt(b.select1.p99),
+          fmt(b.loopDelayP99Ms),
+          b.answeredPerSecond,
+          b.replies,
+          b.busy,
+          b.lost,
+          b.duplicated,
+        ]),
+      ),
+    ),
+  );
+  return out;
+}
+
+export function loadVerdicts(results: LoadResults[]) {
+  return results.flatMap((r) =>
+    r.bursts.flatMap((b) => [
+      {
+        target: `ack p99 < ${LOAD_TARGETS.ackP99Ms} ms (${r.target}, ${b.platform}, ${b.mentions} mentions)`,
+        measured: `${fmt(b.ack.p99)} ms`,
+        met: b.ack.p99 < LOAD_TARGETS.ackP99Ms,
+      },
+      {
+        target: `/healthz p99 < ${LOAD_TARGETS.healthP99Ms} ms under that load (${r.target}, ${b.platform})`,
+        measured: `${fmt(b.health.p99)} ms`,
+        met: b.health.p99 < LOAD_TARGETS.healthP99Ms,
+      },
+      {
+        target: `no mention lost or answered twice (${r.target}, ${b.platform})`,
+        measured: `${b.lost} lost, ${b.duplicated} duplicated`,
+        met: b.lost === 0 && b.duplicated === 0,
+      },
+    ]),
+  );
+}
+
+// `npm run bench:load`: this section on its own.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const loadStart = os.loadavg().map((x) => x.toFixed(2));
+  const results = await loadSuite({
+    targets: loadTargetsFromEnv(),
+    mentions: Number(process.env.BENCH_LOAD_MENTIONS ?? 200),
+    users: Number(process.env.BENCH_LOAD_USERS ?? 50),
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  const lines = [
+    `Load average (1/5/15 min): ${loadStart.join("/")} at start, ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join("/")} at end; ${os.cpus().length} CPUs`,
+    "",
+    ...loadTables(results),
+    "",
+    table(
+      ["target", "measured", "met"],
+      loadVerdicts(results).map((v) => [v.target, v.measured, v.met ? "yes" : "NO"]),
+    ),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  process.exit(0);
+}
