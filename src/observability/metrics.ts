@@ -3,6 +3,7 @@
 // database when Prometheus scrapes, so every replica reports the same truth.
 import client from "prom-client";
 import type { Budgets } from "../core/budgets.ts";
+import { ratingsByLevel } from "../core/evaluation/ratings-by-level.ts";
 import type { Assistant, LlmProvider } from "../core/ports.ts";
 import { ProviderError } from "../core/ports.ts";
 import type { Database } from "../database/open-database.ts";
@@ -67,6 +68,30 @@ export function createMetrics(deps: { db: Database; budgets: Budgets }) {
       this.reset();
       const rows = await deps.db.fineTuneJob.groupBy({ by: ["state"], _count: { _all: true } });
       for (const r of rows) this.set({ state: r.state }, r._count._all);
+    },
+  });
+  // Does it learn: rated replies and their mean rating by personalisation level, trial arm and
+  // holdout (README, "Reading the lift"). Computed from the exchanges at each scrape.
+  const ratingLabels = ["level", "arm", "holdout"];
+  const ratedReplies = new client.Gauge({
+    name: "bot_rated_replies",
+    help: "Rated replies by personalisation level (base, memory, few_shot, own_model), trial arm (none, incumbent, candidate) and holdout.",
+    labelNames: ratingLabels,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: "bot_rating_mean",
+    help: "Mean rating (1-5) of rated replies by personalisation level, trial arm and holdout; bot_rated_replies holds the counts.",
+    labelNames: ratingLabels,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      ratedReplies.reset();
+      for (const r of await ratingsByLevel(deps.db)) {
+        const labels = { level: r.level, arm: r.arm ?? "none", holdout: String(r.holdout) };
+        this.set(labels, r.mean);
+        ratedReplies.set(labels, r.n);
+      }
     },
   });
   new client.Gauge({
