@@ -73,27 +73,28 @@ export function createMetrics(deps: { db: Database; budgets: Budgets }) {
   // Does it learn: rated replies and their mean rating by personalisation level, trial arm and
   // holdout (README, "Reading the lift"). Computed from the exchanges at each scrape.
   const ratingLabels = ["level", "arm", "holdout"];
-  const ratedReplies = new client.Gauge({
-    name: "bot_rated_replies",
-    help: "Rated replies by personalisation level (base, memory, few_shot, own_model), trial arm (none, incumbent, candidate) and holdout.",
-    labelNames: ratingLabels,
-    registers: [registry],
-  });
-  new client.Gauge({
-    name: "bot_rating_mean",
-    help: "Mean rating (1-5) of rated replies by personalisation level, trial arm and holdout; bot_rated_replies holds the counts.",
-    labelNames: ratingLabels,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      ratedReplies.reset();
-      for (const r of await ratingsByLevel(deps.db)) {
-        const labels = { level: r.level, arm: r.arm ?? "none", holdout: String(r.holdout) };
-        this.set(labels, r.mean);
-        ratedReplies.set(labels, r.n);
-      }
-    },
-  });
+  const ratingGauge = (name: string, help: string, value: (r: { n: number; mean: number }) => number) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ratingLabels,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await ratingsByLevel(deps.db))
+          this.set({ level: r.level, arm: r.arm ?? "none", holdout: String(r.holdout) }, value(r));
+      },
+    });
+  ratingGauge(
+    "bot_rated_replies",
+    "Rated replies by personalisation level (base, memory, few_shot, own_model), trial arm (none, incumbent, candidate) and holdout.",
+    (r) => r.n,
+  );
+  ratingGauge(
+    "bot_rating_mean",
+    "Mean rating (1-5) of rated replies by personalisation level, trial arm and holdout; bot_rated_replies holds the counts.",
+    (r) => r.mean,
+  );
   new client.Gauge({
     name: "bot_spend_usd",
     help: "Spend this period: training this month (reserved + settled), chat this month and today.",
