@@ -541,7 +541,7 @@ export function commandHelp(externalId: string): string {
     "**/assistant** commands:",
     "- `/assistant status`: what I know about you, and how close you are to your own fine-tuned model",
     "- `/assistant train`: propose training your own model now (the approval prompt arrives by DM)",
-    "- `/assistant models`: your model versions",
+    "- `/assistant models`: your model versions, their ratings and trials; `/assistant models use <version>` picks one",
     "- `/assistant rollback [previous|base|<version>]`: answer with an earlier model",
     "- `/assistant limits [show]`, `/assistant limits set <key> <value>`: spending limits (operators only)",
     "- `/assistant memory`: what I hold about you",
