@@ -19,6 +19,7 @@
 //
 // Exit codes: 0 done (and for `help`, `--help`, `-h`), 1 failed or work left (refused without --yes,
 // provider deletions pending), 2 usage or configuration problem (no command, an unknown one).
+
 import { createHmac } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
@@ -33,6 +34,7 @@ import {
 } from "../src/config.ts";
 import type { ForgetProgress } from "../src/core/data-rights/deletions.ts";
 import { createDataRights } from "../src/core/data-rights/rights.ts";
+import { ratingsByLevel } from "../src/core/evaluation/ratings-by-level.ts";
 import { buildDataset } from "../src/core/fine-tune/dataset.ts";
 import { modelSuffix } from "../src/core/fine-tune/launch.ts";
 import { formatUsd, progressBar } from "../src/core/messages.ts";
@@ -53,6 +55,7 @@ const USAGE = `Usage: npm run admin -- <command>
                                          one person's curated dataset as JSONL (PII redacted, ids hashed)
   forget <user> [--yes]                  delete everything of one person, at the provider too
   deletions [--retry]                    provider deletions still owed; --retry tries them again
+  lift                                   mean rating by personalisation level, trial arm and holdout
 
 <user>: discord:<userId>, slack:<teamId>:<userId>, or the opaque id that \`users\` shows.
 The embedded database (no DATABASE_URL) must not be in use: stop the bot first.`;
@@ -184,6 +187,23 @@ function table(header: string[], rows: string[][]): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // Commands
+
+/** Does it learn: mean rating by level, arm and holdout, for everyone (README, "Reading the lift"). */
+async function lift(db: Database): Promise<number> {
+  const rows = await ratingsByLevel(db);
+  if (!rows.length) {
+    out("No rated replies with a recorded level yet.");
+    return 0;
+  }
+  out(["level", "arm", "holdout", "ratings", "mean"].map((h) => h.padEnd(12)).join(""));
+  for (const r of rows)
+    out(
+      [r.level, r.arm ?? "-", r.holdout ? "yes" : "no", String(r.n), r.mean.toFixed(2)]
+        .map((c) => c.padEnd(12))
+        .join(""),
+    );
+  return 0;
+}
 
 async function users(db: Database): Promise<number> {
   const total = await db.user.count();
@@ -457,6 +477,7 @@ async function main(argv: string[]): Promise<number> {
     "export-dataset": exportDataset,
     forget,
     deletions,
+    lift,
   };
   const run = commands[args.command];
   if (!run) throw new UsageError(`Unknown command "${args.command}".`);

@@ -435,6 +435,46 @@ export const settings = {
       "On SIGTERM, how long replies in flight may take to finish; the rest are cancelled and answered after the restart.",
     hint: "a number of seconds such as 15",
   }),
+  CANARY_SHARE: setting(z.coerce.number().min(0).max(1).default(0.3), {
+    group: "Evaluation",
+    description:
+      "Share of its owner's messages a newly trained model version answers while it is on trial against the model it would replace (0: a new version takes over at once, no trial).",
+    hint: "a number from 0 to 1 such as 0.3",
+  }),
+  CANARY_MIN_RATINGS: setting(int(1).default(10), {
+    group: "Evaluation",
+    description: "Rated replies needed in each arm of a trial before it is decided.",
+    hint: "a whole number such as 10",
+  }),
+  CANARY_MAX_DAYS: setting(int(1).default(14), {
+    group: "Evaluation",
+    description:
+      "Days after which a trial is decided whatever it has; with too few ratings the incumbent stays.",
+    hint: "a whole number of days such as 14",
+  }),
+  CANARY_MARGIN: setting(z.coerce.number().min(0).max(4).default(0.25), {
+    group: "Evaluation",
+    description:
+      "How much lower (on the 1-5 scale) the new version's mean rating may be than the incumbent's and still be promoted.",
+    hint: "a number such as 0.25",
+  }),
+  CANARY_CONFIDENCE: setting(z.coerce.number().min(0.5).max(0.999).default(0.9), {
+    group: "Evaluation",
+    description:
+      "Confidence of the trial's one-sided Welch t-tests: promote when the new version is shown not worse by more than the margin, roll back when it is shown worse.",
+    hint: "a number from 0.5 to 0.999 such as 0.9",
+  }),
+  PERSONALISATION_HOLDOUT: setting(z.coerce.number().min(0).max(0.5).default(0.05), {
+    group: "Evaluation",
+    description:
+      "Share of replies answered without memory and few-shot, to measure what they add (0 turns it off). Only for people answered by the base model.",
+    hint: "a number from 0 to 0.5 such as 0.05",
+  }),
+  PERSONALISATION_HOLDOUT_AFTER: setting(int(0).default(20), {
+    group: "Evaluation",
+    description: "A person's first replies are never in the holdout: this many exchanges first.",
+    hint: "a whole number such as 20",
+  }),
   RETENTION_DAYS: setting(int(1).default(90), {
     group: "Operators and runtime",
     description: "Exchanges older than this are deleted, except highly rated ones kept for training.",
@@ -576,6 +616,11 @@ export interface Config {
   retention: { days: number; schedule: string };
   /** The operators' web dashboard; absent when DASHBOARD_PORT is 0. */
   dashboard?: { port: number; host: string; token: string; trustProxy: boolean };
+  /** Trials of new model versions and the personalisation holdout (src/core/evaluation/). */
+  evaluation: {
+    canary: { share: number; minRatings: number; maxDays: number; margin: number; confidence: number };
+    holdout: { share: number; after: number };
+  };
 }
 
 export interface DatabaseConfig {
@@ -792,6 +837,16 @@ export function loadConfig(
             trustProxy: r.DASHBOARD_TRUST_PROXY,
           }
         : undefined,
+    evaluation: {
+      canary: {
+        share: r.CANARY_SHARE,
+        minRatings: r.CANARY_MIN_RATINGS,
+        maxDays: r.CANARY_MAX_DAYS,
+        margin: r.CANARY_MARGIN,
+        confidence: r.CANARY_CONFIDENCE,
+      },
+      holdout: { share: r.PERSONALISATION_HOLDOUT, after: r.PERSONALISATION_HOLDOUT_AFTER },
+    },
   };
 }
 

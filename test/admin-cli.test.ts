@@ -126,6 +126,9 @@ describe("npm run admin", () => {
             rating,
             ratedAt: rating ? new Date() : null,
             createdAt: new Date(Date.UTC(2026, 10, 1 + i)),
+            // What answered (for `lift`): two with few-shot, one in the holdout, one with memory.
+            level: ["few_shot", "few_shot", "base", "memory"][i],
+            holdout: i === 2,
           },
         });
       }
@@ -235,6 +238,21 @@ describe("npm run admin", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^Unknown command "frobnicate"\.\n\nUsage:/);
     expect(unknown.stdout).toBe("");
+  }, 120_000);
+
+  it("lift: mean rating and count by level, arm and holdout", async () => {
+    const r = await admin(["lift"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/));
+    expect(lines).toEqual([
+      ["level", "arm", "holdout", "ratings", "mean"],
+      ["base", "-", "yes", "1", "4.00"],
+      ["few_shot", "-", "no", "2", "5.00"],
+    ]);
   }, 120_000);
 
   it("users: one row per person with counts and spend, and no platform identities", async () => {

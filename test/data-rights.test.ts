@@ -75,6 +75,8 @@ describe("data rights", { timeout: 120_000 }, () => {
         EMBEDDING_DIMENSIONS: "64",
         FINETUNE_THRESHOLD: String(THRESHOLD),
         FINETUNE_PROVIDER: "openai",
+        // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+        CANARY_SHARE: "0",
         FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_MIN_REPLY_CHARS: "5",
         ...extra,

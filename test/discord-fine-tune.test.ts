@@ -17,6 +17,8 @@ describe("Discord fine-tuning loop", () => {
     h = await startDiscordApp({
       env: {
         FINETUNE_PROVIDER: "openai",
+        // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+        CANARY_SHARE: "0",
         FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_THRESHOLD: String(THRESHOLD),
         FINETUNE_MIN_REPLY_CHARS: "5",

@@ -44,6 +44,8 @@ async function setup(
       OPENAI_BASE_URL: `${openai.url}/v1`,
       EMBEDDING_DIMENSIONS: "64",
       FINETUNE_PROVIDER: "openai",
+      // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+      CANARY_SHARE: "0",
       FINETUNE_PLATFORMS: "discord,slack",
       FINETUNE_MIN_REPLY_CHARS: "5",
       FINETUNE_PRICE_PER_1M_TOKENS: "5",
@@ -208,6 +210,8 @@ describe("Vertex: a finished training's files", () => {
     const s = await setup(
       {
         FINETUNE_PROVIDER: "vertex",
+        // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+        CANARY_SHARE: "0",
         FINETUNE_BASE_MODEL: "gemini-2.5-flash",
         GOOGLE_CLOUD_PROJECT: "test-project",
         GOOGLE_CLOUD_LOCATION: "europe-west4",

@@ -21,6 +21,8 @@ function config(emu: OpenAIEmulator, extra: Record<string, string> = {}) {
     EMBEDDING_DIMENSIONS: "64",
     FINETUNE_THRESHOLD: String(THRESHOLD),
     FINETUNE_PROVIDER: "openai",
+    // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+    CANARY_SHARE: "0",
     FINETUNE_PLATFORMS: "discord,slack",
     FINETUNE_MIN_REPLY_CHARS: "5",
     FINETUNE_PRICE_PER_1M_TOKENS: "5",

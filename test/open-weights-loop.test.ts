@@ -60,6 +60,8 @@ describe("open-weights fine-tuning, end to end", () => {
         CHAT_MODEL: BASE_CHAT,
         EMBEDDING_DIMENSIONS: "64",
         FINETUNE_PROVIDER: "together",
+        // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+        CANARY_SHARE: "0",
         FINETUNE_PLATFORMS: "discord",
         TOGETHER_API_KEY: "tg-test",
         TOGETHER_BASE_URL: `${together.url}/v1`,
@@ -145,6 +147,51 @@ describe("open-weights fine-tuning, end to end", () => {
     if (r.kind !== "reply") throw new Error(`no reply: ${r.kind}`);
     return r;
   }
+
+  it("vLLM: a version on trial has its adapter loaded beside the base model, answers its share, and is unloaded when it loses", async () => {
+    const core = build({
+      LORA_SERVER_URL: `${vllm.url}/v1`,
+      LORA_SERVER_API_KEY: "vllm-key",
+      CANARY_SHARE: "0.3",
+    });
+    await offerAndApprove(core);
+    together.runJobs();
+    const name = adapterNameFor((await tunedJob()).model_output_name);
+    vllm.addAdapterSource(`/adapters/${name}`, { rank: 16 });
+    await core.lifecycle.monitor();
+    const version = await t.db.modelVersion.findFirstOrThrow();
+    expect(version.canaryState).toBe("running");
+    // Not active, yet loaded: the trial's share of replies asks vLLM for it.
+    expect((await t.db.user.findFirstOrThrow()).activeModelVersionId).toBeNull();
+    expect(vllm.adapters.loaded.has(name)).toBe(true);
+
+    const arms = { candidate: 0, incumbent: 0 };
+    for (let i = 0; i < 60 && (await t.db.modelVersion.findFirstOrThrow()).canaryState === "running"; i++) {
+      const reply = await ask(core, `Trial question ${i} on peppers`);
+      const x = await t.db.exchange.findUniqueOrThrow({ where: { id: reply.exchangeId! } });
+      if (x.arm === "candidate") {
+        expect(reply.model).toBe(name);
+        expect(vllm.answers.at(-1)).toMatchObject({ model: name, adapter: { name } });
+        expect(x.modelVersionId).toBe(version.id);
+      } else expect(reply.model).toBe(BASE_CHAT);
+      arms[x.arm as "candidate" | "incumbent"]++;
+      await core.assistant.recordReplyMessages(reply.exchangeId!, [`rt${i}`]);
+      await core.assistant.reaction({
+        platform: "discord",
+        messageId: `rt${i}`,
+        reactorExternalId: ALICE.externalId,
+        emoji: x.arm === "candidate" ? "👎" : "👍",
+        action: "add",
+      });
+    }
+    expect(arms.candidate).toBeGreaterThanOrEqual(10);
+    expect((await t.db.modelVersion.findFirstOrThrow()).canaryState).toBe("rolled_back");
+    // The adapter that lost leaves the server.
+    expect(vllm.adapters.loaded.has(name)).toBe(false);
+    expect(at(vllm, "POST", "/v1/unload_lora_adapter").length).toBeGreaterThanOrEqual(1);
+    expect(notifier.dms.at(-1)!.text).toMatch(/v1 did not do better than the base model/);
+    // Some 35 replies and ratings: longer than the default 30 s on a loaded machine.
+  }, 120_000);
 
   it("vLLM: trains on Together, loads the adapter, answers with it, reloads once after a restart, then falls back; rollback and forget unload", async () => {
     const core = build({ LORA_SERVER_URL: `${vllm.url}/v1`, LORA_SERVER_API_KEY: "vllm-key" });

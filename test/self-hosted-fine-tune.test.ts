@@ -63,6 +63,8 @@ describe("self-hosted fine-tuning (the TrainerJob queue)", () => {
         CHAT_MODEL: "gpt-4.1-mini",
         EMBEDDING_DIMENSIONS: "64",
         FINETUNE_PROVIDER: "self-hosted",
+        // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+        CANARY_SHARE: "0",
         FINETUNE_PLATFORMS: "discord",
         LORA_SERVER_URL: `${vllm.url}/v1`,
         LORA_ADAPTER_DIR: adapterDir,
@@ -318,6 +320,8 @@ describe("self-hosted fine-tuning (the TrainerJob queue)", () => {
       loadConfig({
         OPENAI_API_KEY: "k",
         FINETUNE_PROVIDER: "self-hosted",
+        // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+        CANARY_SHARE: "0",
         DISCORD_TOKEN: "t",
         DISCORD_APPLICATION_ID: "1",
       }),

@@ -17,6 +17,8 @@ describe.each(["http", "socket"] as const)("Slack fine-tuning loop (%s)", (trans
       transport,
       env: {
         FINETUNE_PROVIDER: "openai",
+        // A new version takes over at once here (no trial): test/canary.test.ts covers trials.
+        CANARY_SHARE: "0",
         FINETUNE_PLATFORMS: "discord,slack",
         FINETUNE_THRESHOLD: String(THRESHOLD),
         FINETUNE_MIN_REPLY_CHARS: "5",

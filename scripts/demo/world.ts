@@ -156,6 +156,8 @@ export async function startWorld(people: Person[], options: WorldOptions, cleanu
       OPENAI_API_KEY: "emulator-no-real-key",
       OPENAI_BASE_URL: `${openai.url}/v1`,
       FINETUNE_PROVIDER: "together",
+      // The demo shows a new model taking over at once (no trial; see the README on trials).
+      CANARY_SHARE: "0",
       TOGETHER_API_KEY: "emulator-together-key",
       TOGETHER_BASE_URL: `${together.url}/v1`,
       LORA_SERVER_URL: `${vllm.url}/v1`,

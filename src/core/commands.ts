@@ -26,7 +26,7 @@ const SUBCOMMANDS: Record<string, (s: Services, user: UserRef, args: string) => 
   },
   train: (s, user) => s.train(user),
   training: (s, user, args) => s.trainingOffers(user, args),
-  models: (s, user) => s.models(user),
+  models: (s, user, args) => s.models(user, args || undefined),
   // Nothing named: the core's default target (the previous version).
   rollback: (s, user, args) => s.rollback(user, args || undefined),
   memory: (s, user) => s.memory(user),

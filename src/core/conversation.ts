@@ -2,6 +2,7 @@
 // best-rated replies, answered by their own fine-tuned model when they have one.
 import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
+import { createReplyPlanner, type ReplyPlanner, recordOf } from "./evaluation/reply-plan.ts";
 import { embeddingSpace, nearestExchanges, storeEmbedding } from "./exchange-embeddings.ts";
 import { replyNotices } from "./messages.ts";
 import type {
@@ -70,6 +71,11 @@ export interface ConversationDeps {
   stopping?: AbortSignal;
   /** This process's id in exchange claims (random per start when unset). */
   instanceId?: string;
+  /**
+   * Which model answers each reply and whether it is in the personalisation holdout (canary arms,
+   * evaluation/reply-plan.ts). Unset: the person's active version, no trial, no holdout.
+   */
+  replyPlan?: ReplyPlanner;
 }
 
 const exchangeSelect = { id: true, userText: true, replyText: true } satisfies Prisma.ExchangeSelect;
@@ -93,6 +99,15 @@ export function createConversation(deps: ConversationDeps) {
   const retry: RetryPolicy = { ...(deps.retry ?? defaultRetryPolicy), attemptTimeoutMs: timeouts.attemptMs };
   const instanceId = deps.instanceId ?? crypto.randomUUID();
   const leaseMs = claimLeaseMs(timeouts);
+  const planner =
+    deps.replyPlan ??
+    createReplyPlanner({
+      db,
+      clock,
+      llm: deps.llm,
+      llmForTuned: deps.llmForTuned,
+      chatModel: deps.settings.chatModel,
+    });
 
   /** Bounds of a provider call that must end by `deadline` (ms since the epoch, real time). */
   const bounds = (deadline: number): RetryBounds => ({ deadline, signal: deps.stopping });
@@ -123,29 +138,6 @@ export function createConversation(deps: ConversationDeps) {
       });
       return undefined;
     }
-  }
-
-  /** The model that answers this user: their active fine-tune unless it is retired. */
-  async function modelFor(userId: string): Promise<{ model: string; provider: LlmProvider }> {
-    const user = await db.user.findUnique({
-      where: { id: userId },
-      select: {
-        activeModelVersion: {
-          select: { modelId: true, adapterName: true, provider: true, status: true, shutdownDate: true },
-        },
-      },
-    });
-    const version = user?.activeModelVersion;
-    if (
-      version &&
-      version.status === "available" &&
-      (!version.shutdownDate || version.shutdownDate > clock.now())
-    ) {
-      const provider = deps.llmForTuned?.(version.provider) ?? deps.llm;
-      // An adapter on an adapter server is asked for by its adapter name (fine-tune/adapters.ts).
-      return { model: version.adapterName ?? version.modelId, provider };
-    }
-    return { model: deps.settings.chatModel, provider: deps.llm };
   }
 
   async function personalContext(
@@ -346,6 +338,8 @@ export function createConversation(deps: ConversationDeps) {
     const deadline = started + timeouts.totalMs;
     let model = deps.settings.chatModel;
     try {
+      // Evaluation hook: the model (a trial's arm) and whether this reply is in the holdout.
+      const plan = await planner.plan(x.userId, exchangeId);
       // Memory is optional: the embedding may use a quarter of the budget, then memory is recency.
       const query = await embedQuery(x.text, Math.min(deadline, started + timeouts.totalMs / 4));
       if (query) await storeEmbedding(db, exchangeId, query.vector, query.space);
@@ -355,14 +349,15 @@ export function createConversation(deps: ConversationDeps) {
         { channelId: x.channelId, threadId: x.threadId ?? undefined },
         query,
       );
+      // The holdout is answered without memory and few-shot (the channel's recent turns stay).
+      if (plan.holdout) Object.assign(context, { memory: [], fewShot: [] });
       const prompt = buildPrompt(
         { systemPrompt: deps.settings.systemPrompt, message: x.text, ...context },
         deps.budget ?? defaultBudget,
       );
-      const chosen = await modelFor(x.userId);
-      model = chosen.model;
+      model = plan.model;
       const result = await withRetry(
-        (signal) => chosen.provider.chat({ model, messages: prompt.messages, signal }),
+        (signal) => plan.provider.chat({ model, messages: prompt.messages, signal }),
         retry,
         bounds(deadline),
       );
@@ -383,6 +378,7 @@ export function createConversation(deps: ConversationDeps) {
           costUsd: costUsd.toFixed(6),
           answeredAt: clock.now(),
           claimedAt: null,
+          ...recordOf(plan, prompt.used, result.answeredBy),
         },
       });
       await deps.chatBudget?.recordChat({ userId: x.userId, exchangeId, amountUsd: costUsd });

@@ -7,6 +7,7 @@ import { type Budgets, createBudgets } from "./budgets.ts";
 import { createCommandRouter } from "./commands.ts";
 import { createConversation } from "./conversation.ts";
 import { createDataRights } from "./data-rights/rights.ts";
+import { createReplyPlanner } from "./evaluation/reply-plan.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
 import { replyNotices } from "./messages.ts";
@@ -111,6 +112,15 @@ export function createCore(deps: CoreDeps) {
     },
     stopping: deps.stopping,
     retry: deps.retry,
+    replyPlan: createReplyPlanner({
+      db,
+      clock,
+      llm,
+      llmForTuned,
+      chatModel: config.llm.chatModel,
+      canaryShare: config.evaluation.canary.share,
+      holdout: config.evaluation.holdout,
+    }),
   });
   const recovery = createRecovery({
     db,
@@ -171,6 +181,7 @@ export function createCore(deps: CoreDeps) {
       declineCooldown: config.fineTune.declineCooldown,
       systemPrompt: config.llm.systemPrompt,
       retirementNoticeDays: 30,
+      canary: config.evaluation.canary,
     },
   });
   const limits = createLimitsCommands({ budgets, operators: config.operators });
@@ -219,7 +230,17 @@ export function createCore(deps: CoreDeps) {
   const assistant: CoreAssistant = {
     mention,
     recordReplyMessages: conversation.recordReplyMessages,
-    reaction: ratings.react,
+    // A rating of a reply in a trial may decide the trial (cheap: one lookup when it is not).
+    async reaction(input) {
+      const r = await ratings.react(input);
+      if (r.kind === "rated")
+        await lifecycle
+          .afterRating(r.exchangeId)
+          .catch((e: unknown) =>
+            log.warn("canary not decided after a rating; the monitoring job will", { error: e }),
+          );
+      return r;
+    },
     ...services,
     ...createCommandRouter(services),
   };

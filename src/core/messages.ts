@@ -6,6 +6,7 @@
 // convert it to their own markup. Nothing here reads the database or the clock: everything a text
 // needs is passed in.
 import type { LimitProblem, Limits, Spend, TrainingRefusal, TrainingRefusalReason } from "./budgets.ts";
+import type { ArmFigures, CanaryBasis, CanaryFigures } from "./evaluation/canary-rule.ts";
 import type { UserStatus } from "./status.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -141,6 +142,14 @@ export function formatLimits(limits: Limits, spend: Spend): string {
 export const FINE_TUNE_OFF_HOW =
   "An admin turns it on by setting FINETUNE_PROVIDER=together and TOGETHER_API_KEY (LoRA on open weights; README, Fine-tuning).";
 
+/** The personalisation levels, for people. */
+export const LEVEL_NAMES: Record<string, string> = {
+  base: "base model",
+  memory: "+ memory",
+  few_shot: "+ few-shot",
+  own_model: "own model",
+};
+
 /** Plain-text rendering shared by both platforms (Discord adds an embed around the same facts). */
 export function formatStatus(s: UserStatus): string {
   return [
@@ -150,6 +159,15 @@ export function formatStatus(s: UserStatus): string {
     ...(s.fineTuneOff ? [`Your own model: off. ${s.fineTuneOff}`] : []),
     `Answering model: ${s.activeModel.model}${s.activeModel.fineTuned ? ` (your fine-tuned model v${s.activeModel.version})` : " (base model)"}`,
     `Spend on you: $${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
+    ...(s.ratingsByLevel.length
+      ? [
+          `Your ratings by what answered: ${s.ratingsByLevel
+            .map(
+              (r) => `${LEVEL_NAMES[r.level]}${r.holdout ? " (holdout)" : ""} ${r.mean.toFixed(2)} (${r.n})`,
+            )
+            .join(", ")}`,
+        ]
+      : []),
     ...(s.optedOut ? ["You opted out: nothing new is stored or used for training."] : []),
   ].join("\n");
 }
@@ -199,6 +217,36 @@ function quoteLines(p: OfferFacts): string[] {
   return lines;
 }
 
+/** The provider's validation loss of a new version, and the previous version's (its own split). */
+export interface LossFacts {
+  validationLoss?: number;
+  previous?: { version: number; loss: number };
+}
+
+function lossLine(l?: LossFacts): string {
+  if (l?.validationLoss === undefined) return "";
+  const v = l.validationLoss.toFixed(3);
+  if (!l.previous) return ` Validation loss: ${v}.`;
+  const worse = l.validationLoss > l.previous.loss;
+  return ` Validation loss: ${v} (v${l.previous.version}: ${l.previous.loss.toFixed(3)}${worse ? `; ⚠ worse than v${l.previous.version}` : ""}).`;
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+const armText = (label: string, a: ArmFigures) =>
+  a.n
+    ? `${label}: mean ${a.mean.toFixed(2)} from ${plural(a.n, "rating")} (${pct(a.upShare)} 👍)`
+    : `${label}: no ratings`;
+const signed = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(2)}`;
+
+/** The figures of a trial, for people. */
+export function canaryFiguresText(version: number, incumbent: string, f: CanaryFigures): string {
+  const test =
+    f.pNotWorse === undefined
+      ? `at least ${f.minRatings} ratings each are needed to compare`
+      : `difference ${signed(f.difference)}, margin ${f.margin}, one-sided Welch test p = ${f.pNotWorse.toFixed(3)} that it is not worse, p = ${f.pWorse!.toFixed(3)} that it is`;
+  return `${armText(`v${version}`, f.candidate)}; ${armText(incumbent, f.incumbent)}; ${test}.`;
+}
+
 export const fineTuneNotices = {
   offer: (p: OfferFacts) =>
     [
@@ -216,8 +264,21 @@ export const fineTuneNotices = {
   offerExpired: "This offer expired. Use /assistant train to get a fresh one.",
   /** The prompt of an approved offer that a limit kept from starting. */
   notStarted: (why: string) => `Not started. ${why}`,
-  succeeded: (version: number, costUsd: number) =>
-    `Your own model (v${version}) is ready and now answers you. It cost ${formatUsd(costUsd)}. Use /assistant models to see your versions, /assistant rollback to go back.`,
+  succeeded: (version: number, costUsd: number, loss?: LossFacts) =>
+    `Your own model (v${version}) is ready and now answers you. It cost ${formatUsd(costUsd)}.${lossLine(loss)} Use /assistant models to see your versions, /assistant rollback to go back.`,
+  succeededOnTrial: (
+    version: number,
+    costUsd: number,
+    trial: { share: number; minRatings: number; maxDays: number },
+    loss?: LossFacts,
+  ) =>
+    `Your own model (v${version}) is ready. It cost ${formatUsd(costUsd)}.${lossLine(loss)} For now it answers about ${pct(trial.share)} of your messages and your current model the rest: your ratings decide. Once each has ${trial.minRatings} rated replies (or after ${trial.maxDays} days) I keep the one you rate better and tell you the figures. /assistant models shows the trial; /assistant models use v${version} switches now; /assistant rollback ends the trial.`,
+  canaryPromoted: (version: number, incumbent: string, f: CanaryFigures) =>
+    `Your model v${version} passed its trial and now answers all your messages. ${canaryFiguresText(version, incumbent, f)} /assistant rollback goes back.`,
+  canaryRolledBack: (version: number, incumbent: string, f: CanaryFigures, basis: CanaryBasis) =>
+    basis === "too_few_at_max_days"
+      ? `The ${f.days.toFixed(0)}-day trial of your model v${version} ended with too few ratings to compare, so ${incumbent} keeps answering you. ${canaryFiguresText(version, incumbent, f)} /assistant models use v${version} switches to it anyway.`
+      : `Your model v${version} did not do better than ${incumbent} in its trial, so ${incumbent} keeps answering you. ${canaryFiguresText(version, incumbent, f)} /assistant models use v${version} switches to it anyway.`,
   failed: (reason: string) =>
     `Your model's training failed: ${reason}. Nothing was charged for it; you can try again with /assistant train.`,
   cancelled: "Your model's training was cancelled. Nothing was charged for it.",
@@ -241,12 +302,45 @@ export interface ModelLine {
   status: string;
   shutdownDate: Date | null;
   active: boolean;
+  ratings: ArmFigures;
+  validationLoss?: number;
+  /** Its validation loss is higher than the previous version's (each on its own held-out split). */
+  validationWorse?: boolean;
+  costUsd?: number;
+  canaryState?: string;
+  canaryShare?: number;
 }
 
-function modelsList(versions: ModelLine[], baseAnswers: boolean): string {
-  const lines = versions.map(
-    (v) =>
-      `v${v.version}: ${v.modelId} (${v.status}${v.shutdownDate ? `, provider shutdown ${day(v.shutdownDate)}` : ""})${v.active ? " ← answering you" : ""}`,
+const TRIAL_STATE: Record<string, string> = {
+  promoted: "passed its trial",
+  rolled_back: "lost its trial",
+  ended: "trial ended by you",
+  superseded: "trial replaced by a newer version",
+};
+
+function modelsList(versions: ModelLine[], baseAnswers: boolean, base: ArmFigures): string {
+  const lines = versions.map((v) => {
+    const trial =
+      v.canaryState === "running"
+        ? ` ← on trial: answering about ${pct(v.canaryShare ?? 0)} of your messages`
+        : v.canaryState && TRIAL_STATE[v.canaryState]
+          ? `, ${TRIAL_STATE[v.canaryState]}`
+          : "";
+    const facts = [
+      v.ratings.n
+        ? `${v.ratings.n} ratings, mean ${v.ratings.mean.toFixed(2)}, ${pct(v.ratings.upShare)} 👍`
+        : "no ratings yet",
+      ...(v.validationLoss !== undefined
+        ? [
+            `validation loss ${v.validationLoss.toFixed(3)}${v.validationWorse ? " ⚠ worse than the previous version" : ""}`,
+          ]
+        : []),
+      ...(v.costUsd !== undefined ? [`cost ${formatUsd(v.costUsd)}`] : []),
+    ].join("; ");
+    return `v${v.version}: ${v.modelId} (${v.status}${v.shutdownDate ? `, provider shutdown ${day(v.shutdownDate)}` : ""}${trial && !trial.startsWith(" ←") ? trial : ""})${v.active ? " ← answering you" : ""}${trial.startsWith(" ←") ? trial : ""}\n   ${facts}`;
+  });
+  lines.push(
+    `Base model (with your memory and examples): ${base.n ? `${base.n} ratings, mean ${base.mean.toFixed(2)}, ${pct(base.upShare)} 👍` : "no ratings"}`,
   );
   if (baseAnswers) lines.push("The base model is answering you.");
   return lines.join("\n");
@@ -447,7 +541,7 @@ export function commandHelp(externalId: string): string {
     "**/assistant** commands:",
     "- `/assistant status`: what I know about you, and how close you are to your own fine-tuned model",
     "- `/assistant train`: propose training your own model now (the approval prompt arrives by DM)",
-    "- `/assistant models`: your model versions",
+    "- `/assistant models`: your model versions, their ratings and trials; `/assistant models use <version>` picks one",
     "- `/assistant rollback [previous|base|<version>]`: answer with an earlier model",
     "- `/assistant limits [show]`, `/assistant limits set <key> <value>`: spending limits (operators only)",
     "- `/assistant memory`: what I hold about you",
@@ -561,6 +655,10 @@ export const OUTCOMES = {
   "rollback.no_earlier": yes(() => "There is no earlier version: the base model answers you now."),
   "rollback.unknown_version": no(
     (target: string) => `There is no available version "${target}". /assistant models lists yours.`,
+  ),
+  "rollback.trial_ended": yes(
+    (version: number, incumbent: string) =>
+      `Done: the trial of v${version} has ended and ${incumbent} keeps answering you. /assistant models use v${version} switches to it any time.`,
   ),
   "rollback.done": yes(
     (version: number, modelId: string) => `Done: v${version} (${modelId}) answers you now.`,

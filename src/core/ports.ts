@@ -142,8 +142,8 @@ export interface AssistantServices {
   train(user: UserRef): Promise<Outcome>;
   /** `/assistant training off|on`: whether the bot offers a training on its own (`train` always works). */
   trainingOffers(user: UserRef, wanted: string): Promise<Outcome>;
-  /** `/assistant models`: the user's model versions. */
-  models(user: UserRef): Promise<Outcome>;
+  /** `/assistant models`: the user's model versions; `models use vN` picks one (ending a trial). */
+  models(user: UserRef, args?: string): Promise<Outcome>;
   /** `/assistant rollback [previous|base|<version>]`; nothing named means the previous version. */
   rollback(user: UserRef, target?: string): Promise<Outcome>;
   /** `/assistant limits` (operators only; the core checks). */

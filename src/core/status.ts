@@ -1,6 +1,8 @@
 // What `/assistant status` shows a user: what the bot knows about them and where they stand on the
 // way to their own fine-tuned model. Read from the user's counters plus two small aggregates.
 import type { Database } from "../database/open-database.ts";
+import { byLevel, ratingsByLevel } from "./evaluation/ratings-by-level.ts";
+import type { Level } from "./evaluation/reply-plan.ts";
 import { formatStatus } from "./messages.ts";
 import type { UserRef } from "./ports.ts";
 
@@ -20,6 +22,8 @@ export interface UserStatus {
   optedOut: boolean;
   /** Why level 3 is off for this person (no provider configured, their platform's terms). */
   fineTuneOff?: string;
+  /** Mean rating by the level replies were answered with; the holdout apart. */
+  ratingsByLevel: Array<{ level: Level; holdout: boolean; n: number; mean: number }>;
 }
 
 export function createStatus(deps: {
@@ -59,15 +63,17 @@ export function createStatus(deps: {
         memorySize: 0,
         spend: { chatUsd: 0, trainingUsd: 0 },
         optedOut: false,
+        ratingsByLevel: [],
       };
     }
-    const [memorySize, chat, training] = await Promise.all([
+    const [memorySize, chat, training, levels] = await Promise.all([
       db.exchange.count({ where: { userId: user.id, embeddingModel: { not: null } } }),
       db.exchange.aggregate({ where: { userId: user.id }, _sum: { costUsd: true } }),
       db.costLedgerEntry.aggregate({
         where: { userId: user.id, kind: "training", status: { in: ["reserved", "settled"] } },
         _sum: { amountUsd: true },
       }),
+      ratingsByLevel(db, user.id),
     ]);
     const active = user.activeModelVersion?.status === "available" ? user.activeModelVersion : undefined;
     return {
@@ -83,6 +89,7 @@ export function createStatus(deps: {
       memorySize,
       spend: { chatUsd: Number(chat._sum.costUsd ?? 0), trainingUsd: Number(training._sum.amountUsd ?? 0) },
       optedOut: user.optedOut,
+      ratingsByLevel: byLevel(levels),
     };
   }
 

@@ -26,6 +26,8 @@ export function jobTable({ config, db, clock, log, core }: JobDeps): ScheduledJo
     { name: "readiness", schedule: schedules.readiness, run: lifecycle.readiness },
     // Follows running trainings to their end; resumes approvals a crash left behind; expires offers.
     { name: "monitor", schedule: schedules.monitor, run: lifecycle.monitor },
+    // Decides new model versions' trials (canaries) whose ratings or age allow it.
+    { name: "canary", schedule: schedules.monitor, run: lifecycle.decideCanaries },
     // Warns ahead of a provider's shutdown date for a tuned model; falls back to the base model on it.
     { name: "retirement", schedule: schedules.retirement, run: lifecycle.retirement },
     // Deletes exchanges older than RETENTION_DAYS, except unused training examples (retention.ts).

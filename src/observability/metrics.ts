@@ -3,6 +3,7 @@
 // database when Prometheus scrapes, so every replica reports the same truth.
 import client from "prom-client";
 import type { Budgets } from "../core/budgets.ts";
+import { ratingsByLevel } from "../core/evaluation/ratings-by-level.ts";
 import type { Assistant, LlmProvider } from "../core/ports.ts";
 import { ProviderError } from "../core/ports.ts";
 import type { Database } from "../database/open-database.ts";
@@ -69,6 +70,31 @@ export function createMetrics(deps: { db: Database; budgets: Budgets }) {
       for (const r of rows) this.set({ state: r.state }, r._count._all);
     },
   });
+  // Does it learn: rated replies and their mean rating by personalisation level, trial arm and
+  // holdout (README, "Reading the lift"). Computed from the exchanges at each scrape.
+  const ratingLabels = ["level", "arm", "holdout"];
+  const ratingGauge = (name: string, help: string, value: (r: { n: number; mean: number }) => number) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ratingLabels,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await ratingsByLevel(deps.db))
+          this.set({ level: r.level, arm: r.arm ?? "none", holdout: String(r.holdout) }, value(r));
+      },
+    });
+  ratingGauge(
+    "bot_rated_replies",
+    "Rated replies by personalisation level (base, memory, few_shot, own_model), trial arm (none, incumbent, candidate) and holdout.",
+    (r) => r.n,
+  );
+  ratingGauge(
+    "bot_rating_mean",
+    "Mean rating (1-5) of rated replies by personalisation level, trial arm and holdout; bot_rated_replies holds the counts.",
+    (r) => r.mean,
+  );
   new client.Gauge({
     name: "bot_spend_usd",
     help: "Spend this period: training this month (reserved + settled), chat this month and today.",

@@ -38,7 +38,16 @@ export const COMMANDS: readonly CommandSpec[] = [
       maxLength: 3,
     },
   },
-  { name: "models", help: "Your fine-tuned model versions" },
+  {
+    name: "models",
+    help: "Your fine-tuned model versions, their ratings and trials",
+    argument: {
+      name: "use",
+      help: "use v2 (or base): answer with that version, ending a trial",
+      required: false,
+      maxLength: 40,
+    },
+  },
   {
     name: "rollback",
     help: "Answer with an earlier model",

@@ -66,8 +66,8 @@ export function createAdapterServing(deps: AdapterServingDeps) {
     v.adapterName && v.adapterSource ? { name: v.adapterName, source: v.adapterSource } : undefined;
 
   /**
-   * Makes the server hold exactly the adapter that answers this person: loads the active version's,
-   * unloads their others (after a rollback, the newer one). Failures are logged, not thrown: the
+   * Makes the server hold exactly the adapters that answer this person: loads the active version's
+   * and the one on trial (canary.ts), unloads their others (after a rollback, the newer one). Failures are logged, not thrown: the
    * person's choice is already recorded, and a reply that finds the adapter missing loads it then.
    */
   async function sync(userId: string): Promise<void> {
@@ -75,12 +75,21 @@ export function createAdapterServing(deps: AdapterServingDeps) {
     const user = await db.user.findUnique({ where: { id: userId }, select: { activeModelVersionId: true } });
     const versions = await db.modelVersion.findMany({
       where: { userId, adapterServer: server.name },
-      select: { id: true, version: true, adapterName: true, adapterSource: true, status: true },
+      select: {
+        id: true,
+        version: true,
+        adapterName: true,
+        adapterSource: true,
+        status: true,
+        canaryState: true,
+      },
     });
     for (const v of versions) {
       const ref = refOf(v);
       if (!ref) continue;
-      const active = v.id === user?.activeModelVersionId && v.status === "available";
+      // A version on trial answers a share of the messages: its adapter is served beside the active one.
+      const active =
+        (v.id === user?.activeModelVersionId || v.canaryState === "running") && v.status === "available";
       try {
         if (active) await server.load(ref);
         else await server.unload(ref);

@@ -5,6 +5,7 @@ import type { Budgets } from "../budgets.ts";
 import type { Clock, FineTuneProvider, Logger, Notifier } from "../ports.ts";
 import type { PrivacyFilter } from "../privacy-filter.ts";
 import type { AdapterServing } from "./adapters.ts";
+import type { CanarySettings } from "./canary.ts";
 import type { TrainerHardware } from "./cost-estimate.ts";
 import type { Notices } from "./notices.ts";
 import type { TrainingConsent } from "./training-consent.ts";
@@ -23,6 +24,8 @@ export interface LifecycleSettings {
   systemPrompt: string;
   /** Days before a model's shutdown date that its user is told. */
   retirementNoticeDays: number;
+  /** New versions' trials (CANARY_*); unset: a new version takes over at once. */
+  canary?: CanarySettings;
 }
 
 export interface LifecycleDeps {

@@ -6,6 +6,7 @@
 //   launch.ts      upload and job creation, each step claimed, resumable after a crash
 //   monitor.ts     following running jobs to success, failure or cancellation; the monitoring job
 //   versions.ts    model versions, `/assistant models` and `/assistant rollback`
+//   canary.ts      a new version's trial against the model it would replace, decided by ratings
 //   retirement.ts  providers' shutdown dates: warn ahead, fall back to the base model on the day
 //   file-cleanup.ts finished trainings' files deleted at the provider
 //   dataset.ts, cost-estimate.ts  the training files and what they cost (pure)
@@ -14,6 +15,7 @@
 // database, not on timing: see states.ts and budgets.ts.
 
 import { createApproval } from "./approval.ts";
+import { createCanary } from "./canary.ts";
 import type { LifecycleDeps } from "./context.ts";
 import { createFileCleanup } from "./file-cleanup.ts";
 import { createLaunch } from "./launch.ts";
@@ -27,7 +29,8 @@ export type { LifecycleDeps, LifecycleSettings } from "./context.ts";
 
 export function createFineTuneLifecycle(deps: LifecycleDeps) {
   const ctx = { ...deps, notices: createNotices(deps) };
-  const versions = createVersions(ctx);
+  const canary = createCanary(ctx);
+  const versions = createVersions(ctx, { canary });
   const endings = createJobEndings(ctx, { versions });
   const { launch } = createLaunch(ctx, endings);
   const proposals = createProposals(ctx);
@@ -56,6 +59,8 @@ export function createFineTuneLifecycle(deps: LifecycleDeps) {
     cleanUpFiles,
     models: versions.models,
     rollback: versions.rollback,
+    decideCanaries: canary.decideAll,
+    afterRating: canary.afterRating,
     retirement,
   };
 }

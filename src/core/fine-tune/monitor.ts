@@ -58,13 +58,33 @@ export function createJobEndings(ctx: StageContext, stages: { versions: Versions
         finishedAt: now,
       });
       if (!claimed) return undefined;
-      return stages.versions.addTrained(tx, job, info.fineTunedModel, now, ctx.adapters?.recordFor(info));
+      return stages.versions.addTrained(tx, job, info.fineTunedModel, now, ctx.adapters?.recordFor(info), {
+        validationLoss: info.validationLoss,
+      });
     });
     if (!version) return;
     await ctx.adapters?.sync(job.userId);
     await budgets.settleTraining({ proposalId: job.proposalId, jobId, actualUsd: actual });
-    log.info("fine-tune succeeded; model activated", { jobId, version: version.version });
-    await notices.dm(job.userId, fineTuneNotices.succeeded(version.version, actual));
+    log.info(
+      version.onTrial ? "fine-tune succeeded; model on trial" : "fine-tune succeeded; model activated",
+      {
+        jobId,
+        version: version.version,
+      },
+    );
+    const loss = {
+      validationLoss: version.validationLoss ?? undefined,
+      previous: version.previousLoss
+        ? { version: version.previousLoss.version, loss: version.previousLoss.validationLoss! }
+        : undefined,
+    };
+    const trial = version.onTrial ? settings.canary : undefined;
+    await notices.dm(
+      job.userId,
+      trial
+        ? fineTuneNotices.succeededOnTrial(version.version, actual, trial, loss)
+        : fineTuneNotices.succeeded(version.version, actual, loss),
+    );
   }
 
   return { fail, cancelled, succeed };

@@ -77,7 +77,22 @@ export function createOpenAIFineTuneProvider(options: OpenAIFineTuneOptions): Fi
         return toInfo(job);
       }),
 
-    getJob: (id) => call(async () => toInfo(await client.fineTuning.jobs.retrieve(id))),
+    getJob: (id) =>
+      call(async () => {
+        const job = await client.fineTuning.jobs.retrieve(id);
+        const info = toInfo(job);
+        // The held-out loss: the last checkpoint's metrics, `full_valid_loss` (the whole validation
+        // file, computed at each epoch's end) before `valid_loss` (one batch of it).
+        if (info.status === "succeeded" && job.validation_file) {
+          let last: { step: number; loss?: number } | undefined;
+          for await (const c of client.fineTuning.jobs.checkpoints.list(id, { limit: 10 })) {
+            const loss = c.metrics.full_valid_loss ?? c.metrics.valid_loss;
+            if (!last || c.step_number > last.step) last = { step: c.step_number, loss };
+          }
+          if (typeof last?.loss === "number") info.validationLoss = last.loss;
+        }
+        return info;
+      }),
 
     findJobByTrainingFile: (trainingFile) =>
       call(async () => {

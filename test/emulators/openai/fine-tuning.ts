@@ -378,7 +378,21 @@ export class OpenAIFineTuning {
       created_at: this.nowSeconds(),
       fine_tuned_model_checkpoint: `${record.modelName}:ckpt-step-${step}`,
       fine_tuning_job_id: record.job.id,
-      metrics: { step, train_loss: loss, train_mean_token_accuracy: Number((1 - loss / 3).toFixed(4)) },
+      // As OpenAI reports them: validation metrics only for jobs with a validation file;
+      // full_valid_* over the whole file, valid_* over one batch of it.
+      metrics: {
+        step,
+        train_loss: loss,
+        train_mean_token_accuracy: Number((1 - loss / 3).toFixed(4)),
+        ...(record.job.validation_file
+          ? {
+              valid_loss: Number((loss + 0.1).toFixed(4)),
+              valid_mean_token_accuracy: Number((1 - (loss + 0.1) / 3).toFixed(4)),
+              full_valid_loss: Number((loss + 0.12).toFixed(4)),
+              full_valid_mean_token_accuracy: Number((1 - (loss + 0.12) / 3).toFixed(4)),
+            }
+          : {}),
+      },
       step_number: step,
     });
   }
