@@ -217,6 +217,12 @@ export const settings = {
     description: 'A reply taking longer than this gets a short "Still working on it…" note on the platform.',
     hint: "a number of seconds such as 15",
   }),
+  MEMORY_INDEX_MB: setting(int(0, 65536).default(512), {
+    group: "Language model",
+    description:
+      "Memory for the in-process search index of active users' embeddings (least recently used users leave first; 0 switches it off and every search runs in the database).",
+    hint: "a whole number of megabytes such as 512",
+  }),
   RATING_EMOJI: setting(jsonRecord.pipe(z.record(z.string(), z.number().int().min(1).max(5))).optional(), {
     group: "Language model",
     description:
@@ -493,7 +499,13 @@ export interface Config {
     gemini: { apiKey?: string; baseUrl?: string; vertex: boolean; project?: string; location: string };
   };
   /** Time budgets of one reply. */
-  replies: { attemptTimeoutMs: number; totalTimeoutMs: number; stillWorkingAfterMs: number };
+  replies: {
+    attemptTimeoutMs: number;
+    totalTimeoutMs: number;
+    stillWorkingAfterMs: number;
+    /** Budget of the in-process memory index (MEMORY_INDEX_MB); 0: every search in the database. */
+    memoryIndexBytes: number;
+  };
   /** On SIGTERM: how long replies in flight may take before they are cancelled. */
   shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
@@ -687,6 +699,7 @@ export function loadConfig(
       attemptTimeoutMs: r.REPLY_ATTEMPT_TIMEOUT_SECONDS * 1000,
       totalTimeoutMs: r.REPLY_TIMEOUT_SECONDS * 1000,
       stillWorkingAfterMs: r.REPLY_STILL_WORKING_SECONDS * 1000,
+      memoryIndexBytes: r.MEMORY_INDEX_MB * 1024 * 1024,
     },
     shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,

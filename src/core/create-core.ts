@@ -9,6 +9,7 @@ import { createConversation } from "./conversation.ts";
 import { createDataRights } from "./data-rights/rights.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
+import { createMemoryIndex } from "./memory-index.ts";
 import { createLimitsCommands } from "./operators.ts";
 import type {
   Assistant,
@@ -84,8 +85,15 @@ export function createCore(deps: CoreDeps) {
       ? tunedAdapters
       : providers.llmForTuned(provider);
   const budgets = deps.budgets ?? createBudgets({ db, clock });
+  // Active users' embeddings in this process: searches without a scan of their rows (memory-index.ts).
+  const memoryIndex = createMemoryIndex({
+    db,
+    log: log.child({ part: "memory-index" }),
+    maxBytes: config.replies.memoryIndexBytes,
+  });
   const conversation = createConversation({
     db,
+    memoryIndex,
     clock,
     log: log.child({ part: "conversation" }),
     llm,
@@ -201,6 +209,7 @@ export function createCore(deps: CoreDeps) {
   return {
     assistant,
     conversation,
+    memoryIndex,
     recovery,
     ratings,
     status,

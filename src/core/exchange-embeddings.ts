@@ -114,3 +114,58 @@ export async function nearestExchanges(
     LIMIT ${query.limit}`;
   return rows.map((r) => ({ id: BigInt(r.id), similarity: 1 - Number(r.distance) }));
 }
+
+/** The answer to an exchange, stored with the embedding of the user's message. */
+export interface StoredAnswer {
+  exchangeId: bigint;
+  userId: string;
+  replyText: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: string;
+  answeredAt: Date;
+  embedding?: { vector: readonly number[]; space: string };
+}
+
+/**
+ * Marks the exchange answered and stores its embedding, in one statement written after the model
+ * answered (the embedding is not needed for this reply: the exchange is never its own memory). It
+ * bumps the owner's memoryVersion and stamps the row with it (memory-index.ts), and returns the new
+ * version. A crash before it leaves the exchange pending: the restart answers it (recovery.ts) and
+ * embeds the message again.
+ */
+export async function storeAnswer(db: Database, a: StoredAnswer): Promise<bigint> {
+  const embedding = a.embedding
+    ? Prisma.sql`"embedding" = ${storedVector(a.embedding.vector)}, "embeddingModel" = ${a.embedding.space},`
+    : Prisma.empty;
+  const rows = await db.$queryRaw<Array<{ version: bigint }>>`
+    WITH v AS (
+      UPDATE "User" SET "memoryVersion" = "memoryVersion" + 1 WHERE "id" = ${a.userId}::uuid
+      RETURNING "memoryVersion")
+    UPDATE "Exchange" SET
+      "status" = 'answered', "replyText" = ${a.replyText}, "model" = ${a.model},
+      "promptTokens" = ${a.promptTokens}::int, "completionTokens" = ${a.completionTokens}::int,
+      "costUsd" = ${a.costUsd}::numeric, "answeredAt" = (${a.answeredAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
+      "claimedAt" = NULL, ${embedding}
+      "memorySeq" = (SELECT "memoryVersion" FROM v)
+    WHERE "id" = ${a.exchangeId}
+    RETURNING "memorySeq" AS version`;
+  return BigInt(rows[0]?.version ?? 0);
+}
+
+/**
+ * An exchange changed in a way search cares about (its rating): the owner's memoryVersion moves on
+ * and the row is stamped with it, so in-process copies of their vectors catch up (memory-index.ts).
+ */
+export async function markMemoryChanged(
+  tx: Database | Prisma.TransactionClient,
+  exchangeId: bigint,
+  userId: string,
+): Promise<void> {
+  await tx.$executeRaw`
+    WITH v AS (
+      UPDATE "User" SET "memoryVersion" = "memoryVersion" + 1 WHERE "id" = ${userId}::uuid
+      RETURNING "memoryVersion")
+    UPDATE "Exchange" SET "memorySeq" = (SELECT "memoryVersion" FROM v) WHERE "id" = ${exchangeId}`;
+}
