@@ -76,7 +76,10 @@ export function buildPrompt(parts: PromptParts, budget: PromptBudget = defaultBu
   const counted = new Map<string, number>();
   const tokensOf = (text: string) => {
     let n = counted.get(text);
-    if (n === undefined) counted.set(text, (n = countTokens(text)));
+    if (n === undefined) {
+      n = countTokens(text);
+      counted.set(text, n);
+    }
     return n;
   };
   const count = (messages: ChatMessage[]) => messages.reduce((n, m) => n + 4 + tokensOf(m.content), 3);
