@@ -149,7 +149,11 @@ export function createCore(deps: CoreDeps) {
     minRating: config.fineTune.minRating,
     notifiers: deps.notifiers,
     // The adapter server stops serving a person's adapters before the versions naming them go.
-    ...(adapters ? { beforeForget: (userId: string) => adapters.unloadAll(userId) } : {}),
+    // Their adapters unloaded from the adapter server, their vectors dropped from this process.
+    beforeForget: async (userId: string) => {
+      memoryIndex.dropUser(userId);
+      await adapters?.unloadAll(userId);
+    },
   });
   const lifecycle = createFineTuneLifecycle({
     db,

@@ -91,7 +91,8 @@ export async function nearestExchanges(
   const exclude = query.excludeIds ?? [];
   const minRating = query.minRating ?? null;
   // Exact search over this user's rows (every one of them in the space), so recall is 1 and the
-  // cost depends on their history only, never on other users' (see bench/ and the README's
+  // cost depends on their history only, never on other users'. Replies use it while the user's
+  // vectors are not in the process's memory index yet (memory-index.ts; see the README's
   // Performance section for why no ANN index is used). With a rating floor, the space test is
   // written so that no index can use it: the (userId, rating) index then narrows the scan to the
   // rated rows. The embedded database never gathers statistics (no autovacuum), so without this
