@@ -243,6 +243,15 @@ export function vectorFromBytes(bytes: Uint8Array): Float32Array {
   return out;
 }
 
+/**
+ * Vectors travel as base64 text of their binary form: a third of the decimal text, and decoded
+ * natively (bytea's hex form through the driver cost several times more on the embedded database).
+ */
+function withBytes<T extends { b64: string | null }>(r: T): Omit<T, "b64"> & { bytes: Uint8Array | null } {
+  const { b64, ...rest } = r;
+  return { ...rest, bytes: b64 === null ? null : Buffer.from(b64, "base64") };
+}
+
 interface RowOut {
   id: bigint;
   rating: number | null;
@@ -302,16 +311,18 @@ export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: n
       });
       return;
     }
-    let after = -1n;
-    for (;;) {
-      const rows = await db.$queryRaw<RowOut[]>`
-        SELECT "id", "rating", "memorySeq" AS seq, TRUE AS searchable, vector_send("embedding") AS bytes
-        FROM "Exchange"
-        WHERE "userId" = ${userId}::uuid AND "embeddingModel" = ${space} AND ${searchable} AND "id" > ${after}
-        ORDER BY "id" LIMIT ${LOAD_PAGE}`;
-      apply(vectors, rows, space);
-      if (rows.length < LOAD_PAGE) break;
-      after = BigInt(rows.at(-1)!.id);
+    // The ids first (one scan of the user's index entries), then the vectors by primary key, a page
+    // at a time: paging with "id > last" re-read every row of the user for each page.
+    const ids = await db.$queryRaw<Array<{ id: bigint }>>`
+      SELECT "id" FROM "Exchange"
+      WHERE "userId" = ${userId}::uuid AND "embeddingModel" = ${space} AND ${searchable}`;
+    for (let from = 0; from < ids.length; from += LOAD_PAGE) {
+      const page = ids.slice(from, from + LOAD_PAGE).map((r) => BigInt(r.id));
+      const rows = await db.$queryRaw<Array<Omit<RowOut, "bytes"> & { b64: string | null }>>`
+        SELECT "id", "rating", "memorySeq" AS seq, ${searchable} AS searchable,
+               encode(vector_send("embedding"), 'base64') AS b64
+        FROM "Exchange" WHERE "id" = ANY(${page}::bigint[]) AND "userId" = ${userId}::uuid`;
+      apply(vectors, rows.map(withBytes), space);
       // Let replies waiting on the database go first.
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -360,11 +371,14 @@ export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: n
     entries.delete(key);
     entries.set(key, e);
     if (e.version < stamp.version) {
-      const rows = await db.$queryRaw<Array<RowOut & { space: string | null }>>`
+      const read = await db.$queryRaw<
+        Array<Omit<RowOut, "bytes"> & { b64: string | null; space: string | null }>
+      >`
         SELECT "id", "rating", "memorySeq" AS seq, ${searchable} AS searchable,
-               CASE WHEN ${searchable} THEN vector_send("embedding") END AS bytes,
+               CASE WHEN ${searchable} THEN encode(vector_send("embedding"), 'base64') END AS b64,
                "embeddingModel" AS space
         FROM "Exchange" WHERE "userId" = ${userId}::uuid AND "memorySeq" > ${e.version}`;
+      const rows = read.map(withBytes);
       const before = e.vectors.bytes;
       apply(e.vectors, rows, space);
       bytes += e.vectors.bytes - before;
