@@ -9,6 +9,7 @@
 //   DATABASE_URL=... npm run bench against that Postgres (it must hold no bot data)
 //   BENCH_TARGETS=postgres         only some of the databases (embedded, postgres)
 //   BENCH_MEMORY_INDEX_MB=512      the in-process memory index's budget (MEMORY_INDEX_MB)
+//   BENCH_HISTORIES=50000          only these replying users' histories (comma-separated)
 //   BENCH_DEFAULT_TOAST=1          without the TOAST target of migration 20261121020000 (to compare)
 //
 // Progress goes to stderr, the tables to stdout, everything to bench-results/latest.json.
@@ -62,6 +63,9 @@ const config = quick
       datasetSizes: [1_000, 10_000],
       ratingEvents: 2_000,
     };
+
+if (process.env.BENCH_HISTORIES)
+  config.histories = process.env.BENCH_HISTORIES.split(",").map((h) => Number.parseInt(h, 10));
 
 const TARGETS = { replyP95Ms: 20, reply50kP95Ms: 40, readinessMs: 100, datasetPerThousandMs: 1_000 };
 

@@ -67,7 +67,9 @@ class UserVectors {
   }
 
   private grow(): void {
-    const capacity = Math.max(16, this.inverseNorms.length * 2);
+    // A quarter more, not double: a long history at a large width is hundreds of MB, and doubling it
+    // for one new row would push it over MEMORY_INDEX_MB and evict it.
+    const capacity = Math.max(16, Math.ceil(this.inverseNorms.length * 1.25));
     const v = new Float32Array(capacity * this.dims);
     v.set(this.vectors);
     this.vectors = v;
@@ -303,7 +305,8 @@ export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: n
       FROM "User" u WHERE u."id" = ${userId}::uuid`;
     if (!stamp) return;
     const expected = Number(stamp.n);
-    const vectors = new UserVectors(dims, expected);
+    // Room for the new exchanges of a while without growing.
+    const vectors = new UserVectors(dims, expected + Math.max(64, Math.ceil(expected / 50)));
     if (vectors.bytes > maxBytes) {
       tooBig.set(key, stamp.epoch);
       log.info("memory index: user too large for MEMORY_INDEX_MB; their searches stay in the database", {
