@@ -336,6 +336,13 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
       ...(await measureRecall(bench, vocabulary, space, h, users, o.recallQueries, o.maxCellMs, memoryIndex)),
     );
 
+  for (const x of recall)
+    o.progress(
+      `  recall@${x.k} ${x.kind} ${x.path}, ${x.history} exchanges: ${x.recall} (search p50 ${x.latency.p50} ms)`,
+    );
+  o.progress(
+    `  breakdown: ${breakdown.rows.map((r) => `${r.operation} x${r.callsPerReply} ${r.msPerReply} ms`).join(", ")}`,
+  );
   const size = await db.$queryRawUnsafe<Array<{ mb: number; n: bigint }>>(
     `SELECT (pg_total_relation_size('"Exchange"') / 1048576.0)::float8 AS mb, (SELECT count(*) FROM "Exchange") AS n`,
   );

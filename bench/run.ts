@@ -109,9 +109,11 @@ async function runTarget(kind: TargetKind): Promise<TargetResults> {
       );
       if (!ratings) {
         progress(`${kind}: rating events`);
+        // The second replying user (the first when BENCH_HISTORIES names one).
+        const ratedNo = Math.min(2, config.histories.length);
         ratings = await ratingSuite(bench, {
-          userNo: 2,
-          history: config.histories[1]!,
+          userNo: ratedNo,
+          history: config.histories[ratedNo - 1]!,
           maxEvents: config.ratingEvents,
           maxMs: quick ? 3_000 : 6_000,
         });
