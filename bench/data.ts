@@ -234,6 +234,25 @@ export async function insertExchanges(
   }
 }
 
+/**
+ * Several users' histories written the way a live bot writes them: interleaved, each user's rows
+ * spread over the table in `rounds` slices (proportional to their history), not one user's rows
+ * contiguously, which would make their scans cheaper than in production.
+ */
+export async function insertInterleaved(
+  db: Database,
+  options: { users: Array<{ no: number; history: number }>; space: string; rounds?: number },
+): Promise<void> {
+  const rounds = options.rounds ?? 100;
+  for (let round = 0; round < rounds; round++)
+    for (const u of options.users) {
+      const from = Math.floor((u.history * round) / rounds) + 1;
+      const to = Math.floor((u.history * (round + 1)) / rounds);
+      if (to >= from)
+        await insertBatch(db, { uFrom: u.no, uTo: u.no, nFrom: from, nTo: to, space: options.space });
+    }
+}
+
 async function insertBatch(
   db: Database,
   b: { uFrom: number; uTo: number; nFrom: number; nTo: number; space: string },

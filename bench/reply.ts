@@ -5,11 +5,13 @@
 import { createBudgets } from "../src/core/budgets.ts";
 import { createConversation } from "../src/core/conversation.ts";
 import { embeddingSpace, nearestExchanges } from "../src/core/exchange-embeddings.ts";
+import { createMemoryIndex, type MemoryIndex } from "../src/core/memory-index.ts";
 import type { Clock, Logger } from "../src/core/ports.ts";
 import {
   createVocabularyTables,
   EMBEDDING_MODEL,
   insertExchanges,
+  insertInterleaved,
   insertUsers,
   refreshCounters,
   userId,
@@ -42,6 +44,7 @@ export interface ReplyCell {
   users: number;
   /** Wall-clock overhead per reply (ms): what a user waits for, beyond the provider. */
   full: Summary;
+  /** The same with the in-process memory index switched off: every search in the database. */
   off: Summary;
   /**
    * CPU time of this process per reply (ms): steadier than wall time on a busy machine. PGlite runs in
@@ -61,6 +64,8 @@ export interface RecallResult {
   history: number;
   users: number;
   kind: "memory" | "fewShot";
+  /** "database": nearestExchanges (SQL); "index": the in-process memory index. */
+  path: "database" | "index";
   k: number;
   queries: number;
   /** Share of the exact top-k found (ties at the k-th similarity count as found). */
@@ -91,6 +96,8 @@ export interface ReplyResults {
   cells: ReplyCell[];
   recall: RecallResult[];
   breakdown: { history: number; users: number; replies: number; overheadMs: number; rows: BreakdownRow[] };
+  /** How long loading a user's vectors into the index took (in the background of their first reply). */
+  indexLoads: Array<{ history: number; ms: number }>;
 }
 
 /** Counts what each reply put into the prompt, from the conversation's own log line. */
@@ -147,10 +154,10 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
   // The replying users are numbers 1..H; everyone else is a smaller user added stage by stage.
   const heavy = o.histories.map((history, i) => ({ no: i + 1, history }));
   await insertUsers(db, 1, heavy.length);
-  for (const h of heavy) {
-    o.progress(`  loading ${h.history.toLocaleString("en")} exchanges for user ${h.no}`);
-    await insertExchanges(db, { fromNo: h.no, toNo: h.no, perUser: h.history, space });
-  }
+  o.progress(
+    `  loading ${heavy.map((h) => h.history.toLocaleString("en")).join(" + ")} exchanges, interleaved`,
+  );
+  await insertInterleaved(db, { users: heavy, space });
   await refreshCounters(db, 1, heavy.length);
   let loadMs = performance.now() - loadStart;
 
@@ -167,10 +174,16 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
     priceOutputPer1M: 1.6,
     fewShotMinRating: 4,
   };
+  // One index for the suite, as one bot process has one; MEMORY_INDEX_MB's default budget.
+  const memoryIndex = createMemoryIndex({
+    db,
+    log,
+    maxBytes: Number(process.env.BENCH_MEMORY_INDEX_MB ?? 512) * 1024 * 1024,
+  });
   let cellNo = 0;
   async function measure(
     userNo: number,
-    memory: boolean,
+    indexed: boolean,
     options: { db?: OpenBench["db"]; samples?: number; resetCalls?: () => void } = {},
   ): Promise<{ wall: Summary; cpu: Summary }> {
     const cell = ++cellNo;
@@ -183,12 +196,24 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
         ? createBudgets({ db: options.db, clock: tickingClock(new Date("2026-11-21")) })
         : budgets,
       settings,
-      ...(memory ? {} : { limits: { memory: 0, fewShot: 0, recent: 6 } }),
+      ...(indexed ? { memoryIndex } : {}),
     });
     const random = rng(cell * 7919);
     const samples: number[] = [];
     const cpuSamples: number[] = [];
     const total = options.samples ?? o.samples;
+    if (indexed) {
+      // The user's first message starts loading their vectors; time the replies after that.
+      await conv.respond({
+        user: { externalId: `discord:bench-${userNo}`, platform: "discord" },
+        messageId: `bench-live-${cell}-load`,
+        channelId: "bench-channel-0",
+        text: vocabulary.message(userNo, random),
+      });
+      const t0 = performance.now();
+      await memoryIndex.settled();
+      loadTimes.push({ userNo, ms: performance.now() - t0 });
+    }
     let start = performance.now();
     log.reset();
     // Warm-up: up to `warmup` replies or a second and a half, whichever comes first (at least 2).
@@ -229,10 +254,13 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
       `DELETE FROM "CostLedgerEntry" WHERE "exchangeId" IN (SELECT "id" FROM "Exchange" WHERE "userMessageId" LIKE 'bench-live-${cell}-%')`,
     );
     await db.$executeRawUnsafe(`DELETE FROM "Exchange" WHERE "userMessageId" LIKE 'bench-live-${cell}-%'`);
+    // Deleted behind the index's back: its copies reload, as after retention.
+    await db.$executeRawUnsafe(`UPDATE "User" SET "memoryEpoch" = "memoryEpoch" + 1`);
     await refreshCounters(db, userNo, userNo);
     return { wall: summarize(samples), cpu: summarize(cpuSamples) };
   }
 
+  const loadTimes: Array<{ userNo: number; ms: number }> = [];
   const cells: ReplyCell[] = [];
   let users = heavy.length;
   for (const target of o.userCounts) {
@@ -252,7 +280,7 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
       const full = await measure(h.no, true);
       const memoryUsed = log.replies ? log.memory / log.replies : 0;
       const fewShotUsed = log.replies ? log.fewShot / log.replies : 0;
-      const off = await measure(h.no, false);
+      const off = await measure(h.no, false, { samples: Math.max(o.minSamples, Math.round(o.samples / 4)) });
       const cell: ReplyCell = {
         history: h.history,
         users,
@@ -304,8 +332,17 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
 
   const recall: RecallResult[] = [];
   for (const h of heavy)
-    recall.push(...(await measureRecall(bench, vocabulary, space, h, users, o.recallQueries, o.maxCellMs)));
+    recall.push(
+      ...(await measureRecall(bench, vocabulary, space, h, users, o.recallQueries, o.maxCellMs, memoryIndex)),
+    );
 
+  for (const x of recall)
+    o.progress(
+      `  recall@${x.k} ${x.kind} ${x.path}, ${x.history} exchanges: ${x.recall} (search p50 ${x.latency.p50} ms)`,
+    );
+  o.progress(
+    `  breakdown: ${breakdown.rows.map((r) => `${r.operation} x${r.callsPerReply} ${r.msPerReply} ms`).join(", ")}`,
+  );
   const size = await db.$queryRawUnsafe<Array<{ mb: number; n: bigint }>>(
     `SELECT (pg_total_relation_size('"Exchange"') / 1048576.0)::float8 AS mb, (SELECT count(*) FROM "Exchange") AS n`,
   );
@@ -330,6 +367,10 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
     cells,
     recall,
     breakdown,
+    indexLoads: loadTimes.map((l) => ({
+      history: heavy.find((h) => h.no === l.userNo)!.history,
+      ms: Math.round(l.ms),
+    })),
   };
 }
 
@@ -345,31 +386,45 @@ async function measureRecall(
   users: number,
   queries: number,
   maxMs: number,
+  memoryIndex: MemoryIndex,
 ): Promise<RecallResult[]> {
   const id = await userId(db, user.no);
+  const stampOf = async () => {
+    const [u] = await db.$queryRawUnsafe<Array<{ v: bigint; e: number }>>(
+      `SELECT "memoryVersion" AS v, "memoryEpoch" AS e FROM "User" WHERE "id" = $1::uuid`,
+      id,
+    );
+    return { version: BigInt(u!.v), epoch: Number(u!.e) };
+  };
+  await memoryIndex.lookup(id, space, vocabulary.dims, await stampOf());
+  await memoryIndex.settled();
+  const searcher = await memoryIndex.lookup(id, space, vocabulary.dims, await stampOf());
+  if (!searcher) throw new Error("the memory index did not load the user");
   const random = rng(user.no * 104729);
   const out: RecallResult[] = [];
   for (const kind of ["memory", "fewShot"] as const) {
     const k = kind === "memory" ? 5 : 3;
     const minRating = kind === "memory" ? null : 4;
-    let found = 0;
-    let expected = 0;
-    let simFound = 0;
-    let simExpected = 0;
-    const latencies: number[] = [];
+    const paths = {
+      database: { found: 0, expected: 0, simFound: 0, simExpected: 0, latencies: [] as number[] },
+      index: { found: 0, expected: 0, simFound: 0, simExpected: 0, latencies: [] as number[] },
+    };
     const start = performance.now();
     for (let q = 0; q < queries; q++) {
       if (q >= 5 && performance.now() - start > maxMs) break;
       const vector = vocabulary.embed(vocabulary.message(user.no, random));
-      const t0 = performance.now();
-      const got = await nearestExchanges(db, {
+      let t0 = performance.now();
+      const fromDatabase = await nearestExchanges(db, {
         userId: id,
         space,
         vector,
         limit: k,
         ...(minRating ? { minRating } : {}),
       });
-      latencies.push(performance.now() - t0);
+      paths.database.latencies.push(performance.now() - t0);
+      t0 = performance.now();
+      const fromIndex = searcher.nearest(vector, k, minRating ?? undefined);
+      paths.index.latencies.push(performance.now() - t0);
       // "+ 0" keeps any index on the distance expression out of the ground truth.
       const exact = await db.$queryRawUnsafe<Array<{ id: bigint; s: number }>>(
         `SELECT "id", 1 - (("embedding" <=> $1::vector) + 0) AS s FROM "Exchange"
@@ -383,23 +438,33 @@ async function measureRecall(
       );
       const kth = exact.at(-1)?.s ?? 0;
       const exactIds = new Set(exact.map((e) => String(e.id)));
-      expected += exact.length;
-      simExpected += exact.reduce((s, e) => s + Number(e.s), 0);
-      for (const g of got) {
-        if (exactIds.has(String(g.id)) || g.similarity >= Number(kth) - 1e-6) found++;
-        simFound += g.similarity;
+      for (const [path, got] of [
+        ["database", fromDatabase],
+        ["index", fromIndex],
+      ] as const) {
+        const p = paths[path];
+        p.expected += exact.length;
+        p.simExpected += exact.reduce((s, e) => s + Number(e.s), 0);
+        for (const g of got) {
+          if (exactIds.has(String(g.id)) || g.similarity >= Number(kth) - 1e-6) p.found++;
+          p.simFound += g.similarity;
+        }
       }
     }
-    out.push({
-      history: user.history,
-      users,
-      kind,
-      k,
-      queries: latencies.length,
-      recall: expected ? Math.round((Math.min(found, expected) / expected) * 1000) / 1000 : 1,
-      similarityRatio: simExpected ? Math.round((simFound / simExpected) * 1000) / 1000 : 1,
-      latency: summarize(latencies),
-    });
+    for (const path of ["database", "index"] as const) {
+      const p = paths[path];
+      out.push({
+        history: user.history,
+        users,
+        kind,
+        path,
+        k,
+        queries: p.latencies.length,
+        recall: p.expected ? Math.round((Math.min(p.found, p.expected) / p.expected) * 1000) / 1000 : 1,
+        similarityRatio: p.simExpected ? Math.round((p.simFound / p.simExpected) * 1000) / 1000 : 1,
+        latency: summarize(p.latencies),
+      });
+    }
   }
   return out;
 }

@@ -147,6 +147,43 @@ describe("fine-tuning lifecycle", () => {
     expect((await core.assistant.rollback(user(1), "v1")).ok).toBe(true);
   });
 
+  it("the readiness job offers only to the ready people with nothing open, who rate and have not opted out or turned offers off", async () => {
+    for (let n = 1; n <= 6; n++) await rateMany(user(n), THRESHOLD);
+    // 2: an offer waiting. 3: opted out. 4: offers turned off. 5: an approved training not finished.
+    // 6: declined (held until more examples). Only 1 is left for the job.
+    expect((await core.assistant.train(user(2))).ok).toBe(true);
+    await core.assistant.optOut(user(3));
+    await core.assistant.trainingOffers(user(4), "off");
+    expect((await core.assistant.train(user(5))).ok).toBe(true);
+    expect((await core.assistant.train(user(6))).ok).toBe(true);
+    const promptOf = (n: number) => notifier.prompts.find((p) => p.to === user(n).externalId)!.prompt;
+    await core.assistant.approvalClick({
+      user: user(5),
+      proposalId: promptOf(5).proposalId,
+      action: "approve",
+      eventKey: "click-5",
+    });
+    await core.assistant.approvalClick({
+      user: user(6),
+      proposalId: promptOf(6).proposalId,
+      action: "decline",
+      eventKey: "click-6",
+    });
+    expect(
+      await t.db.fineTuneJob.count({ where: { state: { notIn: ["succeeded", "failed", "cancelled"] } } }),
+    ).toBe(1);
+    const before = notifier.prompts.length;
+
+    expect((await core.lifecycle.readiness()).proposed).toBe(1);
+    expect(notifier.prompts.slice(before).map((p) => p.to)).toEqual([user(1).externalId]);
+    // Nobody else got a second offer: still one pending offer each for 1 and 2, none for 3, 4 and 6.
+    const pending = await t.db.fineTuneProposal.findMany({
+      where: { state: "pending" },
+      select: { user: { select: { externalId: true } } },
+    });
+    expect(pending.map((p) => p.user.externalId).sort()).toEqual([user(1).externalId, user(2).externalId]);
+  });
+
   it("decline closes the offer and none is sent until enough new examples", async () => {
     core = build({ FINETUNE_DECLINE_COOLDOWN: "3" });
     await rateMany(user(2), THRESHOLD);

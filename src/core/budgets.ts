@@ -449,26 +449,15 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     const amount = usd(input.amountUsd, "amountUsd");
     // No lock: answers are frequent and the chat limit is checked before an answer whose cost is
     // only known afterwards, so it can be overshot by the answers in flight anyway. Duplicates are
-    // already prevented upstream (one exchange per platform message); this lookup covers retries.
-    const existing = await db.costLedgerEntry.findFirst({
-      where: { kind: "chat", exchangeId: input.exchangeId },
-      select: { id: true },
-    });
-    if (existing) return;
+    // already prevented upstream (one exchange per platform message); the unique (kind, exchangeId)
+    // covers retries, in the same statement.
+    // The clock's time, not the database's, so the UTC day and month follow the injected clock.
     const now = clock.now();
-    await db.costLedgerEntry.create({
-      data: {
-        kind: "chat",
-        status: "settled",
-        userId: input.userId,
-        exchangeId: input.exchangeId,
-        amountUsd: amount,
-        period: periodOf(now),
-        // The clock's time, not the database's, so the UTC day and month follow the injected clock.
-        createdAt: now,
-        settledAt: now,
-      },
-    });
+    await db.$executeRaw`
+      INSERT INTO "CostLedgerEntry" ("kind", "status", "userId", "exchangeId", "amountUsd", "period", "createdAt", "settledAt")
+      VALUES ('chat', 'settled', ${input.userId}::uuid, ${input.exchangeId}, ${amount.toFixed(6)}::numeric, ${periodOf(now)},
+              (${now.toISOString()}::timestamptz AT TIME ZONE 'UTC'), (${now.toISOString()}::timestamptz AT TIME ZONE 'UTC'))
+      ON CONFLICT ("kind", "exchangeId") DO NOTHING`;
   }
 
   async function chatToday(userId?: string): Promise<Decimal> {

@@ -1,9 +1,10 @@
 // `respond`: one user message in, one reply out, personalised with that user's memory and their
 // best-rated replies, answered by their own fine-tuned model when they have one.
 import type { Database } from "../database/open-database.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 import { createReplyPlanner, type ReplyPlanner, recordOf } from "./evaluation/reply-plan.ts";
-import { embeddingSpace, nearestExchanges, storeEmbedding } from "./exchange-embeddings.ts";
+import { embeddingSpace, nearestExchanges, storeAnswer } from "./exchange-embeddings.ts";
+import type { MemoryIndex, MemoryStamp } from "./memory-index.ts";
 import { replyNotices } from "./messages.ts";
 import type {
   ChatBudget,
@@ -25,7 +26,7 @@ import {
   withRetry,
 } from "./retry.ts";
 import { storableText } from "./storable-text.ts";
-import { countNewExchange } from "./user-counters.ts";
+import { COUNT_NEW_EXCHANGE } from "./user-counters.ts";
 import { ensureUser } from "./users.ts";
 
 export const MAX_MESSAGE_CHARS = 8_000;
@@ -76,6 +77,24 @@ export interface ConversationDeps {
    * evaluation/reply-plan.ts). Unset: the person's active version, no trial, no holdout.
    */
   replyPlan?: ReplyPlanner;
+  /** Active users' embeddings in this process (memory-index.ts); without it every search is SQL. */
+  memoryIndex?: MemoryIndex;
+}
+
+/** The user's active model version as the reply's first statement reads it. */
+export interface ActiveVersion {
+  modelId: string;
+  adapterName: string | null;
+  provider: string;
+  status: string;
+  shutdownDate: Date | null;
+}
+
+/** What a reply knows about its user from its first statement. */
+export interface ReplyUser {
+  userId: string;
+  stamp: MemoryStamp;
+  version: ActiveVersion | null;
 }
 
 const exchangeSelect = { id: true, userText: true, replyText: true } satisfies Prisma.ExchangeSelect;
@@ -140,7 +159,101 @@ export function createConversation(deps: ConversationDeps) {
     }
   }
 
+  /** The user's row for a reply that did not start with `claimMessage` (recovery, a takeover). */
+  async function readUser(userId: string): Promise<ReplyUser> {
+    const [row] = await db.$queryRaw<Array<UserRow>>`
+      SELECT u."id"::text AS "userId", u."optedOut", u."memoryVersion", u."memoryEpoch", NULL::bigint AS "exchangeId",
+             m."modelId", m."adapterName", m."provider", m."status", m."shutdownDate"
+      FROM "User" u LEFT JOIN "ModelVersion" m ON m."id" = u."activeModelVersionId"
+      WHERE u."id" = ${userId}::uuid`;
+    return replyUser(row ?? { userId, memoryVersion: 0n, memoryEpoch: 0, modelId: null });
+  }
+
+  /**
+   * Memory, few-shot examples and the recent conversation. From the user's in-process vectors when
+   * they are loaded: the searches run here and one statement reads the recent exchanges and the
+   * texts of the candidates. Otherwise (not loaded yet, no embedding, no index) in the database.
+   */
   async function personalContext(
+    user: ReplyUser,
+    exchangeId: bigint,
+    input: { channelId: string; threadId?: string },
+    query: { vector: number[]; space: string } | undefined,
+  ) {
+    const searcher =
+      query && deps.memoryIndex
+        ? await deps.memoryIndex.lookup(user.userId, query.space, query.vector.length, user.stamp)
+        : undefined;
+    if (!searcher || !query) return personalContextInDatabase(user.userId, exchangeId, input, query);
+    const minRating = deps.settings.fewShotMinRating;
+    // The recent exchanges (at most limits.recent) are left out of both: ask for that many more.
+    const memoryFound = limits.memory ? searcher.nearest(query.vector, limits.memory + limits.recent) : [];
+    const fewShotFound = limits.fewShot
+      ? searcher.nearest(query.vector, limits.fewShot + limits.recent, minRating)
+      : [];
+    const candidates = [...new Set([...memoryFound, ...fewShotFound].map((n) => n.id))];
+    const thread = input.threadId ? Prisma.sql`= ${input.threadId}` : Prisma.sql`IS NULL`;
+    const rows = await db.$queryRaw<
+      Array<{ id: bigint; userText: string; replyText: string; recent: boolean }>
+    >`
+      (SELECT "id", "userText", "replyText", TRUE AS recent FROM "Exchange"
+       WHERE "userId" = ${user.userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
+         AND "channelId" = ${input.channelId} AND "threadId" ${thread} AND "id" <> ${exchangeId}
+       ORDER BY "createdAt" DESC LIMIT ${limits.recent}::int)
+      UNION ALL
+      (SELECT "id", "userText", "replyText", FALSE AS recent FROM "Exchange"
+       WHERE "userId" = ${user.userId}::uuid AND "id" = ANY(${candidates}::bigint[]))`;
+    const recentRows = rows.filter((r) => r.recent);
+    const byId = new Map(rows.filter((r) => !r.recent).map((r) => [BigInt(r.id), r]));
+    const excluded = new Set([exchangeId, ...recentRows.map((r) => BigInt(r.id))]);
+    let memoryIds = memoryFound
+      .map((n) => n.id)
+      .filter((id) => !excluded.has(id))
+      .slice(0, limits.memory);
+    const fewShotIds = fewShotFound
+      .map((n) => n.id)
+      .filter((id) => !excluded.has(id))
+      .slice(0, limits.fewShot);
+    if (fewShotIds.length < limits.fewShot) {
+      // Not enough rated neighbours: the most recently rated fill up, as in the database path.
+      const more = await recentlyRated(
+        user.userId,
+        [...excluded, ...fewShotIds],
+        limits.fewShot - fewShotIds.length,
+      );
+      for (const r of more) byId.set(r.id, { ...r, replyText: r.replyText ?? "", recent: false });
+      fewShotIds.push(...more.map((r) => r.id));
+    }
+    memoryIds = memoryIds.filter((id) => !fewShotIds.includes(id));
+    const pick = (ids: bigint[]): PastExchange[] =>
+      ids.flatMap((id) => {
+        const r = byId.get(id);
+        return r?.replyText ? [{ userText: r.userText, replyText: r.replyText }] : [];
+      });
+    return {
+      memory: pick(memoryIds),
+      fewShot: pick(fewShotIds),
+      recent: recentRows.reverse().map((r) => ({ userText: r.userText, replyText: r.replyText })),
+    };
+  }
+
+  /** The user's most recently rated exchanges at or over the few-shot rating, with their texts. */
+  function recentlyRated(userId: string, exclude: bigint[], take: number) {
+    return db.exchange.findMany({
+      where: {
+        userId,
+        status: "answered",
+        replyText: { not: null },
+        rating: { gte: deps.settings.fewShotMinRating },
+        id: { notIn: exclude },
+      },
+      orderBy: [{ ratedAt: "desc" }, { createdAt: "desc" }],
+      take,
+      select: exchangeSelect,
+    });
+  }
+
+  async function personalContextInDatabase(
     userId: string,
     exchangeId: bigint,
     input: { channelId: string; threadId?: string },
@@ -246,52 +359,77 @@ export function createConversation(deps: ConversationDeps) {
     if (deps.chatBudget && !(await deps.chatBudget.checkChat()).ok)
       return { kind: "rejected", reason: "chat_budget", text: replyNotices.chatBudget };
 
-    const user = await ensureUser(db, input.user);
-    if (user.optedOut) return withStillWorking(options, () => respondWithoutMemory(input, text, user.id));
-
-    const exchangeId = await createOrTakeOver(user.id, input, text);
+    let claimed = await claimMessage(input, text);
+    if (!claimed) {
+      // First contact: create the person, then the same statement again.
+      await ensureUser(db, input.user);
+      claimed = await claimMessage(input, text);
+      if (!claimed) throw new Error("the user row vanished while their first message was stored");
+    }
+    if (claimed.optedOut) {
+      deps.memoryIndex?.dropUser(claimed.user.userId);
+      return withStillWorking(options, () => respondWithoutMemory(input, text, claimed.user.userId));
+    }
+    const exchangeId = claimed.exchangeId ?? (await takeOver(claimed.user.userId, input));
     if (exchangeId === undefined) return { kind: "duplicate" };
+    const user = claimed.exchangeId === undefined ? await readUser(claimed.user.userId) : claimed.user;
     return withStillWorking(options, () =>
       answerClaimed({
         exchangeId,
-        userId: user.id,
+        userId: user.userId,
         text,
         channelId: input.channelId,
         threadId: input.threadId,
+        user,
       }),
     );
   }
 
   /**
-   * The exchange for this message, claimed by this process: a new one, or one that a stop left
-   * unanswered (its event delivered again). Undefined: someone else has it, or it was answered.
+   * One statement: the person's row (with their active model and memory stamp), their new exchange
+   * claimed by this process (unless they opted out, or the message is already stored), and its count.
+   * Undefined: no such person yet.
    */
-  async function createOrTakeOver(userId: string, input: RespondInput, text: string) {
-    // The unique (platform, userMessageId) makes a replayed or retried event a no-op...
-    const created = await db.$transaction(async (tx) => {
-      const [row] = await tx.exchange.createManyAndReturn({
-        data: [
-          {
-            userId,
-            platform: input.user.platform,
-            channelId: input.channelId,
-            threadId: input.threadId ?? null,
-            userMessageId: input.messageId,
-            userText: text,
-            createdAt: clock.now(),
-            claimedBy: instanceId,
-            claimedAt: clock.now(),
-          },
-        ],
-        skipDuplicates: true,
-        select: { id: true },
-      });
-      if (!row) return undefined;
-      await countNewExchange(tx, userId);
-      return row.id;
-    });
-    if (created !== undefined) return created;
-    // ...unless nobody answered it: a stop interrupted the reply, or the process working on it died.
+  async function claimMessage(
+    input: RespondInput,
+    text: string,
+  ): Promise<{ user: ReplyUser; optedOut: boolean; exchangeId?: bigint } | undefined> {
+    const now = clock.now().toISOString();
+    const [row] = await db.$queryRaw<Array<UserRow>>`
+      WITH u AS (
+        SELECT "id", "optedOut", "activeModelVersionId", "memoryVersion", "memoryEpoch" FROM "User"
+        WHERE "externalId" = ${input.user.externalId}),
+      e AS (
+        INSERT INTO "Exchange" ("userId", "platform", "channelId", "threadId", "userMessageId", "userText",
+                                "createdAt", "claimedBy", "claimedAt")
+        SELECT u."id", ${input.user.platform}, ${input.channelId}, ${input.threadId ?? null}, ${input.messageId},
+               ${text}, (${now}::timestamptz AT TIME ZONE 'UTC'), ${instanceId}, (${now}::timestamptz AT TIME ZONE 'UTC')
+        FROM u WHERE NOT u."optedOut"
+        ON CONFLICT ("platform", "userMessageId") DO NOTHING
+        RETURNING "id", "userId"),
+      counted AS (
+        UPDATE "User" SET ${COUNT_NEW_EXCHANGE}, "updatedAt" = now() FROM e WHERE "User"."id" = e."userId"
+        RETURNING "User"."id")
+      SELECT u."id"::text AS "userId", u."optedOut", u."memoryVersion", u."memoryEpoch",
+             (SELECT e."id" FROM e JOIN counted c ON c."id" = e."userId") AS "exchangeId",
+             m."modelId", m."adapterName", m."provider", m."status", m."shutdownDate"
+      FROM u LEFT JOIN "ModelVersion" m ON m."id" = u."activeModelVersionId"`;
+    if (!row) return undefined;
+    return {
+      user: replyUser(row),
+      optedOut: row.optedOut === true,
+      ...(row.exchangeId !== null && row.exchangeId !== undefined
+        ? { exchangeId: BigInt(row.exchangeId) }
+        : {}),
+    };
+  }
+
+  /**
+   * The message is already stored: it is answered again only if nobody answered it (a stop
+   * interrupted the reply, or the process working on it died). Undefined: someone else has it, or it
+   * was answered.
+   */
+  async function takeOver(userId: string, input: RespondInput) {
     const existing = await db.exchange.findUnique({
       where: { platform_userMessageId: { platform: input.user.platform, userMessageId: input.messageId } },
       select: { id: true, userId: true, status: true },
@@ -331,6 +469,8 @@ export function createConversation(deps: ConversationDeps) {
     text: string;
     channelId: string;
     threadId?: string | null;
+    /** The user's row as the reply's first statement read it (read here when absent). */
+    user?: ReplyUser;
   }): Promise<RespondResult> {
     const { exchangeId } = x;
     // The whole reply's budget starts now: the embedding, retries and waits all come out of it.
@@ -342,9 +482,9 @@ export function createConversation(deps: ConversationDeps) {
       const plan = await planner.plan(x.userId, exchangeId);
       // Memory is optional: the embedding may use a quarter of the budget, then memory is recency.
       const query = await embedQuery(x.text, Math.min(deadline, started + timeouts.totalMs / 4));
-      if (query) await storeEmbedding(db, exchangeId, query.vector, query.space);
+      const user = x.user ?? (await readUser(x.userId));
       const context = await personalContext(
-        x.userId,
+        user,
         exchangeId,
         { channelId: x.channelId, threadId: x.threadId ?? undefined },
         query,
@@ -367,20 +507,24 @@ export function createConversation(deps: ConversationDeps) {
         (result.promptTokens * deps.settings.priceInputPer1M +
           result.completionTokens * deps.settings.priceOutputPer1M) /
         1_000_000;
-      await db.exchange.update({
-        where: { id: exchangeId },
-        data: {
-          status: "answered",
-          replyText: result.text,
-          model,
-          promptTokens: result.promptTokens,
-          completionTokens: result.completionTokens,
-          costUsd: costUsd.toFixed(6),
-          answeredAt: clock.now(),
-          claimedAt: null,
-          ...recordOf(plan, prompt.used, result.answeredBy),
-        },
+      const version = await storeAnswer(db, {
+        exchangeId,
+        userId: x.userId,
+        replyText: result.text,
+        model,
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+        costUsd: costUsd.toFixed(6),
+        answeredAt: clock.now(),
+        ...(query ? { embedding: query } : {}),
+        record: recordOf(plan, prompt.used, result.answeredBy),
       });
+      if (query)
+        deps.memoryIndex?.written(x.userId, query.space, version, {
+          id: exchangeId,
+          rating: null,
+          vector: Float32Array.from(query.vector),
+        });
       await deps.chatBudget?.recordChat({ userId: x.userId, exchangeId, amountUsd: costUsd });
       log.info("replied", {
         exchangeId,
@@ -491,6 +635,37 @@ export function createConversation(deps: ConversationDeps) {
   }
 
   return { respond, recordReplyMessages, claim, answerClaimed, instanceId, leaseMs };
+}
+
+/** A row of the reply's first statement (or of `readUser`). */
+interface UserRow {
+  userId: string;
+  optedOut?: boolean;
+  memoryVersion: bigint;
+  memoryEpoch: number;
+  exchangeId?: bigint | null;
+  modelId: string | null;
+  adapterName?: string | null;
+  provider?: string | null;
+  status?: string | null;
+  shutdownDate?: Date | null;
+}
+
+function replyUser(row: UserRow): ReplyUser {
+  return {
+    userId: row.userId,
+    stamp: { version: BigInt(row.memoryVersion), epoch: Number(row.memoryEpoch) },
+    version:
+      row.modelId !== null
+        ? {
+            modelId: row.modelId,
+            adapterName: row.adapterName ?? null,
+            provider: row.provider ?? "",
+            status: row.status ?? "",
+            shutdownDate: row.shutdownDate ? new Date(row.shutdownDate) : null,
+          }
+        : null,
+  };
 }
 
 export function isUnanswered(status: string): boolean {

@@ -10,6 +10,7 @@ import { createDataRights } from "./data-rights/rights.ts";
 import { createReplyPlanner } from "./evaluation/reply-plan.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
+import { createMemoryIndex } from "./memory-index.ts";
 import { replyNotices } from "./messages.ts";
 import { createLimitsCommands } from "./operators.ts";
 import { outcome } from "./outcomes.ts";
@@ -89,8 +90,15 @@ export function createCore(deps: CoreDeps) {
       ? tunedAdapters
       : providers.llmForTuned(provider);
   const budgets = deps.budgets ?? createBudgets({ db, clock });
+  // Active users' embeddings in this process: searches without a scan of their rows (memory-index.ts).
+  const memoryIndex = createMemoryIndex({
+    db,
+    log: log.child({ part: "memory-index" }),
+    maxBytes: config.replies.memoryIndexBytes,
+  });
   const conversation = createConversation({
     db,
+    memoryIndex,
     clock,
     log: log.child({ part: "conversation" }),
     llm,
@@ -155,7 +163,11 @@ export function createCore(deps: CoreDeps) {
     minRating: config.fineTune.minRating,
     notifiers: deps.notifiers,
     // The adapter server stops serving a person's adapters before the versions naming them go.
-    ...(adapters ? { beforeForget: (userId: string) => adapters.unloadAll(userId) } : {}),
+    // Their adapters unloaded from the adapter server, their vectors dropped from this process.
+    beforeForget: async (userId: string) => {
+      memoryIndex.dropUser(userId);
+      await adapters?.unloadAll(userId);
+    },
   });
   const lifecycle = createFineTuneLifecycle({
     db,
@@ -249,6 +261,7 @@ export function createCore(deps: CoreDeps) {
     assistant,
     replyQueue,
     conversation,
+    memoryIndex,
     recovery,
     ratings,
     status,

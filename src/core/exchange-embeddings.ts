@@ -91,7 +91,8 @@ export async function nearestExchanges(
   const exclude = query.excludeIds ?? [];
   const minRating = query.minRating ?? null;
   // Exact search over this user's rows (every one of them in the space), so recall is 1 and the
-  // cost depends on their history only, never on other users' (see bench/ and the README's
+  // cost depends on their history only, never on other users'. Replies use it while the user's
+  // vectors are not in the process's memory index yet (memory-index.ts; see the README's
   // Performance section for why no ANN index is used). With a rating floor, the space test is
   // written so that no index can use it: the (userId, rating) index then narrows the scan to the
   // rated rows. The embedded database never gathers statistics (no autovacuum), so without this
@@ -113,4 +114,65 @@ export async function nearestExchanges(
     ORDER BY distance
     LIMIT ${query.limit}`;
   return rows.map((r) => ({ id: BigInt(r.id), similarity: 1 - Number(r.distance) }));
+}
+
+/** The answer to an exchange, stored with the embedding of the user's message. */
+export interface StoredAnswer {
+  exchangeId: bigint;
+  userId: string;
+  replyText: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: string;
+  answeredAt: Date;
+  embedding?: { vector: readonly number[]; space: string };
+  /** How the reply was answered (evaluation/reply-plan.ts `recordOf`): version, arm, level, holdout. */
+  record?: { modelVersionId: string | null; arm: string | null; level: string; holdout: boolean };
+}
+
+/**
+ * Marks the exchange answered and stores its embedding, in one statement written after the model
+ * answered (the embedding is not needed for this reply: the exchange is never its own memory). It
+ * bumps the owner's memoryVersion and stamps the row with it (memory-index.ts), and returns the new
+ * version. A crash before it leaves the exchange pending: the restart answers it (recovery.ts) and
+ * embeds the message again.
+ */
+export async function storeAnswer(db: Database, a: StoredAnswer): Promise<bigint> {
+  const embedding = a.embedding
+    ? Prisma.sql`"embedding" = ${storedVector(a.embedding.vector)}, "embeddingModel" = ${a.embedding.space},`
+    : Prisma.empty;
+  const r = a.record;
+  const record = r
+    ? Prisma.sql`"modelVersionId" = ${r.modelVersionId}::uuid, "arm" = ${r.arm}, "level" = ${r.level}, "holdout" = ${r.holdout},`
+    : Prisma.empty;
+  const rows = await db.$queryRaw<Array<{ version: bigint }>>`
+    WITH v AS (
+      UPDATE "User" SET "memoryVersion" = "memoryVersion" + 1 WHERE "id" = ${a.userId}::uuid
+      RETURNING "memoryVersion")
+    UPDATE "Exchange" SET
+      "status" = 'answered', "replyText" = ${a.replyText}, "model" = ${a.model},
+      "promptTokens" = ${a.promptTokens}::int, "completionTokens" = ${a.completionTokens}::int,
+      "costUsd" = ${a.costUsd}::numeric, "answeredAt" = (${a.answeredAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
+      "claimedAt" = NULL, ${embedding} ${record}
+      "memorySeq" = (SELECT "memoryVersion" FROM v)
+    WHERE "id" = ${a.exchangeId}
+    RETURNING "memorySeq" AS version`;
+  return BigInt(rows[0]?.version ?? 0);
+}
+
+/**
+ * An exchange changed in a way search cares about (its rating): the owner's memoryVersion moves on
+ * and the row is stamped with it, so in-process copies of their vectors catch up (memory-index.ts).
+ */
+export async function markMemoryChanged(
+  tx: Database | Prisma.TransactionClient,
+  exchangeId: bigint,
+  userId: string,
+): Promise<void> {
+  await tx.$executeRaw`
+    WITH v AS (
+      UPDATE "User" SET "memoryVersion" = "memoryVersion" + 1 WHERE "id" = ${userId}::uuid
+      RETURNING "memoryVersion")
+    UPDATE "Exchange" SET "memorySeq" = (SELECT "memoryVersion" FROM v) WHERE "id" = ${exchangeId}`;
 }

@@ -71,7 +71,18 @@ export function buildPrompt(parts: PromptParts, budget: PromptBudget = defaultBu
       { role: "user", content: parts.message },
     ];
   };
-  const count = (messages: ChatMessage[]) => messages.reduce((n, m) => n + 4 + countTokens(m.content), 3);
+  // Each message's text is counted once: dropping a part re-assembles the prompt, but only the
+  // system message (when memory shrinks) has new text. Tokenising is most of a prompt's CPU time.
+  const counted = new Map<string, number>();
+  const tokensOf = (text: string) => {
+    let n = counted.get(text);
+    if (n === undefined) {
+      n = countTokens(text);
+      counted.set(text, n);
+    }
+    return n;
+  };
+  const count = (messages: ChatMessage[]) => messages.reduce((n, m) => n + 4 + tokensOf(m.content), 3);
   let messages = assemble();
   let tokens = count(messages);
   // Drop, in order: the oldest recent turn, the least relevant memory, the least relevant example.

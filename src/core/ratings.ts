@@ -4,6 +4,7 @@
 // new of theirs is stored or learnt from) change nothing.
 import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
+import { markMemoryChanged } from "./exchange-embeddings.ts";
 import { claimEvent } from "./idempotency.ts";
 import type { Clock, Logger, ReactionInput, ReactionOutcome } from "./ports.ts";
 import { type RatingMap, ratingFor } from "./rating-emoji.ts";
@@ -76,6 +77,8 @@ export function createRatings(deps: RatingDeps) {
         data: { rating: after, ratedAt: latest?.addedAt ?? null },
       });
       await countRatingChange(tx, exchange.userId, before, before.rating, after, deps.minRating);
+      // Few-shot search filters on the rating: in-process copies of the user's vectors must see it.
+      if (after !== before.rating) await markMemoryChanged(tx, exchange.id, exchange.userId);
       deps.log.info("rating", { exchangeId: exchange.id, rating: after });
       return { kind: "rated", exchangeId: exchange.id, rating: after } as const;
     });

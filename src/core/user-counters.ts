@@ -9,7 +9,7 @@
 //   readyCount                 highly rated, answered and not trained on yet: training examples
 //   proposalBlockedUntilReady  no scheduled offer until readyCount reaches this (after a decline)
 import type { Database } from "../database/open-database.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 
 type Writer = Database | Prisma.TransactionClient;
 
@@ -39,6 +39,12 @@ export function readyExchanges(minRating: number) {
 }
 
 const one = (b: boolean) => (b ? 1 : 0);
+
+/**
+ * A new exchange was stored: the SET clause for its owner's row, for the one statement in
+ * conversation.ts that stores the exchange and counts it together.
+ */
+export const COUNT_NEW_EXCHANGE = Prisma.sql`"exchangeCount" = "exchangeCount" + 1`;
 
 /** A new exchange was stored. */
 export async function countNewExchange(tx: Writer, userId: string): Promise<void> {
@@ -86,8 +92,9 @@ export async function holdOffers(
   await tx.user.update({ where: { id: userId }, data: { proposalBlockedUntilReady: readyNow + cooldown } });
 }
 
-/** Opting back in starts from zero (their exchanges were deleted with it). */
+/** Opting back in starts from zero (their exchanges were deleted with it, so search copies reload). */
 export const ZERO_COUNTERS = {
+  memoryEpoch: { increment: 1 },
   exchangeCount: 0,
   ratedCount: 0,
   highRatedCount: 0,
@@ -121,7 +128,9 @@ export async function uncountDeleted(
     SET "exchangeCount" = GREATEST(u."exchangeCount" - d.n, 0),
         "ratedCount" = GREATEST(u."ratedCount" - d.rated, 0),
         "highRatedCount" = GREATEST(u."highRatedCount" - d.high, 0),
-        "readyCount" = GREATEST(u."readyCount" - d.ready, 0)
+        "readyCount" = GREATEST(u."readyCount" - d.ready, 0),
+        -- Their in-process search copies are reloaded (memory-index.ts).
+        "memoryEpoch" = u."memoryEpoch" + 1
     FROM json_to_recordset(${rows}::json) AS d(id uuid, n int, rated int, high int, ready int)
     WHERE u."id" = d.id`;
   return [...perUser.keys()];

@@ -25,7 +25,12 @@ export function memoryLogger(): Logger & { lines: string[] } {
  * The core as the bot builds it (createCore, providers chosen by the configuration), pointed at the
  * harness's emulator, with no platforms, no fine-tuning and short retry waits.
  */
-export function buildCore(db: PrismaClient, llm: LlmHarness, clock = new TestClock()) {
+export function buildCore(
+  db: PrismaClient,
+  llm: LlmHarness,
+  clock = new TestClock(),
+  env: Record<string, string> = {},
+) {
   const log = memoryLogger();
   const config = loadConfig({
     ...llm.env,
@@ -38,6 +43,7 @@ export function buildCore(db: PrismaClient, llm: LlmHarness, clock = new TestClo
     CHAT_PRICE_OUTPUT_PER_1M: "1.6",
     FINETUNE_THRESHOLD: "100",
     FINETUNE_MIN_RATING: "4",
+    ...env,
   });
   const core = createCore({
     config,
@@ -47,5 +53,12 @@ export function buildCore(db: PrismaClient, llm: LlmHarness, clock = new TestClo
     notifiers: {},
     retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 20 },
   });
-  return { conversation: core.conversation, ratings: core.ratings, status: core.status, log, clock };
+  return {
+    conversation: core.conversation,
+    ratings: core.ratings,
+    status: core.status,
+    memoryIndex: core.memoryIndex,
+    log,
+    clock,
+  };
 }

@@ -218,55 +218,43 @@ export function createProposals(ctx: StageContext) {
 
   /**
    * The readiness job: offers for everyone with enough ready examples who has no offer or training
-   * open and has not declined recently. Candidates come from the users' counters (an index scan on
-   * readyCount), so the cost grows with the number of ready users, not with exchanges.
+   * open and has not declined recently. One set-based query finds them (an index scan on readyCount
+   * and two anti-joins), so the cost grows with the number of people over the threshold, not with
+   * users or exchanges; then each candidate is proposed to, one at a time.
    */
   async function readiness(): Promise<{ proposed: number }> {
     if (!ctx.provider) return { proposed: 0 };
     let proposed = 0;
-    let cursor: string | undefined;
-    for (;;) {
-      const users = await db.user.findMany({
-        // Offers nobody asked for go only to people who rate replies (so they know the bot) and
-        // have not turned them off, on platforms the operator may train on (training-consent.ts).
-        where: {
-          readyCount: { gte: settings.threshold },
-          optedOut: false,
-          trainingOffersOff: false,
-          ratedCount: { gte: 1 },
-          ...(ctx.consent ? { platform: { in: [...ctx.consent.platforms] } } : {}),
-        },
-        select: { id: true, readyCount: true, proposalBlockedUntilReady: true },
-        orderBy: { id: "asc" },
-        take: 200,
-        ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
-      });
-      if (!users.length) break;
-      cursor = users.at(-1)!.id;
-      const ids = users.filter((u) => u.readyCount >= u.proposalBlockedUntilReady).map((u) => u.id);
-      const [openProposals, openJobs] = await Promise.all([
-        db.fineTuneProposal.findMany({
-          where: { userId: { in: ids }, state: "pending" },
-          select: { userId: true },
-        }),
-        db.fineTuneJob.findMany({
-          where: { userId: { in: ids }, state: { notIn: [...FINISHED_JOB_STATES] } },
-          select: { userId: true },
-        }),
-      ]);
-      const busy = new Set([...openProposals, ...openJobs].map((r) => r.userId));
-      for (const userId of ids) {
-        if (busy.has(userId)) continue;
-        try {
-          const r = await propose(userId, "scheduled");
-          if (r.ok && (await deliver(r.proposalId))) proposed++;
-          else if (!r.ok) log.info("no proposal", { userId, reason: r.code });
-        } catch (e) {
-          log.warn("proposal failed", { userId, error: e });
-        }
+    for (const userId of await readinessCandidates()) {
+      try {
+        const r = await propose(userId, "scheduled");
+        if (r.ok && (await deliver(r.proposalId))) proposed++;
+        else if (!r.ok) log.info("no proposal", { userId, reason: r.code });
+      } catch (e) {
+        log.warn("proposal failed", { userId, error: e });
       }
     }
     return { proposed };
+  }
+
+  /**
+   * Who the readiness job offers a training to. Offers nobody asked for go only to people who rate
+   * replies (so they know the bot) and have not turned them off, on platforms the operator may train
+   * on (training-consent.ts), and not while an offer or a training of theirs is open.
+   */
+  async function readinessCandidates(): Promise<string[]> {
+    const platforms = ctx.consent ? [...ctx.consent.platforms] : null;
+    const rows = await db.$queryRaw<Array<{ id: string }>>`
+      SELECT u."id"::text AS id FROM "User" u
+      WHERE u."readyCount" >= ${settings.threshold}::int
+        AND u."readyCount" >= u."proposalBlockedUntilReady"
+        AND NOT u."optedOut" AND NOT u."trainingOffersOff" AND u."ratedCount" >= 1
+        AND (${platforms}::text[] IS NULL OR u."platform" = ANY(${platforms}::text[]))
+        AND NOT EXISTS (SELECT 1 FROM "FineTuneProposal" p WHERE p."userId" = u."id" AND p."state" = 'pending')
+        AND NOT EXISTS (SELECT 1 FROM "FineTuneJob" j WHERE j."userId" = u."id"
+                          AND NOT (j."state" = ANY(${[...FINISHED_JOB_STATES]}::text[])))
+      ORDER BY u."id"`;
+    return rows.map((r) => r.id);
   }
 
   /** Offers past their expiry become expired, and their prompt says so. */

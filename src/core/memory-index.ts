@@ -1,0 +1,436 @@
+// Each active user's embeddings kept in this process, so a reply's memory search is a scan of a
+// Float32Array (a few ms) instead of a scan of the user's rows in the database (17-87 ms at 10k
+// exchanges on PGlite, 13-62 ms on a server, growing with the width and with how the rows lie).
+//
+// Results are those of the exact search in exchange-embeddings.ts: at small widths every vector is
+// compared in full; at large widths (>= BINARY_FROM) the sign bits of each vector pick candidates by
+// Hamming distance and the best RERANK of them are compared in full (the bench prints recall@5
+// against exact search).
+//
+// Consistency, including with other processes on the same database: every change search cares about
+// bumps the owner's User.memoryVersion and stamps the exchange with the new value (memorySeq), under
+// the User row's lock, so the values commit in order; deletions bump User.memoryEpoch. A reply reads
+// both with its first statement and hands them to `lookup`: same epoch and version, the copy is
+// current; same epoch, newer version, the rows stamped after the copy's version are read first (one
+// indexed statement, usually a row or two); another epoch, the copy is dropped and reloaded in the
+// background while replies use the database. The process's own answers are applied directly.
+//
+// Memory is bounded (MEMORY_INDEX_MB): least recently used users leave first, and a user who alone
+// would not fit is never loaded (their searches stay in the database).
+import type { Database } from "../database/open-database.ts";
+import { Prisma } from "../generated/prisma/client.ts";
+import type { Logger } from "./ports.ts";
+
+/** From this width on, candidates come from sign bits and only the best are compared in full. */
+export const BINARY_FROM = 512;
+/** How many Hamming candidates are compared in full. */
+export const RERANK = 256;
+/** Rows read per statement while loading (the embedded database answers others in between). */
+const LOAD_PAGE = 1_000;
+
+export interface IndexedRow {
+  id: bigint;
+  rating: number | null;
+  vector: Float32Array;
+}
+
+export interface MemoryMatch {
+  id: bigint;
+  similarity: number;
+}
+
+/** One user's searchable exchanges in one embedding space. */
+class UserVectors {
+  ids: bigint[] = [];
+  ratings: number[] = [];
+  /** Row i at [i * dims, (i + 1) * dims). */
+  vectors: Float32Array;
+  inverseNorms: Float64Array;
+  /** Sign bits, `words` 32-bit words per row (only from BINARY_FROM). */
+  bits: Uint32Array;
+  readonly words: number;
+  size = 0;
+  private readonly position = new Map<bigint, number>();
+
+  constructor(
+    readonly dims: number,
+    capacity: number,
+  ) {
+    this.words = dims >= BINARY_FROM ? Math.ceil(dims / 32) : 0;
+    this.vectors = new Float32Array(Math.max(1, capacity) * dims);
+    this.inverseNorms = new Float64Array(Math.max(1, capacity));
+    this.bits = new Uint32Array(Math.max(1, capacity) * this.words);
+  }
+
+  get bytes(): number {
+    return this.vectors.byteLength + this.inverseNorms.byteLength + this.bits.byteLength + this.size * 48;
+  }
+
+  private grow(): void {
+    // A quarter more, not double: a long history at a large width is hundreds of MB, and doubling it
+    // for one new row would push it over MEMORY_INDEX_MB and evict it.
+    const capacity = Math.max(16, Math.ceil(this.inverseNorms.length * 1.25));
+    const v = new Float32Array(capacity * this.dims);
+    v.set(this.vectors);
+    this.vectors = v;
+    const n = new Float64Array(capacity);
+    n.set(this.inverseNorms);
+    this.inverseNorms = n;
+    const b = new Uint32Array(capacity * this.words);
+    b.set(this.bits);
+    this.bits = b;
+  }
+
+  /** Adds or replaces a row (a catch-up may deliver a row that is already here). */
+  upsert(row: IndexedRow): void {
+    if (row.vector.length !== this.dims) return;
+    let i = this.position.get(row.id);
+    if (i === undefined) {
+      if (this.size >= this.inverseNorms.length) this.grow();
+      i = this.size++;
+      this.position.set(row.id, i);
+      this.ids[i] = row.id;
+    }
+    this.ratings[i] = row.rating ?? -1;
+    const d = this.dims;
+    const base = i * d;
+    let norm = 0;
+    for (let k = 0; k < d; k++) {
+      const x = row.vector[k]!;
+      this.vectors[base + k] = x;
+      norm += x * x;
+    }
+    this.inverseNorms[i] = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    if (this.words) {
+      const w0 = i * this.words;
+      for (let w = 0; w < this.words; w++) this.bits[w0 + w] = 0;
+      for (let k = 0; k < d; k++) if (row.vector[k]! > 0) this.bits[w0 + (k >>> 5)]! |= 1 << (k & 31);
+    }
+  }
+
+  remove(id: bigint): void {
+    const i = this.position.get(id);
+    if (i === undefined) return;
+    const last = this.size - 1;
+    this.position.delete(id);
+    if (i !== last) {
+      // The last row moves into the hole.
+      const lastId = this.ids[last]!;
+      this.ids[i] = lastId;
+      this.ratings[i] = this.ratings[last]!;
+      this.vectors.copyWithin(i * this.dims, last * this.dims, (last + 1) * this.dims);
+      this.inverseNorms[i] = this.inverseNorms[last]!;
+      if (this.words) this.bits.copyWithin(i * this.words, last * this.words, (last + 1) * this.words);
+      this.position.set(lastId, i);
+    }
+    this.ids.length = last;
+    this.ratings.length = last;
+    this.size = last;
+  }
+
+  /** Cosine similarity of row i to the unit vector q. */
+  private similarity(i: number, q: Float64Array): number {
+    const d = this.dims;
+    const base = i * d;
+    let dot = 0;
+    for (let k = 0; k < d; k++) dot += this.vectors[base + k]! * q[k]!;
+    return dot * this.inverseNorms[i]!;
+  }
+
+  /** The `limit` rows most similar to `query`, most similar first (rated >= minRating if given). */
+  nearest(query: readonly number[], limit: number, minRating?: number): MemoryMatch[] {
+    if (limit <= 0 || this.size === 0 || query.length !== this.dims) return [];
+    const q = new Float64Array(this.dims);
+    let norm = 0;
+    for (let k = 0; k < this.dims; k++) norm += query[k]! * query[k]!;
+    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let k = 0; k < this.dims; k++) q[k] = query[k]! * inv;
+    const eligible = (i: number) => minRating === undefined || this.ratings[i]! >= minRating;
+
+    let candidates: number[];
+    if (this.words && this.size > RERANK) {
+      candidates = this.hammingCandidates(q, eligible);
+    } else {
+      candidates = [];
+      for (let i = 0; i < this.size; i++) if (eligible(i)) candidates.push(i);
+    }
+    const top = new TopK(limit);
+    for (const i of candidates) top.offer(i, this.similarity(i, q));
+    return top.sorted().map(({ item, score }) => ({ id: this.ids[item]!, similarity: score }));
+  }
+
+  /** The RERANK eligible rows nearest to q's sign bits. */
+  private hammingCandidates(q: Float64Array, eligible: (i: number) => boolean): number[] {
+    const words = this.words;
+    const qb = new Uint32Array(words);
+    for (let k = 0; k < this.dims; k++) if (q[k]! > 0) qb[k >>> 5]! |= 1 << (k & 31);
+    const distance = new Uint16Array(this.size);
+    const histogram = new Uint32Array(this.dims + 1);
+    let eligibleRows = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (!eligible(i)) {
+        distance[i] = 0xffff;
+        continue;
+      }
+      eligibleRows++;
+      let h = 0;
+      const w0 = i * words;
+      for (let w = 0; w < words; w++) {
+        let x = (this.bits[w0 + w]! ^ qb[w]!) >>> 0;
+        x -= (x >>> 1) & 0x55555555;
+        x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+        h += (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+      }
+      distance[i] = h;
+      histogram[h]!++;
+    }
+    // The distance below which RERANK rows lie; rows at the cut-off distance fill up to RERANK.
+    let cut = 0;
+    let below = 0;
+    const wanted = Math.min(RERANK, eligibleRows);
+    while (cut <= this.dims && below + histogram[cut]! < wanted) below += histogram[cut++]!;
+    let atCut = wanted - below;
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) {
+      const h = distance[i]!;
+      if (h < cut) out.push(i);
+      else if (h === cut && atCut > 0) {
+        out.push(i);
+        atCut--;
+      }
+    }
+    return out;
+  }
+}
+
+/** The k best items by score (a small sorted array: k is 5 to 20 here). */
+class TopK {
+  private readonly items: Array<{ item: number; score: number }> = [];
+  constructor(private readonly k: number) {}
+  offer(item: number, score: number): void {
+    const items = this.items;
+    if (items.length === this.k && score <= items[items.length - 1]!.score) return;
+    let j = items.length;
+    while (j > 0 && items[j - 1]!.score < score) j--;
+    items.splice(j, 0, { item, score });
+    if (items.length > this.k) items.pop();
+  }
+  sorted() {
+    return this.items;
+  }
+}
+
+interface Entry {
+  key: string;
+  userId: string;
+  space: string;
+  epoch: number;
+  /** The memoryVersion this copy includes every change up to. */
+  version: bigint;
+  vectors: UserVectors;
+}
+
+/** What the reply's first statement read from the user's row. */
+export interface MemoryStamp {
+  version: bigint;
+  epoch: number;
+}
+
+/** Parses pgvector's binary form (vector_send): int16 dims, int16 unused, float4 big-endian. */
+export function vectorFromBytes(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims = view.getInt16(0);
+  const out = new Float32Array(dims);
+  for (let k = 0; k < dims; k++) out[k] = view.getFloat32(4 + 4 * k);
+  return out;
+}
+
+/**
+ * Vectors travel as base64 text of their binary form: a third of the decimal text, and decoded
+ * natively (bytea's hex form through the driver cost several times more on the embedded database).
+ */
+function withBytes<T extends { b64: string | null }>(r: T): Omit<T, "b64"> & { bytes: Uint8Array | null } {
+  const { b64, ...rest } = r;
+  return { ...rest, bytes: b64 === null ? null : Buffer.from(b64, "base64") };
+}
+
+interface RowOut {
+  id: bigint;
+  rating: number | null;
+  seq: bigint | null;
+  searchable: boolean;
+  bytes: Uint8Array | null;
+}
+
+export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: number }) {
+  const { db, log, maxBytes } = deps;
+  /** Insertion order is recency: a use moves the entry to the end, eviction takes from the front. */
+  const entries = new Map<string, Entry>();
+  const loading = new Map<string, Promise<void>>();
+  /** Users whose copy would not fit even alone: not tried again until their epoch changes. */
+  const tooBig = new Map<string, number>();
+  let bytes = 0;
+  const keyOf = (userId: string, space: string) => `${userId} ${space}`;
+
+  function drop(key: string): void {
+    const e = entries.get(key);
+    if (!e) return;
+    bytes -= e.vectors.bytes;
+    entries.delete(key);
+  }
+
+  function evictFor(incoming: number): void {
+    for (const [key] of entries) {
+      if (bytes + incoming <= maxBytes) return;
+      drop(key);
+    }
+  }
+
+  /** Rows read back: searchable ones in the space are (re)placed, the others leave. */
+  function apply(vectors: UserVectors, rows: Array<RowOut & { space?: string | null }>, space: string) {
+    for (const r of rows) {
+      if (r.searchable && r.bytes && (r.space === undefined || r.space === space))
+        vectors.upsert({ id: BigInt(r.id), rating: r.rating, vector: vectorFromBytes(r.bytes) });
+      else vectors.remove(BigInt(r.id));
+    }
+  }
+
+  const searchable = Prisma.sql`("status" = 'answered' AND "replyText" IS NOT NULL AND "embedding" IS NOT NULL)`;
+
+  async function load(userId: string, space: string, dims: number): Promise<void> {
+    const key = keyOf(userId, space);
+    const [stamp] = await db.$queryRaw<Array<{ version: bigint; epoch: number; n: bigint }>>`
+      SELECT u."memoryVersion" AS version, u."memoryEpoch" AS epoch,
+             (SELECT count(*) FROM "Exchange" e WHERE e."userId" = u."id" AND e."embeddingModel" = ${space}) AS n
+      FROM "User" u WHERE u."id" = ${userId}::uuid`;
+    if (!stamp) return;
+    const expected = Number(stamp.n);
+    // Room for the new exchanges of a while without growing.
+    const vectors = new UserVectors(dims, expected + Math.max(64, Math.ceil(expected / 50)));
+    if (vectors.bytes > maxBytes) {
+      tooBig.set(key, stamp.epoch);
+      log.info("memory index: user too large for MEMORY_INDEX_MB; their searches stay in the database", {
+        rows: expected,
+      });
+      return;
+    }
+    // The ids first (one scan of the user's index entries), then the vectors by primary key, a page
+    // at a time: paging with "id > last" re-read every row of the user for each page.
+    const ids = await db.$queryRaw<Array<{ id: bigint }>>`
+      SELECT "id" FROM "Exchange"
+      WHERE "userId" = ${userId}::uuid AND "embeddingModel" = ${space} AND ${searchable}`;
+    for (let from = 0; from < ids.length; from += LOAD_PAGE) {
+      const page = ids.slice(from, from + LOAD_PAGE).map((r) => BigInt(r.id));
+      const rows = await db.$queryRaw<Array<Omit<RowOut, "bytes"> & { b64: string | null }>>`
+        SELECT "id", "rating", "memorySeq" AS seq, ${searchable} AS searchable,
+               encode(vector_send("embedding"), 'base64') AS b64
+        FROM "Exchange" WHERE "id" = ANY(${page}::bigint[]) AND "userId" = ${userId}::uuid`;
+      apply(vectors, rows.map(withBytes), space);
+      // Let replies waiting on the database go first.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    evictFor(vectors.bytes);
+    if (bytes + vectors.bytes > maxBytes) return;
+    // Rows changed while loading have a memorySeq above stamp.version: the first lookup catches up.
+    entries.set(key, { key, userId, space, epoch: stamp.epoch, version: BigInt(stamp.version), vectors });
+    bytes += vectors.bytes;
+  }
+
+  function startLoading(userId: string, space: string, dims: number): void {
+    const key = keyOf(userId, space);
+    if (loading.has(key) || maxBytes <= 0) return;
+    const p = load(userId, space, dims)
+      .catch((e) =>
+        log.warn("memory index: loading a user failed; their searches stay in the database", { error: e }),
+      )
+      .finally(() => loading.delete(key));
+    loading.set(key, p);
+  }
+
+  /**
+   * The user's copy, brought up to `stamp` (the reply's own read of their row), or undefined: not
+   * loaded yet (loading starts now), dropped, or too large. Undefined means: search in the database.
+   */
+  async function lookup(
+    userId: string,
+    space: string,
+    dims: number,
+    stamp: MemoryStamp,
+  ): Promise<Searcher | undefined> {
+    if (maxBytes <= 0) return undefined;
+    const key = keyOf(userId, space);
+    const big = tooBig.get(key);
+    if (big !== undefined) {
+      if (big === stamp.epoch) return undefined;
+      tooBig.delete(key);
+    }
+    const e = entries.get(key);
+    if (!e || e.epoch !== stamp.epoch || e.vectors.dims !== dims) {
+      if (e) drop(key);
+      startLoading(userId, space, dims);
+      return undefined;
+    }
+    // Most recently used last.
+    entries.delete(key);
+    entries.set(key, e);
+    if (e.version < stamp.version) {
+      const read = await db.$queryRaw<
+        Array<Omit<RowOut, "bytes"> & { b64: string | null; space: string | null }>
+      >`
+        SELECT "id", "rating", "memorySeq" AS seq, ${searchable} AS searchable,
+               CASE WHEN ${searchable} THEN encode(vector_send("embedding"), 'base64') END AS b64,
+               "embeddingModel" AS space
+        FROM "Exchange" WHERE "userId" = ${userId}::uuid AND "memorySeq" > ${e.version}`;
+      const rows = read.map(withBytes);
+      const before = e.vectors.bytes;
+      apply(e.vectors, rows, space);
+      bytes += e.vectors.bytes - before;
+      let seen = stamp.version;
+      for (const r of rows) if (r.seq !== null && BigInt(r.seq) > seen) seen = BigInt(r.seq);
+      e.version = seen;
+      if (bytes > maxBytes) evictFor(0);
+    }
+    const vectors = e.vectors;
+    return {
+      rows: vectors.size,
+      nearest: (query, limit, minRating) => vectors.nearest(query, limit, minRating),
+    };
+  }
+
+  /**
+   * This process wrote a searchable row and the write returned the user's new memoryVersion: applied
+   * here if the copy held everything before it (otherwise the next lookup catches up).
+   */
+  function written(userId: string, space: string, version: bigint, row: IndexedRow): void {
+    const e = entries.get(keyOf(userId, space));
+    if (!e || e.version !== version - 1n) return;
+    const before = e.vectors.bytes;
+    e.vectors.upsert(row);
+    bytes += e.vectors.bytes - before;
+    e.version = version;
+    if (bytes > maxBytes) evictFor(0);
+  }
+
+  /** Drops every copy of a user's vectors (forget, opt-out): nothing of theirs stays in memory. */
+  function dropUser(userId: string): void {
+    for (const [key, e] of entries) if (e.userId === userId) drop(key);
+  }
+
+  return {
+    lookup,
+    written,
+    dropUser,
+    /** Resolves when every load under way has finished (tests and the bench). */
+    settled: async () => {
+      while (loading.size) await Promise.all([...loading.values()]);
+    },
+    stats: () => ({ users: entries.size, bytes, maxBytes }),
+  };
+}
+
+export interface Searcher {
+  rows: number;
+  nearest(query: readonly number[], limit: number, minRating?: number): MemoryMatch[];
+}
+
+export type MemoryIndex = ReturnType<typeof createMemoryIndex>;
