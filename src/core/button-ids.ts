@@ -23,3 +23,14 @@ export function forgetButtonId(subject: string): string {
 export function isForgetButtonId(id: string): boolean {
   return /^forget:confirm:[0-9a-f]{24}$/.test(id);
 }
+
+/** A rating button under an answer: `rate:<1-5>`; the message it is on says which answer. */
+export function rateButtonId(rating: number): string {
+  return `rate:${rating}`;
+}
+
+/** The rating of a rating button id; undefined for any other id. */
+export function parseRateButtonId(id: string): number | undefined {
+  const m = /^rate:([1-5])$/.exec(id);
+  return m ? Number(m[1]) : undefined;
+}

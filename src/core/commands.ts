@@ -2,7 +2,7 @@
 // the subcommand's name and its words (src/bots/shared/commands.ts reads them), or the id of the
 // button clicked, and render what comes back. What an unknown subcommand or a stale button gets,
 // and what a missing argument defaults to, is decided here and nowhere else.
-import { isForgetButtonId, parseApprovalButtonId } from "./button-ids.ts";
+import { isForgetButtonId, parseApprovalButtonId, parseRateButtonId } from "./button-ids.ts";
 import { outcome } from "./outcomes.ts";
 import type {
   Assistant,
@@ -50,6 +50,8 @@ export function createCommandRouter(services: Services): Pick<Assistant, "comman
       if (approval)
         return services.approvalClick({ user: click.user, ...approval, eventKey: click.eventKey });
       if (isForgetButtonId(click.buttonId)) return services.forgetConfirm(click);
+      const rating = parseRateButtonId(click.buttonId);
+      if (rating !== undefined) return services.rateClick({ ...click, rating });
       return outcome("button.stale");
     },
   };

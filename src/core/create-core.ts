@@ -197,6 +197,13 @@ export function createCore(deps: CoreDeps) {
     },
   });
   const limits = createLimitsCommands({ budgets, operators: config.operators });
+  /** A rating of a reply in a trial may decide the trial (cheap: one lookup when it is not). */
+  const afterRating = (exchangeId: bigint) =>
+    lifecycle
+      .afterRating(exchangeId)
+      .catch((e: unknown) =>
+        log.warn("canary not decided after a rating; the monitoring job will", { error: e }),
+      );
 
   const services = {
     async status(user: Parameters<AssistantServices["status"]>[0]) {
@@ -216,6 +223,25 @@ export function createCore(deps: CoreDeps) {
     forgetConfirm: dataRights.forgetConfirm,
     optOut: dataRights.optOut,
     optIn: dataRights.optIn,
+    async rateClick(click) {
+      if (!click.messageId) return outcome("rating.not_a_reply");
+      const r = await ratings.rateByButton({
+        platform: click.user.platform,
+        messageId: click.messageId,
+        raterExternalId: click.user.externalId,
+        rating: click.rating,
+        ...(click.eventKey !== undefined ? { eventKey: click.eventKey } : {}),
+      });
+      if (r.kind === "rated") {
+        await afterRating(r.exchangeId);
+        // A click that took the button's rating back leaves whatever rating the reactions give.
+        return r.rating === click.rating ? outcome("rating.saved", click.rating) : outcome("rating.removed");
+      }
+      if (r.reason === "duplicate") return outcome("event.duplicate");
+      if (r.reason === "not_owner") return outcome("rating.not_asker");
+      if (r.reason === "opted_out") return outcome("rating.opted_out");
+      return outcome("rating.not_a_reply");
+    },
   } satisfies AssistantServices;
   const replyQueue = createReplyQueue({
     concurrency: config.replies.concurrency,
@@ -242,15 +268,9 @@ export function createCore(deps: CoreDeps) {
   const assistant: CoreAssistant = {
     mention,
     recordReplyMessages: conversation.recordReplyMessages,
-    // A rating of a reply in a trial may decide the trial (cheap: one lookup when it is not).
     async reaction(input) {
       const r = await ratings.react(input);
-      if (r.kind === "rated")
-        await lifecycle
-          .afterRating(r.exchangeId)
-          .catch((e: unknown) =>
-            log.warn("canary not decided after a rating; the monitoring job will", { error: e }),
-          );
+      if (r.kind === "rated") await afterRating(r.exchangeId);
       return r;
     },
     ...services,

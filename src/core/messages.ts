@@ -579,6 +579,14 @@ export const OUTCOMES = {
   "command.help": yes(commandHelp),
   "command.unknown": no(commandHelp),
   "button.stale": no(() => "That button is not valid any more."),
+  // Rating buttons under an answer (ratings.ts)
+  "rating.saved": yes((rating: number) => `Thanks: you rated this answer ${rating}/5.`),
+  "rating.removed": yes(() => "Rating taken back: this answer has no rating from that button now."),
+  "rating.not_asker": no(() => "Only the person who asked can rate this answer."),
+  "rating.not_a_reply": no(() => "I can't find that answer any more, so it can't be rated."),
+  "rating.opted_out": no(
+    () => "You opted out, so ratings aren't stored. `/assistant opt-in` starts collecting them again.",
+  ),
   "status.shown": yes((text: string) => text),
 
   // `/assistant train` and what an offer needs

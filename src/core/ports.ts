@@ -104,6 +104,8 @@ export interface ButtonClick {
   buttonId: string;
   /** The platform's interaction id: the same click delivered twice is applied once. */
   eventKey?: string;
+  /** The platform id of the message the button is on (a rating button rates that answer). */
+  messageId?: string;
 }
 
 /**
@@ -162,6 +164,11 @@ export interface AssistantServices {
   optOut(user: UserRef): Promise<Outcome>;
   /** `/assistant opt-in`: undoes opt-out (starting fresh). */
   optIn(user: UserRef): Promise<Outcome>;
+  /**
+   * A rating button under an answer: the asker's rating of it, as a reaction would be (the latest
+   * of buttons and reactions counts); the same button clicked again takes the rating back.
+   */
+  rateClick(input: ButtonClick & { rating: number }): Promise<ButtonReply>;
   /** Approve/Decline on an approval prompt. `eventKey`: the platform's interaction id. */
   approvalClick(input: {
     user: UserRef;

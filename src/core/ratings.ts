@@ -1,7 +1,9 @@
-// Reactions on the bot's replies become the asker's rating of that reply. The rating is the latest
-// rating reaction still present, so removing one restores the one before; only the person who
-// asked can rate; unknown emoji, replayed events and reactions from someone who opted out (nothing
-// new of theirs is stored or learnt from) change nothing.
+// Reactions and rating buttons on the bot's replies become the asker's rating of that reply. The
+// rating is the latest rating still present (a reaction, or the button slot), so removing one
+// restores the one before; only the person who asked can rate; unknown emoji, replayed events and
+// ratings from someone who opted out (nothing new of theirs is stored or learnt from) change
+// nothing. Buttons share one slot per reply: a click replaces the button rating, and clicking the
+// same rating again takes it back (as Slack's feedback buttons toggle).
 import type { Database } from "../database/open-database.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { markMemoryChanged } from "./exchange-embeddings.ts";
@@ -25,21 +27,32 @@ const select = {
   user: { select: { externalId: true, optedOut: true } },
 } satisfies Prisma.ExchangeSelect;
 
+/** The reaction row rating buttons write (one per reply; no emoji is spelt like this). */
+export const BUTTON_SLOT = "(button)";
+
+export interface ButtonRatingInput {
+  platform: string;
+  /** The reply message the button is on. */
+  messageId: string;
+  raterExternalId: string;
+  rating: number;
+  eventKey?: string;
+}
+
 export function createRatings(deps: RatingDeps) {
   const { db, clock } = deps;
+
+  async function findReply(platform: string, messageId: string) {
+    return (
+      (await db.exchange.findFirst({ where: { platform, replyMessageId: messageId }, select })) ??
+      (await db.exchange.findFirst({ where: { platform, replyMessageIds: { has: messageId } }, select }))
+    );
+  }
 
   async function react(input: ReactionInput): Promise<ReactionOutcome> {
     const rating = ratingFor(deps.ratingMap, input.emoji);
     if (rating === undefined) return { kind: "ignored", reason: "unknown_emoji" };
-    const exchange =
-      (await db.exchange.findFirst({
-        where: { platform: input.platform, replyMessageId: input.messageId },
-        select,
-      })) ??
-      (await db.exchange.findFirst({
-        where: { platform: input.platform, replyMessageIds: { has: input.messageId } },
-        select,
-      }));
+    const exchange = await findReply(input.platform, input.messageId);
     if (!exchange) return { kind: "ignored", reason: "not_a_reply" };
     if (exchange.user.externalId !== input.reactorExternalId) return { kind: "ignored", reason: "not_owner" };
     if (exchange.user.optedOut) return { kind: "ignored", reason: "opted_out" };
@@ -62,7 +75,37 @@ export function createRatings(deps: RatingDeps) {
         if (!existing || existing.removedAt) return { kind: "ignored", reason: "no_change" } as const;
         await tx.exchangeReaction.update({ where: { id: existing.id }, data: { removedAt: now } });
       }
+      return settle(tx, exchange);
+    });
+  }
 
+  /** A rating button: sets the reply's button slot, or takes it back when it already says this. */
+  async function rateByButton(input: ButtonRatingInput): Promise<ReactionOutcome> {
+    const exchange = await findReply(input.platform, input.messageId);
+    if (!exchange) return { kind: "ignored", reason: "not_a_reply" };
+    if (exchange.user.externalId !== input.raterExternalId) return { kind: "ignored", reason: "not_owner" };
+    if (exchange.user.optedOut) return { kind: "ignored", reason: "opted_out" };
+    const now = clock.now();
+    return db.$transaction(async (tx) => {
+      if (input.eventKey && !(await claimEvent(tx, input.eventKey)))
+        return { kind: "ignored", reason: "duplicate" } as const;
+      const key = { exchangeId_emoji: { exchangeId: exchange.id, emoji: BUTTON_SLOT } };
+      const existing = await tx.exchangeReaction.findUnique({ where: key });
+      if (existing && !existing.removedAt && existing.rating === input.rating)
+        await tx.exchangeReaction.update({ where: { id: existing.id }, data: { removedAt: now } });
+      else
+        await tx.exchangeReaction.upsert({
+          where: key,
+          create: { exchangeId: exchange.id, emoji: BUTTON_SLOT, rating: input.rating, addedAt: now },
+          update: { rating: input.rating, addedAt: now, removedAt: null },
+        });
+      return settle(tx, exchange);
+    });
+  }
+
+  /** The reply's rating is now its latest rating still present; counters follow. */
+  async function settle(tx: Prisma.TransactionClient, exchange: { id: bigint; userId: string }) {
+    {
       const before = await tx.exchange.findUniqueOrThrow({
         where: { id: exchange.id },
         select: { rating: true, trainedAt: true, status: true },
@@ -81,10 +124,10 @@ export function createRatings(deps: RatingDeps) {
       if (after !== before.rating) await markMemoryChanged(tx, exchange.id, exchange.userId);
       deps.log.info("rating", { exchangeId: exchange.id, rating: after });
       return { kind: "rated", exchangeId: exchange.id, rating: after } as const;
-    });
+    }
   }
 
-  return { react };
+  return { react, rateByButton };
 }
 
 export type Ratings = ReturnType<typeof createRatings>;

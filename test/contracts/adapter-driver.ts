@@ -5,6 +5,7 @@
 import { vi } from "vitest";
 import { DISCORD_MESSAGE_LIMIT } from "../../src/bots/discord/format.ts";
 import { SLACK_PART_CHARS, toSlackMrkdwn } from "../../src/bots/slack/mrkdwn.ts";
+import { parseRateButtonId, rateButtonId } from "../../src/core/button-ids.ts";
 import type { Platform } from "../../src/core/ports.ts";
 import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 import type { OpenAIEmulator } from "../emulators/openai/index.ts";
@@ -44,6 +45,10 @@ export interface AdapterDriver {
   command(user: string, text: string): Promise<string>;
   /** A DMed approval prompt for `proposalId` to `user`: where its buttons are. */
   approvalPrompt(user: string, proposalId: string): Promise<{ channelId: string; messageId: string }>;
+  /** The ratings the rating buttons under one of the bot's messages give (none: no buttons). */
+  ratingButtons(messageId: string): number[];
+  /** `user` clicks the rating button for `rating` under the reply `messageId`: what only they are shown. */
+  rateByButton(user: string, messageId: string, rating: 1 | 5): Promise<string>;
   /** `user` clicks the button `buttonId` on that message: what they are shown, only to them. */
   click(user: string, at: { channelId: string; messageId: string }, buttonId: string): Promise<string>;
   stop(): Promise<void>;
@@ -95,6 +100,20 @@ export async function discordDriver(): Promise<AdapterDriver> {
     async approvalPrompt(user, proposalId) {
       const ref = await h.app.notifiers.discord!.sendApprovalPrompt(`discord:${user}`, prompt(proposalId));
       return { channelId: ref.channelId!, messageId: ref.messageId! };
+    },
+    ratingButtons(messageId) {
+      const m = h.emu.messagesIn(discord.GENERAL).find((x) => x.id === messageId);
+      const rows = (m?.components ?? []) as Array<{ components?: Array<{ custom_id?: string }> }>;
+      return rows
+        .flatMap((r) => r.components ?? [])
+        .map((b) => parseRateButtonId(b.custom_id ?? ""))
+        .filter((r): r is number => r !== undefined);
+    },
+    async rateByButton(user, messageId, rating) {
+      const { responses } = await h.click(user, messageId, rateButtonId(rating));
+      const followup = responses.find((r) => r.kind === "followup");
+      if (!followup?.ephemeral) throw new Error("the click was not answered to the clicker only");
+      return String((followup.data as { content?: unknown }).content ?? "");
     },
     async click(user, at, buttonId) {
       const { responses } = await h.click(user, at.messageId, buttonId);
@@ -156,6 +175,36 @@ export async function slackDriver(): Promise<AdapterDriver> {
     async approvalPrompt(user, proposalId) {
       const ref = await h.app.notifiers.slack!.sendApprovalPrompt(h.externalId(user), prompt(proposalId));
       return { channelId: ref.channel!, messageId: ref.ts! };
+    },
+    ratingButtons(ts) {
+      const post = h.emu.callsTo("chat.postMessage").find((c) => c.response.ts === ts);
+      const blocks = (post?.args.blocks ?? []) as Array<{
+        type?: string;
+        elements?: Array<{
+          type?: string;
+          positive_button?: { value?: string };
+          negative_button?: { value?: string };
+        }>;
+      }>;
+      return blocks
+        .filter((b) => b.type === "context_actions")
+        .flatMap((b) => b.elements ?? [])
+        .filter((e) => e.type === "feedback_buttons")
+        .flatMap((e) => [e.positive_button?.value, e.negative_button?.value])
+        .map((v) => parseRateButtonId(v ?? ""))
+        .filter((r): r is number => r !== undefined);
+    },
+    async rateByButton(user, ts, rating) {
+      const { responseUrl } = await h.click(user, {
+        actionId: "rate",
+        type: "feedback_buttons",
+        value: rateButtonId(rating),
+        channelId: slack.CHANNEL,
+        messageTs: ts,
+      });
+      const answer = await h.responseTo(responseUrl);
+      if (answer.body.response_type !== "ephemeral") throw new Error("the click was not answered privately");
+      return String(answer.body.text ?? "");
     },
     async click(user, at, buttonId) {
       const { responseUrl } = await h.click(user, {

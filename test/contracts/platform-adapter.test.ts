@@ -2,7 +2,7 @@
 // the real Discord and Slack adapters (the whole app graph) through their emulators. What a
 // platform renders its own way (embeds, Block Kit, threads, fences) stays in that platform's suite.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { approvalButtonId } from "../../src/core/button-ids.ts";
 import { outcome } from "../../src/core/outcomes.ts";
 import { defaultChatReply } from "../emulators/openai/index.ts";
@@ -73,6 +73,37 @@ describe.each([
     for (const sub of ["status", "train", "models", "rollback", "limits", "forget", "opt-out"])
       expect(text).toContain(`/assistant ${sub}`);
     expect(text).toContain(d.externalId(d.bob));
+  });
+
+  it("puts rating buttons under an answer's last part; only the asker's click rates, a second click takes it back, the latest of buttons and reactions counts", async () => {
+    const { replies } = await d.mention(d.alice, "rate me with buttons please");
+    const last = replies.at(-1)!;
+    expect(d.ratingButtons(last.id)).toEqual([5, 1]);
+    const rating = async () =>
+      (await d.db.exchange.findFirstOrThrow({ where: { replyMessageIds: { has: last.id } } })).rating;
+
+    expect(await d.rateByButton(d.bob, last.id, 5)).toBe(d.shown(outcome("rating.not_asker").text));
+    expect(await rating()).toBeNull();
+
+    expect(await d.rateByButton(d.alice, last.id, 1)).toBe(d.shown(outcome("rating.saved", 1).text));
+    expect(await rating()).toBe(1);
+    // A reaction after the click: the latest counts.
+    await d.thumbsUp(d.alice, last.id);
+    await vi.waitUntil(async () => (await rating()) === 5, { timeout: 10_000, interval: 20 });
+    // The same button again (Slack shows it still selected) takes the button's rating back: the
+    // reaction's is what is left.
+    expect(await d.rateByButton(d.alice, last.id, 1)).toBe(d.shown(outcome("rating.removed").text));
+    expect(await rating()).toBe(5);
+    // Clicked once more, after the reaction: the latest counts, so the button's 1.
+    expect(await d.rateByButton(d.alice, last.id, 1)).toBe(d.shown(outcome("rating.saved", 1).text));
+    expect(await rating()).toBe(1);
+  });
+
+  it("puts no rating buttons under an apology", async () => {
+    d.openai.failNext(3, { status: 500, match: "/chat/completions" });
+    const { replies } = await d.mention(d.alice, "this one fails");
+    expect(replies.length).toBeGreaterThan(0);
+    for (const r of replies) expect(d.ratingButtons(r.id)).toEqual([]);
   });
 
   it("hands a click on one of its buttons to the core and shows the answer to the clicker only", async () => {

@@ -119,7 +119,13 @@ export interface SlackAppHarness {
   /** A button click on the message `messageTs`; resolves once Slack got the ack. */
   click(
     userId: string,
-    click: { actionId: string; value?: string; channelId: string; messageTs: string },
+    click: {
+      actionId: string;
+      value?: string;
+      channelId: string;
+      messageTs: string;
+      type?: "button" | "feedback_buttons";
+    },
   ): Promise<{ delivery: DeliveryResult; responseUrl: string }>;
   /** The first response_url post to `responseUrl`. */
   responseTo(responseUrl: string, timeoutMs?: number): Promise<ResponseUrlPost>;
@@ -303,6 +309,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<SlackAppH
         channelId: c.channelId,
         messageTs: c.messageTs,
         ...(c.value !== undefined ? { value: c.value } : {}),
+        ...(c.type !== undefined ? { type: c.type } : {}),
       });
       return { delivery: sent, responseUrl: sent.responseUrl };
     },

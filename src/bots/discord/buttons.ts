@@ -1,4 +1,5 @@
-// Clicks on the bot's buttons (approval prompts, the forget confirmation), answered one way: the
+// Clicks on the bot's buttons (approval prompts, the forget confirmation, rating buttons under an
+// answer), answered one way: the
 // click is acknowledged at once (deferUpdate: the message stays as it is), the core decides by the
 // button's id; when its outcome carries `promptText` the message with the buttons is replaced by
 // it, buttons removed (so it cannot be clicked again), and the clicker always gets the core's
@@ -22,6 +23,7 @@ export async function handleButtonClick(
       user: userRef(interaction.user.id),
       buttonId: interaction.customId,
       eventKey: interaction.id,
+      messageId: interaction.message.id,
     });
     if (outcome.promptText !== undefined) {
       await interaction.editReply({ content: oneMessage(outcome.promptText), components: [] });

@@ -19,6 +19,7 @@ import { splitMessage } from "../shared/split-message.ts";
 import { NO_PINGS } from "./client.ts";
 import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
+import { ratingRow } from "./rating-buttons.ts";
 
 /** Discord shows "typing…" for 10 s per request: refresh a little before it runs out. */
 export const TYPING_REFRESH_MS = 8_000;
@@ -111,7 +112,9 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   }
   await removeNote();
   if (result.kind === "duplicate") return;
-  const ids = await reply(result.text);
+  // A real answer can be rated by buttons under it (an apology or a notice cannot).
+  const rateable = result.kind === "reply" && !result.failed && result.exchangeId !== undefined;
+  const ids = await reply(result.text, rateable);
   if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0) {
     await assistant.recordReplyMessages(result.exchangeId, ids);
   }
@@ -123,11 +126,12 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
  * refuses.
  */
 function replyTo(message: Message, channel: SendableChannels, log: Logger) {
-  const post = async (content: string, index: number) => {
+  const post = async (content: string, index: number, buttons: boolean) => {
+    const components = buttons ? { components: [ratingRow()] } : {};
     const sent =
       index === 0
-        ? await message.reply({ content, allowedMentions: NO_PINGS })
-        : await channel.send({ content, allowedMentions: NO_PINGS });
+        ? await message.reply({ content, allowedMentions: NO_PINGS, ...components })
+        : await channel.send({ content, allowedMentions: NO_PINGS, ...components });
     return sent.id;
   };
   const failed = (error: unknown, { index, of }: { index: number; of: number }) =>
@@ -138,10 +142,12 @@ function replyTo(message: Message, channel: SendableChannels, log: Logger) {
       parts: of,
       error,
     });
-  return (text: string): Promise<string[]> => {
+  /** `rateable`: the rating buttons go under the last part. */
+  return (text: string, rateable = false): Promise<string[]> => {
     const parts = splitMessage(text, discordText);
     if (parts.length === 0) log.warn("empty reply; nothing posted", { messageId: message.id });
-    return postParts(parts, post, failed);
+    const last = parts.length - 1;
+    return postParts(parts, (content, index) => post(content, index, rateable && index === last), failed);
   };
 }
 

@@ -3,7 +3,7 @@
 // answered as stale there.
 
 /** Every button id the bot gives out starts with one of these (src/core/button-ids.ts). */
-export const OUR_BUTTON = /^(ft|forget):/;
+export const OUR_BUTTON = /^(ft|forget|rate):/;
 
 /** Whether a click is on one of the bot's buttons (and is then the core's to answer). */
 export function isOurButton(id: string): boolean {

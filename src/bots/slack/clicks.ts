@@ -3,7 +3,7 @@
 // what the button was for (`promptText`), the message that carried the buttons is rewritten with
 // it and loses them. How it is rewritten depends on the message: a posted DM is edited with
 // chat.update; an ephemeral answer cannot be, so it is replaced through the click's response_url.
-import type { App, BlockAction, ButtonAction } from "@slack/bolt";
+import type { App, BlockAction } from "@slack/bolt";
 import { failureNotices } from "../../core/messages.ts";
 import { splitMessage } from "../shared/split-message.ts";
 import { closedPromptMessage } from "./approvals.ts";
@@ -18,17 +18,24 @@ export interface ClickRoute {
   name: string;
   /** "posted": the buttons are on a message the bot posted; "ephemeral": on an ephemeral answer. */
   carrier: "posted" | "ephemeral";
+  /**
+   * Where the core's button id is: the action id (buttons), or the pressed button's value
+   * (feedback buttons share one action id).
+   */
+  idIn?: "action_id" | "value";
 }
 
 export function registerClicks(app: App, deps: ListenerDeps, route: ClickRoute): void {
-  app.action<BlockAction<ButtonAction>>(route.actions, async ({ ack, body, action, respond, client }) => {
+  app.action<BlockAction>(route.actions, async ({ ack, body, action, respond, client }) => {
     await ack();
+    const value = "value" in action && typeof action.value === "string" ? action.value : "";
     await deps.inFlight.run(
       async () => {
         const outcome = await deps.assistant.buttonClick({
           user: slackUserRef(deps.workspace.teamId, body.user.id),
-          buttonId: action.action_id,
+          buttonId: route.idIn === "value" ? value : action.action_id,
           eventKey: body.trigger_id || action.action_ts,
+          ...(body.message?.ts ? { messageId: body.message.ts } : {}),
         });
         if (outcome.promptText !== undefined) {
           const closed = closedPromptMessage(outcome.promptText);

@@ -14,6 +14,7 @@ import { FORGET_ACTION } from "./forget.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { registerMessageListeners } from "./messages.ts";
 import { createSlackNotifier } from "./notifier.ts";
+import { RATE_ACTION } from "./rating-buttons.ts";
 import { registerReactionListeners } from "./reactions.ts";
 
 export interface SlackPlatform extends RunningPlatform {
@@ -67,6 +68,12 @@ export async function createSlack(
       registerCommands(app, listenerDeps);
       registerClicks(app, listenerDeps, { actions: APPROVAL_ACTION, name: "an approval", carrier: "posted" });
       registerClicks(app, listenerDeps, { actions: FORGET_ACTION, name: "a forget", carrier: "ephemeral" });
+      registerClicks(app, listenerDeps, {
+        actions: new RegExp(`^${RATE_ACTION}$`),
+        name: "a rating",
+        carrier: "posted",
+        idIn: "value",
+      });
       app.error(async (error) => {
         log.error("slack event failed", errorFields(error));
       });

@@ -105,7 +105,9 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
           log.debug("already answered; nothing posted");
           return;
         }
-        const ids = await postReply(client, log, target, result.text);
+        // A real answer can be rated by buttons under it (an apology or a notice cannot).
+        const rateable = result.kind === "reply" && !result.failed && result.exchangeId !== undefined;
+        const ids = await postReply(client, log, target, result.text, rateable);
         posted = ids.length > 0;
         if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0)
           await deps.assistant.recordReplyMessages(result.exchangeId, ids);

@@ -174,6 +174,8 @@ export function slashCommandFields(
 export interface BlockActionInput {
   userId: string;
   actionId: string;
+  /** The element clicked: a button (default), or one of a `feedback_buttons` pair (its value). */
+  type?: "button" | "feedback_buttons";
   value?: string;
   channelId: string;
   messageTs: string;
@@ -213,9 +215,11 @@ export function blockActionsPayload(
       {
         action_id: a.actionId,
         block_id: a.blockId ?? randomId("b", 5),
-        text: { type: "plain_text", text: a.text ?? a.value ?? a.actionId, emoji: true },
+        ...(a.type === "feedback_buttons"
+          ? {}
+          : { text: { type: "plain_text", text: a.text ?? a.value ?? a.actionId, emoji: true } }),
         ...(a.value !== undefined ? { value: a.value } : {}),
-        type: "button",
+        type: a.type ?? "button",
         action_ts: actionTs,
       },
     ],
