@@ -2,7 +2,13 @@
 // best-rated replies, answered by their own fine-tuned model when they have one.
 import type { Database } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
-import { createReplyPlanner, type ReplyPlanner, recordOf } from "./evaluation/reply-plan.ts";
+import {
+  createReplyPlanner,
+  type PlanInput,
+  type ReplyPlanner,
+  recordOf,
+  type VersionRow,
+} from "./evaluation/reply-plan.ts";
 import { embeddingSpace, nearestExchanges, storeAnswer } from "./exchange-embeddings.ts";
 import type { MemoryIndex, MemoryStamp } from "./memory-index.ts";
 import { replyNotices } from "./messages.ts";
@@ -95,6 +101,8 @@ export interface ReplyUser {
   userId: string;
   stamp: MemoryStamp;
   version: ActiveVersion | null;
+  /** What the reply plan needs (exchange count, active and trial versions). */
+  plan: PlanInput;
 }
 
 const exchangeSelect = { id: true, userText: true, replyText: true } satisfies Prisma.ExchangeSelect;
@@ -163,10 +171,10 @@ export function createConversation(deps: ConversationDeps) {
   async function readUser(userId: string): Promise<ReplyUser> {
     const [row] = await db.$queryRaw<Array<UserRow>>`
       SELECT u."id"::text AS "userId", u."optedOut", u."memoryVersion", u."memoryEpoch", NULL::bigint AS "exchangeId",
-             m."modelId", m."adapterName", m."provider", m."status", m."shutdownDate"
-      FROM "User" u LEFT JOIN "ModelVersion" m ON m."id" = u."activeModelVersionId"
+             u."exchangeCount", ${VERSION_COLUMNS}
+      FROM "User" u LEFT JOIN "ModelVersion" m ON m."id" = u."activeModelVersionId" ${CANDIDATE_JOIN}
       WHERE u."id" = ${userId}::uuid`;
-    return replyUser(row ?? { userId, memoryVersion: 0n, memoryEpoch: 0, modelId: null });
+    return replyUser(row ?? { userId, memoryVersion: 0n, memoryEpoch: 0, modelId: null, exchangeCount: 0 });
   }
 
   /**
@@ -225,14 +233,9 @@ export function createConversation(deps: ConversationDeps) {
       fewShotIds.push(...more.map((r) => r.id));
     }
     memoryIds = memoryIds.filter((id) => !fewShotIds.includes(id));
-    const pick = (ids: bigint[]): PastExchange[] =>
-      ids.flatMap((id) => {
-        const r = byId.get(id);
-        return r?.replyText ? [{ userText: r.userText, replyText: r.replyText }] : [];
-      });
     return {
-      memory: pick(memoryIds),
-      fewShot: pick(fewShotIds),
+      memory: pickTexts(byId, memoryIds),
+      fewShot: pickTexts(byId, fewShotIds),
       recent: recentRows.reverse().map((r) => ({ userText: r.userText, replyText: r.replyText })),
     };
   }
@@ -331,14 +334,9 @@ export function createConversation(deps: ConversationDeps) {
       select: exchangeSelect,
     });
     const byId = new Map(rows.map((r) => [r.id, r]));
-    const pick = (ids: bigint[]): PastExchange[] =>
-      ids.flatMap((id) => {
-        const r = byId.get(id);
-        return r?.replyText ? [{ userText: r.userText, replyText: r.replyText }] : [];
-      });
     return {
-      memory: pick(memoryIds),
-      fewShot: pick(fewShotIds),
+      memory: pickTexts(byId, memoryIds),
+      fewShot: pickTexts(byId, fewShotIds),
       recent: recentRows
         .reverse()
         .flatMap((r) => (r.replyText ? [{ userText: r.userText, replyText: r.replyText }] : [])),
@@ -397,7 +395,7 @@ export function createConversation(deps: ConversationDeps) {
     const now = clock.now().toISOString();
     const [row] = await db.$queryRaw<Array<UserRow>>`
       WITH u AS (
-        SELECT "id", "optedOut", "activeModelVersionId", "memoryVersion", "memoryEpoch" FROM "User"
+        SELECT "id", "optedOut", "activeModelVersionId", "memoryVersion", "memoryEpoch", "exchangeCount" FROM "User"
         WHERE "externalId" = ${input.user.externalId}),
       e AS (
         INSERT INTO "Exchange" ("userId", "platform", "channelId", "threadId", "userMessageId", "userText",
@@ -412,8 +410,8 @@ export function createConversation(deps: ConversationDeps) {
         RETURNING "User"."id")
       SELECT u."id"::text AS "userId", u."optedOut", u."memoryVersion", u."memoryEpoch",
              (SELECT e."id" FROM e JOIN counted c ON c."id" = e."userId") AS "exchangeId",
-             m."modelId", m."adapterName", m."provider", m."status", m."shutdownDate"
-      FROM u LEFT JOIN "ModelVersion" m ON m."id" = u."activeModelVersionId"`;
+             u."exchangeCount" + (SELECT count(*) FROM counted)::int AS "exchangeCount", ${VERSION_COLUMNS}
+      FROM u LEFT JOIN "ModelVersion" m ON m."id" = u."activeModelVersionId" ${CANDIDATE_JOIN}`;
     if (!row) return undefined;
     return {
       user: replyUser(row),
@@ -478,11 +476,12 @@ export function createConversation(deps: ConversationDeps) {
     const deadline = started + timeouts.totalMs;
     let model = deps.settings.chatModel;
     try {
-      // Evaluation hook: the model (a trial's arm) and whether this reply is in the holdout.
-      const plan = await planner.plan(x.userId, exchangeId);
+      const user = x.user ?? (await readUser(x.userId));
+      // Evaluation hook: the model (a trial's arm) and whether this reply is in the holdout, from
+      // the figures the first statement read.
+      const plan = await planner.plan(x.userId, exchangeId, user.plan);
       // Memory is optional: the embedding may use a quarter of the budget, then memory is recency.
       const query = await embedQuery(x.text, Math.min(deadline, started + timeouts.totalMs / 4));
-      const user = x.user ?? (await readUser(x.userId));
       const context = await personalContext(
         user,
         exchangeId,
@@ -637,6 +636,27 @@ export function createConversation(deps: ConversationDeps) {
   return { respond, recordReplyMessages, claim, answerClaimed, instanceId, leaseMs };
 }
 
+/** The texts of the exchanges `ids`, in that order (those without a reply left out). */
+function pickTexts(
+  byId: Map<bigint, { userText: string; replyText: string | null }>,
+  ids: bigint[],
+): PastExchange[] {
+  return ids.flatMap((id) => {
+    const r = byId.get(id);
+    return r?.replyText ? [{ userText: r.userText, replyText: r.replyText }] : [];
+  });
+}
+
+/**
+ * The active version's and a trial version's columns, for the reply plan (evaluation/reply-plan.ts):
+ * read in the reply's first statement, so the plan needs no lookup of its own.
+ */
+const VERSION_COLUMNS = Prisma.sql`m."id"::text AS "versionId", m."modelId", m."adapterName", m."provider", m."status", m."shutdownDate",
+  c."id"::text AS "cId", c."modelId" AS "cModelId", c."adapterName" AS "cAdapterName", c."provider" AS "cProvider",
+  c."status" AS "cStatus", c."shutdownDate" AS "cShutdownDate"`;
+const CANDIDATE_JOIN = Prisma.sql`LEFT JOIN LATERAL (
+  SELECT * FROM "ModelVersion" WHERE "userId" = u."id" AND "canaryState" = 'running' LIMIT 1) c ON true`;
+
 /** A row of the reply's first statement (or of `readUser`). */
 interface UserRow {
   userId: string;
@@ -644,27 +664,65 @@ interface UserRow {
   memoryVersion: bigint;
   memoryEpoch: number;
   exchangeId?: bigint | null;
+  exchangeCount: number | bigint;
+  versionId?: string | null;
   modelId: string | null;
   adapterName?: string | null;
   provider?: string | null;
   status?: string | null;
   shutdownDate?: Date | null;
+  cId?: string | null;
+  cModelId?: string | null;
+  cAdapterName?: string | null;
+  cProvider?: string | null;
+  cStatus?: string | null;
+  cShutdownDate?: Date | null;
+}
+
+function versionRow(
+  id: string | null | undefined,
+  modelId: string | null | undefined,
+  adapterName: string | null | undefined,
+  provider: string | null | undefined,
+  status: string | null | undefined,
+  shutdownDate: Date | null | undefined,
+): VersionRow | null {
+  if (!id || !modelId) return null;
+  return {
+    id,
+    modelId,
+    adapterName: adapterName ?? null,
+    provider: provider ?? "",
+    status: status ?? "",
+    shutdownDate: shutdownDate ? new Date(shutdownDate) : null,
+  };
 }
 
 function replyUser(row: UserRow): ReplyUser {
+  const active = versionRow(
+    row.versionId,
+    row.modelId,
+    row.adapterName,
+    row.provider,
+    row.status,
+    row.shutdownDate,
+  );
   return {
     userId: row.userId,
     stamp: { version: BigInt(row.memoryVersion), epoch: Number(row.memoryEpoch) },
-    version:
-      row.modelId !== null
-        ? {
-            modelId: row.modelId,
-            adapterName: row.adapterName ?? null,
-            provider: row.provider ?? "",
-            status: row.status ?? "",
-            shutdownDate: row.shutdownDate ? new Date(row.shutdownDate) : null,
-          }
-        : null,
+    version: active,
+    plan: {
+      exchangeCount: Number(row.exchangeCount),
+      active,
+      candidate: versionRow(
+        row.cId,
+        row.cModelId,
+        row.cAdapterName,
+        row.cProvider,
+        row.cStatus,
+        row.cShutdownDate,
+      ),
+    },
   };
 }
 

@@ -36,7 +36,8 @@ export interface ReplyPlannerDeps {
   holdout?: { share: number; after: number };
 }
 
-interface VersionRow {
+/** A model version as the plan needs it (the reply's first statement reads these columns). */
+export interface VersionRow {
   id: string;
   modelId: string;
   adapterName: string | null;
@@ -69,8 +70,8 @@ export function createReplyPlanner(deps: ReplyPlannerDeps) {
         }
       : { model: deps.chatModel, provider: deps.llm, versionId: undefined };
 
-  /** The plan for the reply to exchange `exchangeId` (the same for every retry of that message). */
-  async function plan(userId: string, exchangeId: bigint): Promise<ReplyPlan> {
+  /** What the plan reads about the person: from the reply's first statement, or looked up. */
+  async function lookUp(userId: string): Promise<PlanInput> {
     const user = await db.user.findUnique({
       where: { id: userId },
       select: {
@@ -79,8 +80,21 @@ export function createReplyPlanner(deps: ReplyPlannerDeps) {
         modelVersions: { where: { canaryState: "running" }, select: versionSelect, take: 1 },
       },
     });
-    const active = servable(user?.activeModelVersion) ? user?.activeModelVersion : undefined;
-    const candidate = user?.modelVersions[0];
+    return {
+      exchangeCount: user?.exchangeCount ?? 0,
+      active: user?.activeModelVersion ?? null,
+      candidate: user?.modelVersions[0] ?? null,
+    };
+  }
+
+  /**
+   * The plan for the reply to exchange `exchangeId` (the same for every retry of that message).
+   * `known`: the person's figures as the reply already read them (no lookup then).
+   */
+  async function plan(userId: string, exchangeId: bigint, known?: PlanInput): Promise<ReplyPlan> {
+    const user = known ?? (await lookUp(userId));
+    const active = servable(user.active) ? user.active : undefined;
+    const candidate = user.candidate;
     if (servable(candidate)) {
       const arm: Arm = inShare(EXPERIMENTS.canary, exchangeId, deps.canaryShare ?? 0)
         ? "candidate"
@@ -91,10 +105,7 @@ export function createReplyPlanner(deps: ReplyPlannerDeps) {
     // their own model (it would take that away too), never for a person's first replies.
     const h = deps.holdout;
     const holdout =
-      !active &&
-      !!h &&
-      (user?.exchangeCount ?? 0) > h.after &&
-      inShare(EXPERIMENTS.holdout, exchangeId, h.share);
+      !active && !!h && user.exchangeCount > h.after && inShare(EXPERIMENTS.holdout, exchangeId, h.share);
     return { ...answeredBy(active), holdout };
   }
 
@@ -102,6 +113,14 @@ export function createReplyPlanner(deps: ReplyPlannerDeps) {
 }
 
 export type ReplyPlanner = ReturnType<typeof createReplyPlanner>;
+
+/** What a plan is made from: the person's exchange count (this one included) and their versions. */
+export interface PlanInput {
+  exchangeCount: number;
+  active: VersionRow | null;
+  /** A version of theirs on trial (canaryState "running"), if any. */
+  candidate: VersionRow | null;
+}
 
 /**
  * What the exchange records about how it was answered. `answeredBy` set: the tuned model was not

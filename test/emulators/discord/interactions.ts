@@ -62,13 +62,10 @@ export function slashCommand(state: DiscordState, options: SlashCommandOptions):
   ];
   const command = scopeCommands.find((c) => c.name === options.name);
   const resolved: APIInteractionDataResolved = {};
-  let commandOptions = buildOptions(state, options.options, channel.guildId, resolved);
-  if (options.subcommand) {
-    commandOptions = [{ name: options.subcommand, type: 1, options: commandOptions } as never];
-  }
-  if (options.subcommandGroup) {
-    commandOptions = [{ name: options.subcommandGroup, type: 2, options: commandOptions } as never];
-  }
+  const commandOptions = withSubcommands(
+    options,
+    buildOptions(state, options.options, channel.guildId, resolved),
+  );
   const base = interactionBase(state, InteractionKind.ApplicationCommand, options, channel);
   return dispatchCommand(state, options, base, command, commandOptions, resolved, channel);
 }
@@ -124,43 +121,17 @@ export function component(
  */
 function userInstallCommand(state: DiscordState, options: SlashCommandOptions, otherUserId: string) {
   const user = state.ensureUser(options.userId);
-  state.ensureUser(otherUserId);
   const command = (state.commands.get("global") ?? []).find((c) => c.name === options.name);
   if (!command?.integration_types?.includes(1) || !command.contexts?.includes(2))
     throw new Error(
       `discord emulator: /${options.name} is not offered in a DM between people: it is not registered for user installs (integration_types 1, contexts 2)`,
     );
-  const channel: ChannelRecord = {
-    id: snowflake(),
-    type: ChannelKind.DM,
-    name: null,
-    guildId: null,
-    parentId: null,
-    topic: null,
-    position: 0,
-    recipientId: otherUserId,
-    lastMessageId: null,
-    betweenPeople: user.id,
-  };
   // Stored so the interaction's answers have somewhere to live, as ephemeral messages.
-  state.channels.set(channel.id, channel);
+  const channel = state.dmBetweenPeople(user.id, otherUserId);
   const resolved: APIInteractionDataResolved = {};
-  let commandOptions = buildOptions(state, options.options, null, resolved);
-  if (options.subcommand)
-    commandOptions = [{ name: options.subcommand, type: 1, options: commandOptions } as never];
-  if (options.subcommandGroup)
-    commandOptions = [{ name: options.subcommandGroup, type: 2, options: commandOptions } as never];
+  const commandOptions = withSubcommands(options, buildOptions(state, options.options, null, resolved));
   const base = {
-    id: snowflake(),
-    application_id: state.config.applicationId,
-    type: InteractionKind.ApplicationCommand,
-    token: `itoken-${randomBytes(24).toString("hex")}`,
-    version: 1 as const,
-    channel: state.channelPayload(channel),
-    channel_id: channel.id,
-    locale: (options.locale ?? "en-US") as Locale,
-    entitlements: [],
-    attachment_size_limit: 10 * 1024 * 1024,
+    ...commonFields(state, InteractionKind.ApplicationCommand, options, channel),
     user: userPayload(user),
     // A user install may only send messages through the interaction itself.
     app_permissions: String(DM_APP_PERMISSIONS),
@@ -168,6 +139,39 @@ function userInstallCommand(state: DiscordState, options: SlashCommandOptions, o
     context: 2,
   };
   return dispatchCommand(state, options, base, command, commandOptions, resolved, channel);
+}
+
+/** Subcommand and group wrapped around the options, as Discord nests them. */
+function withSubcommands(
+  options: SlashCommandOptions,
+  commandOptions: APIApplicationCommandInteractionDataOption[],
+): APIApplicationCommandInteractionDataOption[] {
+  let wrapped = commandOptions;
+  if (options.subcommand) wrapped = [{ name: options.subcommand, type: 1, options: wrapped } as never];
+  if (options.subcommandGroup)
+    wrapped = [{ name: options.subcommandGroup, type: 2, options: wrapped } as never];
+  return wrapped;
+}
+
+/** The fields every interaction carries, whatever its context. */
+function commonFields(
+  state: DiscordState,
+  type: number,
+  options: { locale?: string },
+  channel: ChannelRecord,
+) {
+  return {
+    id: snowflake(),
+    application_id: state.config.applicationId,
+    type,
+    token: `itoken-${randomBytes(24).toString("hex")}`,
+    version: 1 as const,
+    channel: state.channelPayload(channel),
+    channel_id: channel.id,
+    locale: (options.locale ?? "en-US") as Locale,
+    entitlements: [],
+    attachment_size_limit: 10 * 1024 * 1024,
+  };
 }
 
 function interactionChannel(
@@ -198,18 +202,8 @@ function interactionBase(
   channel: ChannelRecord,
 ) {
   const user = state.ensureUser(options.userId);
-  const common = {
-    id: snowflake(),
-    application_id: state.config.applicationId,
-    type,
-    token: `itoken-${randomBytes(24).toString("hex")}`,
-    version: 1 as const,
-    channel: state.channelPayload(channel),
-    channel_id: channel.id,
-    locale: (options.locale ?? "en-US") as Locale,
-    entitlements: [],
-    attachment_size_limit: 10 * 1024 * 1024,
-  };
+  const common = commonFields(state, type, options, channel);
+
   if (!channel.guildId) {
     return {
       ...common,

@@ -302,16 +302,31 @@ export class DiscordState {
         (!channelId || c.id === channelId),
     );
     if (existing) return existing;
+    return this.addDmChannel(channelId ?? snowflake(), userId);
+  }
+
+  /**
+   * A DM between two people the bot is not part of (a user-installed app's context), holding only
+   * the interaction answers of `userId`'s commands there.
+   */
+  dmBetweenPeople(userId: string, otherUserId: string): ChannelRecord {
+    this.ensureUser(userId);
+    this.ensureUser(otherUserId);
+    return this.addDmChannel(snowflake(), otherUserId, userId);
+  }
+
+  private addDmChannel(id: string, recipientId: string, betweenPeople?: string): ChannelRecord {
     const channel: ChannelRecord = {
-      id: channelId ?? snowflake(),
+      id,
       type: ChannelKind.DM,
       name: null,
       guildId: null,
       parentId: null,
       topic: null,
       position: 0,
-      recipientId: userId,
+      recipientId,
       lastMessageId: null,
+      ...(betweenPeople !== undefined ? { betweenPeople } : {}),
     };
     this.channels.set(channel.id, channel);
     return channel;
