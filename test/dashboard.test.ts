@@ -55,7 +55,14 @@ async function seed(db: TestDatabase["db"]) {
   const exchange = (
     userId: string,
     createdAt: Date,
-    o: { model?: string; rating?: number; ratedAt?: Date; status?: string } = {},
+    o: {
+      model?: string;
+      rating?: number;
+      ratedAt?: Date;
+      status?: string;
+      level?: string;
+      holdout?: boolean;
+    } = {},
   ) => {
     n += 1;
     return db.exchange.create({
@@ -71,20 +78,39 @@ async function seed(db: TestDatabase["db"]) {
         createdAt,
         rating: o.rating ?? null,
         ratedAt: o.ratedAt ?? null,
+        level: o.level ?? null,
+        holdout: o.holdout ?? false,
       },
     });
   };
   // Replies per day: 11-18: 4 (ana 3, ben 1), 11-19: 2 (ana 2; cai's failed one is no reply), 11-20: 5 (ben).
   // Ratings: 11-19: 3, 4, 3 (mean 3.33, ana's base model); 11-20: 5, 5 (ana's v1), 4, 2 (ben): mean 4.
-  const a1 = await exchange(ana.id, day("2026-11-18"), { rating: 3, ratedAt: day("2026-11-19") });
-  await exchange(ana.id, day("2026-11-18", 11), { rating: 4, ratedAt: day("2026-11-19") });
-  await exchange(ana.id, day("2026-11-18", 12), { rating: 3, ratedAt: day("2026-11-19") });
+  // Levels (issue 16): ana's base-model replies 3 (memory), 4 (few-shot), 3 (the holdout, base);
+  // her v1's 5 and 5 (own model).
+  const a1 = await exchange(ana.id, day("2026-11-18"), {
+    rating: 3,
+    ratedAt: day("2026-11-19"),
+    level: "memory",
+  });
+  await exchange(ana.id, day("2026-11-18", 11), { rating: 4, ratedAt: day("2026-11-19"), level: "few_shot" });
+  await exchange(ana.id, day("2026-11-18", 12), {
+    rating: 3,
+    ratedAt: day("2026-11-19"),
+    level: "base",
+    holdout: true,
+  });
   const b1 = await exchange(ben.id, day("2026-11-18", 13));
-  await exchange(ana.id, day("2026-11-19"), { model: "ft:ana-v1", rating: 5, ratedAt: day("2026-11-20", 9) });
+  await exchange(ana.id, day("2026-11-19"), {
+    model: "ft:ana-v1",
+    rating: 5,
+    ratedAt: day("2026-11-20", 9),
+    level: "own_model",
+  });
   await exchange(ana.id, day("2026-11-19", 11), {
     model: "ft:ana-v1",
     rating: 5,
     ratedAt: day("2026-11-20", 9),
+    level: "own_model",
   });
   await exchange(cai.id, day("2026-11-19", 12), { status: "failed" });
   const b2 = await exchange(ben.id, day("2026-11-20", 8), { rating: 4, ratedAt: day("2026-11-20", 9) });
@@ -166,6 +192,8 @@ async function seed(db: TestDatabase["db"]) {
       baseModel: "Qwen/Qwen3-8B",
       version: 1,
       createdAt: day("2026-11-05", 12),
+      validationLoss: 0.8125,
+      canaryState: "promoted",
     },
   });
   await db.user.update({ where: { id: ana.id }, data: { activeModelVersionId: v1.id } });
@@ -422,12 +450,21 @@ describe("the dashboard in Chromium", () => {
     expect(await page.content()).not.toContain(PRIVATE_TEXT);
     await page.screenshot({ path: join(SHOTS, "people.png"), fullPage: true });
     await page.click(`a[href="/people/${modelSuffix(ids.ana)}"]`);
-    expect(await page.textContent("#versions tbody")).toContain("answers now");
+    const versionsRow = await page.textContent("#versions tbody");
+    expect(versionsRow).toContain("answers now");
+    expect(versionsRow).toContain("promoted");
+    expect(versionsRow).toContain("0.813");
     expect(await marks(page, "rating-by-model")).toEqual({
       "base model/mean rating": 3.33,
       "v1/mean rating": 5,
     });
-    expect(await page.getAttribute("#evaluation-pending", "data-pending")).toBe("issue-16");
+    expect(await marks(page, "rating-by-level")).toEqual({
+      "base (holdout)/mean rating": 3,
+      "memory/mean rating": 3,
+      "few-shot/mean rating": 4,
+      "own model/mean rating": 5,
+    });
+    expect(await page.textContent("#rating-by-level tbody")).toContain("own model");
     expect(await page.content()).not.toContain(PRIVATE_TEXT);
     await page.screenshot({ path: join(SHOTS, "person.png"), fullPage: true });
 

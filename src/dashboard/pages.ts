@@ -151,7 +151,18 @@ export function personPage(p: Person): string {
     tile("Platform", u.platform, u.optedOut ? "opted out" : u.trainingOffersOff ? "training offers off" : ""),
   ].join("");
   const versions = table(
-    ["Version", "Status", "Provider", "Model", "Base model", "Trained", "Cost", ""],
+    [
+      "Version",
+      "Status",
+      "Provider",
+      "Model",
+      "Base model",
+      "Trained",
+      "Cost",
+      "Trial",
+      "Validation loss",
+      "",
+    ],
     p.versions.map((v) => [
       `v${v.version}`,
       state(v.status),
@@ -160,6 +171,8 @@ export function personPage(p: Person): string {
       esc(v.baseModel),
       when(v.createdAt),
       num(v.costUsd === null ? "–" : usd(v.costUsd)),
+      v.trial ? state(v.trial) : "–",
+      num(v.validationLoss === null ? "–" : v.validationLoss.toFixed(3)),
       v.active ? "<strong>answers now</strong>" : "",
     ]),
     { id: "versions" },
@@ -182,18 +195,37 @@ export function personPage(p: Person): string {
     p.byModel.map((m) => [esc(m.label), num(String(m.rated)), num(rating(m.mean))]),
     { id: "rating-by-model" },
   );
-  // Issue 16 (model evaluation: canary, rating by personalisation level) is not merged yet; its
-  // figures go here once it is. Deliberately empty rather than a stand-in.
-  const evaluation =
-    `<div class="pending-feature" id="evaluation-pending" data-pending="issue-16">` +
-    `<strong>Canary results and rating by level</strong>: shown here once the model evaluation ` +
-    `feature (issue 16: canary for new versions, base / memory / few-shot / own model) is part of this bot.</div>`;
+  // What each level of personalisation earns (issue 16's holdout and levels): base, + memory,
+  // + few-shot, own model; the holdout apart (answered without memory and few-shot on purpose).
+  const levelLabel = (l: { level: string; holdout: boolean }) =>
+    `${l.level.replace("_", "-").replace("own-model", "own model")}${l.holdout ? " (holdout)" : ""}`;
+  const byLevelChart = pairedBars({
+    name: "rating-by-level",
+    label: "Mean rating by level of personalisation",
+    groups: p.byLevel.map((l) => ({
+      key: levelLabel(l),
+      a: l.mean,
+      b: null,
+      title: `${levelLabel(l)}: ${l.n} rated`,
+    })),
+    labels: { a: "mean rating", b: "" },
+    yMax: 5,
+    format: (v) => v.toFixed(1),
+  });
+  const byLevelTable = table(
+    ["Level", "Rated replies", "Mean rating"],
+    p.byLevel.map((l) => [esc(levelLabel(l)), num(String(l.n)), num(rating(l.mean))]),
+    { id: "rating-by-level" },
+  );
+  const evaluation = p.byLevel.length
+    ? `<div class="cols">${byLevelChart}<div>${byLevelTable}</div></div>`
+    : "<p>No rated replies with a recorded level yet.</p>";
   return (
     `<p><a href="/people">← People</a> · <span class="id">${esc(p.person)}</span></p>` +
     `<section class="tiles">${tiles}</section>` +
     `<h2>Model versions</h2>${versions}` +
     `<h2>Ratings by the model that answered</h2><div class="cols">${byModel}<div>${byModelTable}</div></div>` +
-    `<h2>Evaluation</h2>${evaluation}` +
+    `<h2>Rating by level of personalisation</h2>${evaluation}` +
     `<h2>Trainings</h2>${trainingsTable(p.jobs, false)}`
   );
 }

@@ -3,6 +3,7 @@
 // every change goes through the core (operators.ts, data-rights/deletions.ts).
 import type { Budgets } from "../core/budgets.ts";
 import { utcDay } from "../core/budgets.ts";
+import { byLevel, ratingsByLevel } from "../core/evaluation/ratings-by-level.ts";
 import { modelSuffix } from "../core/fine-tune/launch.ts";
 import type { Clock } from "../core/ports.ts";
 import type { Database } from "../database/open-database.ts";
@@ -204,7 +205,7 @@ export function createReadModel(deps: {
   async function person(opaque: string) {
     const id = await findPerson(opaque);
     if (!id) return undefined;
-    const [user, versions, jobs, ratings] = await Promise.all([
+    const [user, versions, jobs, ratings, levels] = await Promise.all([
       db.user.findUniqueOrThrow({
         where: { id },
         select: {
@@ -230,6 +231,7 @@ export function createReadModel(deps: {
         _count: { rating: true },
         _avg: { rating: true },
       }),
+      ratingsByLevel(db, id),
     ]);
     const versionOf = (model: string | null) =>
       versions.find((v) => v.adapterName === model || v.modelId === model)?.version ?? null;
@@ -260,8 +262,11 @@ export function createReadModel(deps: {
         createdAt: v.createdAt,
         costUsd: v.job ? Number(v.job.actualCostUsd ?? v.job.estimatedCostUsd) : null,
         trainedTokens: v.job?.trainedTokens ?? null,
+        trial: v.canaryState,
+        validationLoss: v.validationLoss,
       })),
       byModel,
+      byLevel: byLevel(levels),
       jobs,
     };
   }
