@@ -30,6 +30,7 @@ import {
 import { type LoadResults, loadSuite, loadTables, loadTargetsFromEnv, loadVerdicts } from "./load.ts";
 import { databaseFacts, machineFacts } from "./machine.ts";
 import { type ReplyResults, replySuite } from "./reply.ts";
+import { formatRetrieval, retrievalSuite } from "./retrieval.ts";
 import { fmt, memoryWatch, table } from "./stats.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
@@ -424,6 +425,10 @@ if (emb && srv) {
   say(table(["width", "history", "users", "p95 embedded / server", "ratio", "sql ratio"], rows));
   say();
 }
+// Retrieval quality on the written conversation set (in memory, a few seconds).
+const retrieval = retrievalSuite();
+say(formatRetrieval(retrieval));
+say();
 say("Targets (per database; the load test's for each database it ran on)");
 say(
   table(
@@ -449,6 +454,7 @@ writeFileSync(
       targets,
       dataset,
       load,
+      retrieval,
       peakMemoryMb,
     },
     null,
