@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startApp } from "../src/app.ts";
 import { approvalButtonId } from "../src/core/button-ids.ts";
 import { replyNotices as messages } from "../src/core/messages.ts";
+import { outcome } from "../src/core/outcomes.ts";
 import { type DiscordEmulator, Intent, startDiscordEmulator } from "./emulators/discord/index.ts";
 import { defaultChatReply } from "./emulators/openai/index.ts";
 import { memoryLogger } from "./support/core.ts";
@@ -293,6 +294,41 @@ describe("Discord slash commands", () => {
     const inThatDm = h.emu.messagesIn(channelId!);
     expect(inThatDm.length).toBeGreaterThan(0);
     expect(inThatDm.every((m) => ((m.flags ?? 0) & 64) !== 0)).toBe(true);
+  });
+
+  it("rates an answer from the 'Rate this answer' message command with a 1-5 select, the asker's pick only", async () => {
+    const menu = (h.emu.commandsRegistered("global") ?? []).find((c) => c.name === "Rate this answer");
+    expect(menu?.type).toBe(3);
+    const { replies } = await h.mention(ALICE, "rate me from the menu");
+    const reply = replies[0]!;
+    const pick = async (userId: string, value: string) => {
+      const id = h.emu.messageCommand({ userId, messageId: reply.id, name: "Rate this answer" });
+      const shown = await vi.waitUntil(
+        () => h.emu.interactionResponses(id).find((r) => r.kind === "callback" && r.status < 300),
+        { timeout: 10_000, interval: 20 },
+      );
+      expect(shown.ephemeral).toBe(true);
+      const selectAt = h.emu.interaction(id)?.originalMessageId;
+      if (!selectAt) throw new Error("the menu was not answered with a message");
+      const picked = h.emu.selectMenu({
+        userId,
+        messageId: selectAt,
+        customId: `ratesel:${reply.id}`,
+        values: [value],
+      });
+      const edit = await vi.waitUntil(
+        () => h.emu.interactionResponses(picked).find((r) => r.kind === "edit" && r.status === 200),
+        { timeout: 10_000, interval: 20 },
+      );
+      return String(edit.data.content ?? "");
+    };
+    const rating = async () =>
+      (await h.db.exchange.findFirstOrThrow({ where: { replyMessageIds: { has: reply.id } } })).rating;
+
+    expect(await pick(BOB, "2")).toBe(outcome("rating.not_asker").text);
+    expect(await rating()).toBeNull();
+    expect(await pick(ALICE, "4")).toBe(outcome("rating.saved", 4).text);
+    expect(await rating()).toBe(4);
   });
 
   it("handles a replayed INTERACTION_CREATE once (the interaction id is the event key)", async () => {

@@ -35,6 +35,7 @@ import { splitMessage } from "../shared/split-message.ts";
 import { forgetButton } from "./forget.ts";
 import { discordText, oneMessage } from "./format.ts";
 import { userRef } from "./identity.ts";
+import { rateMenuCommand } from "./rating-buttons.ts";
 import { statusEmbed } from "./status-embed.ts";
 
 export { COMMAND_NAME };
@@ -76,7 +77,7 @@ export function commandDefinitions() {
       }
       return g;
     });
-  return [command.toJSON()];
+  return [command.toJSON(), rateMenuCommand()];
 }
 
 /** PUT replaces the whole set: globally, or in one server when DISCORD_DEV_GUILD_ID is set (instant). */

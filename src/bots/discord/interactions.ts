@@ -8,6 +8,7 @@ import { type InFlight, logFailure } from "../shared/in-flight.ts";
 import type { RecentIds } from "../shared/recent-ids.ts";
 import { handleButtonClick, isOurButton } from "./buttons.ts";
 import { COMMAND_NAME, handleCommand } from "./commands.ts";
+import { handleRateMenu, handleRateSelect, isRateSelect, RATE_MENU_NAME } from "./rating-buttons.ts";
 
 export interface InteractionDeps {
   assistant: Assistant;
@@ -23,6 +24,15 @@ export function attachInteractionHandler(client: Client, deps: InteractionDeps):
     if (interaction.isChatInputCommand() && interaction.commandName === COMMAND_NAME) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
       void inFlight.run(() => handleCommand(interaction, assistant, log), logFailure(log, "command", fields));
+    } else if (interaction.isMessageContextMenuCommand() && interaction.commandName === RATE_MENU_NAME) {
+      if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
+      void inFlight.run(() => handleRateMenu(interaction), logFailure(log, "rate menu", fields));
+    } else if (interaction.isStringSelectMenu() && isRateSelect(interaction.customId)) {
+      if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
+      void inFlight.run(
+        () => handleRateSelect(interaction, assistant, log),
+        logFailure(log, "rate select", fields),
+      );
     } else if (interaction.isButton() && isOurButton(interaction.customId)) {
       if (!deps.seen.firstTime(`interaction:${interaction.id}`)) return;
       void inFlight.run(

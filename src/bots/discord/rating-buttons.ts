@@ -1,12 +1,80 @@
-// The rating buttons under the last message of an answer: 👍 (5) and 👎 (1). A click goes to the
-// core like any of the bot's buttons (buttons.ts), with the message it is on; only the asker's
-// click counts, and clicking the same button again takes the rating back.
-import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from "discord.js";
+// Rating on Discord beyond reactions: the 👍 (5) / 👎 (1) buttons under the last message of an
+// answer, and the "Rate this answer" message command with a 1–5 select. Both go to the core like
+// any of the bot's buttons (buttons.ts), with the rated message; only the asker's rating counts.
+import {
+  ActionRowBuilder,
+  ApplicationCommandType,
+  ApplicationIntegrationType,
+  ButtonBuilder,
+  ButtonStyle,
+  ContextMenuCommandBuilder,
+  InteractionContextType,
+  type MessageContextMenuCommandInteraction,
+  MessageFlags,
+  StringSelectMenuBuilder,
+  type StringSelectMenuInteraction,
+} from "discord.js";
 import { rateButtonId } from "../../core/button-ids.ts";
+import { failureNotices } from "../../core/messages.ts";
+import type { Assistant, Logger } from "../../core/ports.ts";
+import { oneMessage } from "./format.ts";
+import { userRef } from "./identity.ts";
 
 export function ratingRow() {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder().setCustomId(rateButtonId(5)).setLabel("👍").setStyle(ButtonStyle.Secondary),
     new ButtonBuilder().setCustomId(rateButtonId(1)).setLabel("👎").setStyle(ButtonStyle.Secondary),
   );
+}
+
+/** The message context-menu command (right-click a message > Apps) that rates with 1–5. */
+export const RATE_MENU_NAME = "Rate this answer";
+/** The 1–5 select's id carries the rated message: `ratesel:<message id>`. */
+const RATE_SELECT = "ratesel:";
+
+export function rateMenuCommand() {
+  return new ContextMenuCommandBuilder()
+    .setName(RATE_MENU_NAME)
+    .setType(ApplicationCommandType.Message)
+    .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+    .toJSON();
+}
+
+export function isRateSelect(customId: string): boolean {
+  return customId.startsWith(RATE_SELECT);
+}
+
+/** The command: answered at once, only to the caller, with a 1–5 select (nothing is read yet). */
+export async function handleRateMenu(interaction: MessageContextMenuCommandInteraction): Promise<void> {
+  const select = new StringSelectMenuBuilder()
+    .setCustomId(`${RATE_SELECT}${interaction.targetId}`)
+    .setPlaceholder("Your rating, 1 (bad) to 5 (great)")
+    .addOptions([5, 4, 3, 2, 1].map((n) => ({ label: `${n}`, value: String(n) })));
+  await interaction.reply({
+    content: "How good was this answer?",
+    components: [new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(select)],
+    flags: MessageFlags.Ephemeral,
+  });
+}
+
+/** The pick: the core rates the message as it would a rating button, and the answer replaces the select. */
+export async function handleRateSelect(
+  interaction: StringSelectMenuInteraction,
+  assistant: Assistant,
+  log: Logger,
+): Promise<void> {
+  await interaction.deferUpdate();
+  try {
+    const outcome = await assistant.buttonClick({
+      user: userRef(interaction.user.id),
+      buttonId: rateButtonId(Number(interaction.values[0])),
+      eventKey: interaction.id,
+      messageId: interaction.customId.slice(RATE_SELECT.length),
+    });
+    await interaction.editReply({ content: oneMessage(outcome.text), components: [] });
+  } catch (error) {
+    log.error("rating from the menu failed", { interactionId: interaction.id, error });
+    await interaction.editReply({ content: failureNotices.click, components: [] }).catch(() => {});
+  }
 }

@@ -83,7 +83,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { APIApplicationCommand, APIEmbed, APIMessage, GatewayIdentifyData } from "discord.js";
 import { DiscordGateway, type DispatchPayload, type GatewayFrame } from "./gateway.ts";
-import { type ComponentOptions, component, type SlashCommandOptions, slashCommand } from "./interactions.ts";
+import {
+  type ComponentOptions,
+  component,
+  type MessageCommandOptions,
+  messageCommand,
+  type SlashCommandOptions,
+  slashCommand,
+} from "./interactions.ts";
 import { deleteMessage, editMessage, type SendMessageOptions, sendUserMessage } from "./messages.ts";
 import { type ReactionOptions, react, unreact } from "./reactions.ts";
 import { DiscordRest, type RecordedRequest, type RestFailure } from "./rest.ts";
@@ -277,6 +284,11 @@ export class DiscordEmulator {
   /** Dispatches a button click (type 3, component_type 2) on a stored message; returns the id. */
   clickButton(options: ComponentOptions): string {
     return component(this.state, { ...options, componentType: 2 }).id;
+  }
+
+  /** Runs a message context-menu command on a message; returns the interaction id. */
+  messageCommand(options: MessageCommandOptions): string {
+    return messageCommand(this.state, options).id;
   }
 
   /** Dispatches a string select (type 3, component_type 3); returns the interaction id. */

@@ -93,6 +93,38 @@ function dispatchCommand(
   return registerInteraction(state, payload, options.userId, channel, null);
 }
 
+export interface MessageCommandOptions {
+  userId: string;
+  /** The message the command is run on (right-click > Apps > name). */
+  messageId: string;
+  name: string;
+}
+
+/**
+ * A message context-menu command (application command type 3) on a stored message. Refused, as
+ * Discord would not offer it, unless a global command of that name and type 3 is registered.
+ */
+export function messageCommand(state: DiscordState, options: MessageCommandOptions): InteractionRecord {
+  const source = state.messages.get(options.messageId);
+  if (!source || source.deleted) throw new Error(`discord emulator: unknown message ${options.messageId}`);
+  const command = (state.commands.get("global") ?? []).find((c) => c.name === options.name && c.type === 3);
+  if (!command) throw new Error(`discord emulator: no message command "${options.name}" is registered`);
+  const channel = state.channels.get(source.message.channel_id);
+  if (!channel) throw new Error(`discord emulator: unknown channel ${source.message.channel_id}`);
+  const base = interactionBase(state, InteractionKind.ApplicationCommand, options, channel);
+  const payload = {
+    ...base,
+    data: {
+      id: command.id,
+      name: options.name,
+      type: 3,
+      target_id: source.message.id,
+      resolved: { messages: { [source.message.id]: state.snapshot(source) } },
+    },
+  } as unknown as APIChatInputApplicationCommandInteraction;
+  return registerInteraction(state, payload, options.userId, channel, null);
+}
+
 export function component(
   state: DiscordState,
   options: ComponentOptions & { componentType: number; values?: string[] },

@@ -7,6 +7,8 @@ import type { RecordedFile } from "../router.ts";
 import type { MessageBody } from "./message-body.ts";
 
 const COMMAND_NAME = /^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
+/** User and message commands (types 2, 3) may be mixed case and hold spaces, 1-32 characters. */
+const MENU_COMMAND_NAME = /^[-_' \p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
 
 export function validateCommands(list: Record<string, unknown>[]): void {
   if (list.length > 100)
@@ -15,7 +17,9 @@ export function validateCommands(list: Record<string, unknown>[]): void {
   list.forEach((command, index) => {
     const type = typeof command.type === "number" ? command.type : 1;
     const name = String(command.name ?? "");
-    if (!COMMAND_NAME.test(name) || (type === 1 && name !== name.toLowerCase())) {
+    const valid =
+      type === 1 ? COMMAND_NAME.test(name) && name === name.toLowerCase() : MENU_COMMAND_NAME.test(name);
+    if (!valid) {
       throw formError(`${index}.name`, "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid");
     }
     const key = `${type}:${name}`;
