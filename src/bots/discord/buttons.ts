@@ -4,7 +4,7 @@
 // button's id; when its outcome carries `promptText` the message with the buttons is replaced by
 // it, buttons removed (so it cannot be clicked again), and the clicker always gets the core's
 // answer, visible only to them.
-import { type ButtonInteraction, MessageFlags } from "discord.js";
+import { type ButtonInteraction, type MessageComponentInteraction, MessageFlags } from "discord.js";
 import { failureNotices } from "../../core/messages.ts";
 import type { Assistant, Logger } from "../../core/ports.ts";
 import { oneMessage } from "./format.ts";
@@ -17,22 +17,43 @@ export async function handleButtonClick(
   assistant: Assistant,
   log: Logger,
 ): Promise<void> {
+  await handleClick(
+    interaction,
+    { buttonId: interaction.customId, messageId: interaction.message.id },
+    "follow-up",
+    assistant,
+    log,
+  );
+}
+
+/**
+ * A component click handed to the core's router as `click` (its id and the message it is about).
+ * "follow-up": the core's answer comes as an ephemeral follow-up, and `promptText` replaces the
+ * message with the buttons; "in-place": the answer replaces the (ephemeral) message clicked on.
+ */
+export async function handleClick(
+  interaction: MessageComponentInteraction,
+  click: { buttonId: string; messageId: string },
+  answer: "follow-up" | "in-place",
+  assistant: Assistant,
+  log: Logger,
+): Promise<void> {
   await interaction.deferUpdate();
+  const say = (content: string) =>
+    answer === "in-place"
+      ? interaction.editReply({ content, components: [] })
+      : interaction.followUp({ content, flags: MessageFlags.Ephemeral });
   try {
     const outcome = await assistant.buttonClick({
       user: userRef(interaction.user.id),
-      buttonId: interaction.customId,
       eventKey: interaction.id,
-      messageId: interaction.message.id,
+      ...click,
     });
-    if (outcome.promptText !== undefined) {
+    if (answer === "follow-up" && outcome.promptText !== undefined)
       await interaction.editReply({ content: oneMessage(outcome.promptText), components: [] });
-    }
-    await interaction.followUp({ content: oneMessage(outcome.text), flags: MessageFlags.Ephemeral });
+    await say(oneMessage(outcome.text));
   } catch (error) {
     log.error("button click failed", { interactionId: interaction.id, error });
-    await interaction
-      .followUp({ content: failureNotices.click, flags: MessageFlags.Ephemeral })
-      .catch(() => {});
+    await say(failureNotices.click).catch(() => {});
   }
 }

@@ -15,10 +15,8 @@ import {
   type StringSelectMenuInteraction,
 } from "discord.js";
 import { rateButtonId } from "../../core/button-ids.ts";
-import { failureNotices } from "../../core/messages.ts";
 import type { Assistant, Logger } from "../../core/ports.ts";
-import { oneMessage } from "./format.ts";
-import { userRef } from "./identity.ts";
+import { handleClick } from "./buttons.ts";
 
 export function ratingRow() {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
@@ -58,23 +56,15 @@ export async function handleRateMenu(interaction: MessageContextMenuCommandInter
   });
 }
 
-/** The pick: the core rates the message as it would a rating button, and the answer replaces the select. */
-export async function handleRateSelect(
+/** The pick: the core rates the message as it would a rating button; the answer replaces the select. */
+export function handleRateSelect(
   interaction: StringSelectMenuInteraction,
   assistant: Assistant,
   log: Logger,
 ): Promise<void> {
-  await interaction.deferUpdate();
-  try {
-    const outcome = await assistant.buttonClick({
-      user: userRef(interaction.user.id),
-      buttonId: rateButtonId(Number(interaction.values[0])),
-      eventKey: interaction.id,
-      messageId: interaction.customId.slice(RATE_SELECT.length),
-    });
-    await interaction.editReply({ content: oneMessage(outcome.text), components: [] });
-  } catch (error) {
-    log.error("rating from the menu failed", { interactionId: interaction.id, error });
-    await interaction.editReply({ content: failureNotices.click, components: [] }).catch(() => {});
-  }
+  const click = {
+    buttonId: rateButtonId(Number(interaction.values[0])),
+    messageId: interaction.customId.slice(RATE_SELECT.length),
+  };
+  return handleClick(interaction, click, "in-place", assistant, log);
 }
