@@ -458,6 +458,11 @@ describe("Vertex fine-tune provider", () => {
     expect(done.fineTunedModel).toMatch(/^projects\/123456789012\/locations\/europe-west4\/endpoints\/\d+$/);
     expect(done.trainedTokens).toBe(countJsonlTokens(content, "vertex") * 3);
     expect(await h.provider.modelShutdownDate(done.fineTunedModel!)).toBeUndefined();
+    // No validation dataset, so no loss to look for: the experiment is not read.
+    expect(done.validationLoss).toBeUndefined();
+    expect(
+      h.emu.requests.filter((r) => r.path.includes("/tensorboards/") || r.path.includes("/contexts/")),
+    ).toEqual([]);
   });
 
   it("refuses to delete tuned models, without inviting retries", async () => {

@@ -8,6 +8,7 @@
 import { GoogleGenAI, type TuningJob } from "@google/genai";
 import { GoogleAuth, type GoogleAuthOptions } from "google-auth-library";
 import { type FineTuneJobInfo, type FineTuneProvider, type FineTuneStatus, ProviderError } from "../ports.ts";
+import { readVertexValidationLoss } from "./vertex-tuning-metrics.ts";
 
 export interface VertexFineTuneOptions {
   project: string;
@@ -88,6 +89,44 @@ export function createVertexFineTuneProvider(options: VertexFineTuneOptions): Fi
     return response;
   };
 
+  // The experiments and TensorBoard APIs the SDK does not wrap (the job's loss curves), at v1.
+  const vertexBaseUrl = (
+    options.baseUrl ??
+    `https://${options.location === "global" ? "" : `${options.location}-`}aiplatform.googleapis.com`
+  ).replace(/\/+$/, "");
+  const vertexGet = async (path: string, query: Record<string, string> = {}) => {
+    const search = new URLSearchParams(query).toString();
+    const response = await gcs(`${vertexBaseUrl}/v1/${path}${search ? `?${search}` : ""}`, { method: "GET" });
+    if (!response.ok) throw await errorFromResponse(response);
+    return response.json() as Promise<unknown>;
+  };
+
+  /**
+   * The validation loss of a finished job that had a validation dataset. It is a warning sign on
+   * the version, not what decides it (the trial does), so a failure to read it (no permission on
+   * the TensorBoard, a deleted experiment, an outage) leaves the version without one instead of
+   * holding back a model that trained well.
+   */
+  // A finished job's loss never changes, and a finished job is read more than once (the monitor,
+  // then the file clean-up): keep the last few so the experiment is walked once per job.
+  const losses = new Map<string, number | undefined>();
+  const withValidationLoss = async (job: TuningJob, info: FineTuneJobInfo): Promise<FineTuneJobInfo> => {
+    if (info.status !== "succeeded" || !job.experiment || !job.supervisedTuningSpec?.validationDatasetUri)
+      return info;
+    let loss = losses.get(info.providerJobId);
+    if (!losses.has(info.providerJobId)) {
+      try {
+        loss = await readVertexValidationLoss(vertexGet, job.experiment);
+        losses.set(info.providerJobId, loss);
+        if (losses.size > 100) losses.delete(losses.keys().next().value!);
+      } catch {
+        // Not cached: the next read of the job tries again.
+        return info;
+      }
+    }
+    return loss === undefined ? info : { ...info, validationLoss: loss };
+  };
+
   const toInfo = (job: TuningJob): FineTuneJobInfo => {
     if (!job.name) throw new ProviderError("Vertex returned a tuning job without a name", 502);
     const status = (job.state && STATES[job.state]) ?? "running";
@@ -144,7 +183,11 @@ export function createVertexFineTuneProvider(options: VertexFineTuneOptions): Fi
         return toInfo(job);
       }),
 
-    getJob: (name) => call(async () => toInfo(await ai.tunings.get({ name }))),
+    getJob: (name) =>
+      call(async () => {
+        const job = await ai.tunings.get({ name });
+        return withValidationLoss(job, toInfo(job));
+      }),
 
     cancelJob: (name) =>
       call(async () => {

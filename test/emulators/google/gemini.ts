@@ -30,6 +30,7 @@ import {
 } from "./generate.ts";
 import { parseTarget, type Target } from "./target.ts";
 import { VERTEX_MIN_TRAINING_EXAMPLES } from "./vertex-data.ts";
+import { VertexExperiments } from "./vertex-experiments.ts";
 import {
   DEFAULT_VERTEX_TIMINGS,
   VERTEX_TUNABLE_MODELS,
@@ -65,6 +66,8 @@ export interface GeminiEmulator extends EmulatorServer {
   /** The next tuning job created fails at the end of training with this message. */
   failNextJob(message: string): void;
   tuning: VertexTuning;
+  /** Finished jobs' experiments: their loss curves (TensorBoard time series). */
+  experiments: VertexExperiments;
 }
 
 const GENERATIVE_MODELS = [
@@ -87,8 +90,10 @@ export async function startGeminiEmulator(options: GeminiEmulatorOptions = {}): 
   const generative = new Set([...GENERATIVE_MODELS, ...(options.models ?? [])]);
   let reply: GeminiReply = defaultGeminiReply;
   let streaming: SsePacing | undefined;
+  const experiments = new VertexExperiments(options.projectNumber ?? "123456789012");
   const tuning = new VertexTuning({
     clock,
+    experiments,
     gcs: options.gcs,
     projectNumber: options.projectNumber ?? "123456789012",
     timings: { ...DEFAULT_VERTEX_TIMINGS, ...options.tuningTimings },
@@ -180,6 +185,10 @@ export async function startGeminiEmulator(options: GeminiEmulatorOptions = {}): 
     if (r[0] === "projects" && r[2] === "locations" && r[4] === "tuningJobs")
       return tuningRoute(req, target, r[3]!, r.slice(5));
     if (r[0] === "tuningJobs") return tuningRoute(req, target, "global", r.slice(1));
+    if (req.method === "GET" && r[0] === "projects" && r[2] === "locations") {
+      const json = experiments.route(r, target.method);
+      if (json !== undefined) return { json };
+    }
     if (req.method !== "POST") return notFound(req);
     switch (target.method) {
       case "generateContent":
@@ -210,5 +219,6 @@ export async function startGeminiEmulator(options: GeminiEmulatorOptions = {}): 
     },
     failNextJob: (message) => tuning.failNextJob(message),
     tuning,
+    experiments,
   };
 }

@@ -12,6 +12,7 @@ import {
   partsText,
   type VertexExample,
 } from "./vertex-data.ts";
+import type { VertexExperiments } from "./vertex-experiments.ts";
 
 // Int64 fields are JSON strings, as Vertex (proto3 JSON) sends them.
 
@@ -59,6 +60,8 @@ export interface TuningJobJson {
   tunedModel?: { model: string; endpoint: string };
   tuningDataStats?: { supervisedTuningDataStats: Record<string, unknown> };
   labels?: Record<string, string>;
+  /** The Vertex AI Experiment (a Metadata Context) holding the job's loss curves, once it ran. */
+  experiment?: string;
 }
 
 export interface TunedModelInfo {
@@ -86,6 +89,8 @@ export interface VertexTuningOptions {
   /** Epochs when the request sets none (Vertex picks a recommended value; this is the emulator's). */
   defaultEpochCount: number;
   tunableModels: string[];
+  /** Where a finished job's metrics go (its experiment and TensorBoard time series). */
+  experiments?: VertexExperiments;
 }
 
 const TERMINAL: ReadonlySet<VertexJobState> = new Set([
@@ -281,6 +286,15 @@ export class VertexTuning {
       this.tunedModels.set(`models/${modelId}`, tuned);
       this.tunedModels.set(`endpoints/${endpointId}`, tuned);
       record.job.tunedModel = { model: tuned.model, endpoint: tuned.endpoint };
+      const experiment = this.options.experiments?.record({
+        jobId: record.job.name.split("/").at(-1)!,
+        location,
+        epochs,
+        stepsPerEpoch: Math.ceil(examples.length / 8),
+        validation: record.job.supervisedTuningSpec.validationDatasetUri !== undefined,
+        startedAt: this.options.clock.now(),
+      });
+      if (experiment) record.job.experiment = experiment;
       this.finish(record, "JOB_STATE_SUCCEEDED");
     });
   }
