@@ -464,6 +464,12 @@ export const settings = {
       "How much lower (on the 1-5 scale) the new version's mean rating may be than the incumbent's and still be promoted.",
     hint: "a number such as 0.25",
   }),
+  CANARY_MAX_LOOKS: setting(int(1).default(5), {
+    group: "Evaluation",
+    description:
+      "How many times a trial is tested: when its smaller arm reaches CANARY_MIN_RATINGS ratings, twice that, and so on; each test runs at (1 - CANARY_CONFIDENCE) / this, so looking more often does not raise the error rate.",
+    hint: "a whole number such as 5",
+  }),
   CANARY_CONFIDENCE: setting(z.coerce.number().min(0.5).max(0.999).default(0.9), {
     group: "Evaluation",
     description:
@@ -626,7 +632,14 @@ export interface Config {
   dashboard?: { port: number; host: string; token: string; trustProxy: boolean };
   /** Trials of new model versions and the personalisation holdout (src/core/evaluation/). */
   evaluation: {
-    canary: { share: number; minRatings: number; maxDays: number; margin: number; confidence: number };
+    canary: {
+      share: number;
+      minRatings: number;
+      maxDays: number;
+      margin: number;
+      confidence: number;
+      maxLooks: number;
+    };
     holdout: { share: number; after: number };
   };
 }
@@ -853,6 +866,7 @@ export function loadConfig(
         maxDays: r.CANARY_MAX_DAYS,
         margin: r.CANARY_MARGIN,
         confidence: r.CANARY_CONFIDENCE,
+        maxLooks: r.CANARY_MAX_LOOKS,
       },
       holdout: { share: r.PERSONALISATION_HOLDOUT, after: r.PERSONALISATION_HOLDOUT_AFTER },
     },

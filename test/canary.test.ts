@@ -206,7 +206,7 @@ describe("a new model version's trial (canary)", () => {
       /v1 did not do better than the base model in its trial, so the base model keeps answering you/,
     );
     expect(dm).toContain(`v1: mean 1.50 from ${given.candidate.length} ratings (0% 👍)`);
-    expect(dm).toMatch(/p = 0\.0\d\d that it is\./);
+    expect(dm).toMatch(/p = 0\.0\d\d that it is \(test 1 of the trial, each at α = 0\.020\)\./);
     expect(dm).toContain("/assistant models use v1");
 
     const r = await core.assistant.mention({

@@ -4,7 +4,7 @@ import { inShare, unitHash } from "../src/core/evaluation/assignment.ts";
 import { judgeCanary } from "../src/core/evaluation/canary-rule.ts";
 import { studentT, summarise, welch } from "../src/core/evaluation/welch.ts";
 
-const rule = { minRatings: 10, maxDays: 14, margin: 0.25, confidence: 0.9 };
+const rule = { minRatings: 10, maxDays: 14, margin: 0.25, confidence: 0.9, maxLooks: 5 };
 
 describe("arm assignment", () => {
   it("puts about the share of exchanges in the arm, the same exchange always in the same one", () => {
@@ -65,5 +65,38 @@ describe("the trial's rule", () => {
     });
     const f = judgeCanary(noisyC, noisyI, 1, rule, 4).figures;
     expect(f.candidate).toEqual({ n: 10, mean: 3.3, upShare: 0.6 });
+  });
+
+  it("tests only at planned looks, each at alpha / looks, so checking after every rating costs no error rate", () => {
+    // d = +0.8, p(not worse) between 0.02 and 0.1: enough at alpha 0.1, not at 0.1 / 5.
+    const c = [5, 4, 5, 3, 5, 4, 5, 2, 5, 4];
+    const i = [4, 3, 5, 2, 4, 3, 5, 1, 4, 3];
+    const single = judgeCanary(c, i, 1, { ...rule, maxLooks: 1 }, 4);
+    expect(single.figures.pNotWorse).toBeGreaterThan(0.02);
+    expect(single.verdict).toEqual({ kind: "promote", basis: "test" });
+    expect(single.figures).toMatchObject({ look: 1, alphaPerLook: expect.closeTo(0.1, 10) });
+    const five = judgeCanary(c, i, 1, rule, 4);
+    expect(five.verdict).toEqual({ kind: "wait", reason: "inconclusive" });
+    expect(five.figures.alphaPerLook).toBeCloseTo(0.02, 10);
+    // 11 in the smaller arm is between looks (10 and 20): not tested, however clear the data.
+    expect(judgeCanary([...ten(5), 5], [...ten(1), 1], 1, rule, 4).verdict).toEqual({
+      kind: "wait",
+      reason: "between_looks",
+    });
+    // The second look, at 20 each, tests again.
+    expect(judgeCanary([...ten(5), ...ten(4)], [...ten(1), ...ten(2)], 1, rule, 4)).toMatchObject({
+      verdict: { kind: "promote", basis: "test" },
+      figures: { look: 2 },
+    });
+    // Past the last look nothing is tested until the last day, when the estimate decides.
+    const many = (x: number) => Array.from({ length: 60 }, () => x);
+    expect(judgeCanary(many(5), many(1), 1, rule, 4).verdict).toEqual({
+      kind: "wait",
+      reason: "between_looks",
+    });
+    expect(judgeCanary(many(5), many(1), 14, rule, 4).verdict).toEqual({
+      kind: "promote",
+      basis: "estimate_at_max_days",
+    });
   });
 });

@@ -238,12 +238,18 @@ const armText = (label: string, a: ArmFigures) =>
     : `${label}: no ratings`;
 const signed = (x: number) => `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(2)}`;
 
+/** Which planned test decided (stored results from before planned looks have none). */
+const lookText = (f: CanaryFigures) =>
+  f.look !== undefined && f.alphaPerLook !== undefined
+    ? ` (test ${f.look} of the trial, each at α = ${f.alphaPerLook.toFixed(3)})`
+    : "";
+
 /** The figures of a trial, for people. */
 export function canaryFiguresText(version: number, incumbent: string, f: CanaryFigures): string {
   const test =
     f.pNotWorse === undefined
       ? `at least ${f.minRatings} ratings each are needed to compare`
-      : `difference ${signed(f.difference)}, margin ${f.margin}, one-sided Welch test p = ${f.pNotWorse.toFixed(3)} that it is not worse, p = ${f.pWorse!.toFixed(3)} that it is`;
+      : `difference ${signed(f.difference)}, margin ${f.margin}, one-sided Welch test p = ${f.pNotWorse.toFixed(3)} that it is not worse, p = ${f.pWorse!.toFixed(3)} that it is${lookText(f)}`;
   return `${armText(`v${version}`, f.candidate)}; ${armText(incumbent, f.incumbent)}; ${test}.`;
 }
 

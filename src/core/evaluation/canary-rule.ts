@@ -6,7 +6,10 @@
 //    incumbent stays (an admin would rather keep what people already rate than switch on no data),
 //    and the person is told they can still choose the new version.
 //  * Enough in both: Welch's one-sided t-tests of the difference of means d = candidate - incumbent
-//    against the margin m, at `confidence`:
+//    against the margin m, at planned looks only: when the smaller arm holds exactly k x minRatings
+//    ratings, k = 1..maxLooks. Each look tests at alpha / maxLooks (alpha = 1 - confidence), so by
+//    Bonferroni's inequality the chance of a wrong decision over all looks stays within alpha, although
+//    the rule is consulted after every rating:
 //      promote   when H0 "d <= -m" (worse by more than the margin) is rejected;
 //      roll back when H0 "d >= -m" is rejected (it is shown worse by more than the margin);
 //      otherwise keep collecting; at `maxDays`, the estimate decides: promote when d >= -m.
@@ -17,6 +20,8 @@ export interface CanaryRule {
   maxDays: number;
   margin: number;
   confidence: number;
+  /** Planned looks (tests) of a trial; each tests at (1 - confidence) / maxLooks. */
+  maxLooks: number;
 }
 
 export interface ArmFigures {
@@ -29,7 +34,7 @@ export interface ArmFigures {
 export type CanaryBasis = "test" | "estimate_at_max_days" | "too_few_at_max_days";
 
 export type CanaryVerdict =
-  | { kind: "wait"; reason: "too_few_ratings" | "inconclusive" }
+  | { kind: "wait"; reason: "too_few_ratings" | "between_looks" | "inconclusive" }
   | { kind: "promote" | "roll_back"; basis: CanaryBasis };
 
 export interface CanaryFigures {
@@ -43,6 +48,10 @@ export interface CanaryFigures {
   confidence: number;
   minRatings: number;
   days: number;
+  /** Which planned look this was (1..maxLooks), when the ratings fell on one. */
+  look?: number;
+  /** The level each look tests at: (1 - confidence) / maxLooks. */
+  alphaPerLook: number;
 }
 
 export function armFigures(ratings: readonly number[], highRating: number): ArmFigures {
@@ -67,6 +76,7 @@ export function judgeCanary(
     confidence: rule.confidence,
     minRatings: rule.minRatings,
     days,
+    alphaPerLook: (1 - rule.confidence) / rule.maxLooks,
   };
   const late = days >= rule.maxDays;
   if (c.n < rule.minRatings || i.n < rule.minRatings) {
@@ -79,10 +89,19 @@ export function judgeCanary(
   }
   const w = welch(c, i, rule.margin);
   const figures = { ...base, difference: w.difference, pNotWorse: w.pNotWorse, pWorse: w.pWorse };
-  const alpha = 1 - rule.confidence;
-  if (w.pNotWorse <= alpha) return { verdict: { kind: "promote", basis: "test" }, figures };
-  if (w.pWorse <= alpha) return { verdict: { kind: "roll_back", basis: "test" }, figures };
-  if (!late) return { verdict: { kind: "wait", reason: "inconclusive" }, figures };
+  const smaller = Math.min(c.n, i.n);
+  const look = smaller % rule.minRatings === 0 ? smaller / rule.minRatings : undefined;
+  if (!late) {
+    // Between planned looks, or past the last one: nothing is tested until the last day.
+    if (look === undefined || look > rule.maxLooks)
+      return { verdict: { kind: "wait", reason: "between_looks" }, figures };
+    const atLook = { ...figures, look };
+    if (w.pNotWorse <= base.alphaPerLook)
+      return { verdict: { kind: "promote", basis: "test" }, figures: atLook };
+    if (w.pWorse <= base.alphaPerLook)
+      return { verdict: { kind: "roll_back", basis: "test" }, figures: atLook };
+    return { verdict: { kind: "wait", reason: "inconclusive" }, figures: atLook };
+  }
   return {
     verdict: { kind: w.difference >= -rule.margin ? "promote" : "roll_back", basis: "estimate_at_max_days" },
     figures,
