@@ -217,6 +217,32 @@ describe("ratings", () => {
     expect((await state()).rating).toBeNull();
   });
 
+  it("rates by a button clicked before the answer's message ids are stored", async () => {
+    const r = await core.conversation.respond({ user: alice, messageId: "q2", channelId: "c", text: "Fast" });
+    if (r.kind !== "reply" || r.exchangeId === undefined) throw new Error("no reply");
+    const exchangeId = r.exchangeId;
+    // The click reaches the core first; the adapter stores the ids a moment later.
+    const click = core.ratings.rateByButton({
+      platform: "discord",
+      messageId: "r2",
+      raterExternalId: alice.externalId,
+      rating: 5,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await core.conversation.recordReplyMessages(exchangeId, ["r2"]);
+    expect(await click).toMatchObject({ kind: "rated", rating: 5, exchangeId });
+    expect((await t.db.exchange.findUniqueOrThrow({ where: { id: exchangeId } })).rating).toBe(5);
+    // A button on a message that never becomes an answer is still not a reply, after the retries.
+    expect(
+      await core.ratings.rateByButton({
+        platform: "discord",
+        messageId: "never-stored",
+        raterExternalId: alice.externalId,
+        rating: 5,
+      }),
+    ).toEqual({ kind: "ignored", reason: "not_a_reply" });
+  });
+
   it("ignores unknown emoji and reactions on messages that are not replies", async () => {
     expect(await react({ emoji: "🦄" })).toEqual({ kind: "ignored", reason: "unknown_emoji" });
     expect(await react({ messageId: "someone-elses-message" })).toEqual({

@@ -27,6 +27,9 @@ const select = {
   user: { select: { externalId: true, optedOut: true } },
 } satisfies Prisma.ExchangeSelect;
 
+/** Waits between looks for a clicked answer whose message ids are not stored yet. */
+const BUTTON_LOOKUP_RETRY_MS = [100, 400, 1000];
+
 /** The reaction row rating buttons write (one per reply; no emoji is spelt like this). */
 export const BUTTON_SLOT = "(button)";
 
@@ -79,9 +82,23 @@ export function createRatings(deps: RatingDeps) {
     });
   }
 
+  /**
+   * A button is always on one of the bot's answers, so a miss is almost always a click that came in
+   * between posting the answer and storing its message ids (a fast clicker, or a streamed answer's
+   * last edit): look again a few times, for up to about 1.5 s, before calling it not a reply.
+   */
+  async function findClickedReply(platform: string, messageId: string) {
+    for (const wait of BUTTON_LOOKUP_RETRY_MS) {
+      const exchange = await findReply(platform, messageId);
+      if (exchange) return exchange;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    return findReply(platform, messageId);
+  }
+
   /** A rating button: sets the reply's button slot, or takes it back when it already says this. */
   async function rateByButton(input: ButtonRatingInput): Promise<ReactionOutcome> {
-    const exchange = await findReply(input.platform, input.messageId);
+    const exchange = await findClickedReply(input.platform, input.messageId);
     if (!exchange) return { kind: "ignored", reason: "not_a_reply" };
     if (exchange.user.externalId !== input.raterExternalId) return { kind: "ignored", reason: "not_owner" };
     if (exchange.user.optedOut) return { kind: "ignored", reason: "opted_out" };
