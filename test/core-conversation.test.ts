@@ -298,6 +298,16 @@ describe("ratings", () => {
     expect(s.spend.chatUsd).toBeGreaterThan(0);
     expect(core.status.formatStatus(s)).toContain("1/100 ready examples");
   });
+
+  it("shows spend under a cent as such, not as $0.00", async () => {
+    const user = await t.db.user.findUniqueOrThrow({ where: { externalId: alice.externalId } });
+    await t.db.costLedgerEntry.create({
+      data: { kind: "training", status: "settled", userId: user.id, amountUsd: "0.004", period: "2026-12" },
+    });
+    const s = await core.status.status(alice);
+    expect(s.spend.trainingUsd).toBeCloseTo(0.004, 10);
+    expect(core.status.formatStatus(s)).toMatch(/Spend on you: \$0\.0\d{3} answers, \$0\.0040 training/);
+  });
 });
 
 describe("Gemini on Vertex AI", () => {

@@ -158,7 +158,7 @@ export function formatStatus(s: UserStatus): string {
     `Fine-tune progress: ${progressBar(s.progress)} ${s.readyForFineTune}/${s.threshold} ready examples`,
     ...(s.fineTuneOff ? [`Your own model: off. ${s.fineTuneOff}`] : []),
     `Answering model: ${s.activeModel.model}${s.activeModel.fineTuned ? ` (your fine-tuned model v${s.activeModel.version})` : " (base model)"}`,
-    `Spend on you: $${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
+    `Spend on you: ${formatUsd(s.spend.chatUsd)} answers, ${formatUsd(s.spend.trainingUsd)} training`,
     ...(s.ratingsByLevel.length
       ? [
           `Your ratings by what answered: ${s.ratingsByLevel

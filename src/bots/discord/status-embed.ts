@@ -1,6 +1,7 @@
 // `/assistant status` as a Discord embed: the same facts the core's plain-text status carries,
 // laid out as fields.
 import { EmbedBuilder } from "discord.js";
+import { formatUsd } from "../../core/messages.ts";
 import type { UserStatus } from "../../core/status.ts";
 
 const BLURPLE = 0x5865f2;
@@ -29,7 +30,7 @@ export function statusEmbed(s: UserStatus): EmbedBuilder {
       { name: "Active model", value: model },
       {
         name: "Spend",
-        value: `$${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
+        value: `${formatUsd(s.spend.chatUsd)} answers, ${formatUsd(s.spend.trainingUsd)} training`,
       },
     );
 }
