@@ -109,10 +109,11 @@ describe("approval crashes", () => {
     expect(await held()).toBe(0);
     expect(uploads()).toHaveLength(0);
 
-    // "Restart" and click again: one reservation, one upload, one job.
+    // "Restart", and the platform redelivers the same click (its delivery id was not kept, since
+    // it commits with the approval): one reservation, one upload, one job.
     core = build();
     await core.lifecycle.monitor();
-    const again = await approve(proposalId, "click-2");
+    const again = await approve(proposalId, "click-1");
     expect(again.promptText).toMatch(/^Approved/);
     expect(uploads()).toHaveLength(1);
     expect(jobsCreated()).toHaveLength(1);

@@ -88,7 +88,10 @@ export function createApproval(ctx: StageContext, stages: { launch: Launch["laun
     });
     if (!p) return outcome("approval.gone");
     if (p.user.externalId !== input.user.externalId) return outcome("approval.not_owner");
-    if (input.eventKey && !(await claimEvent(db, input.eventKey))) return outcome("event.duplicate");
+    // The click's delivery id is claimed in the same transaction as what the click does, so a
+    // crash in between leaves neither: the platform's redelivery is then handled, not dropped.
+    const claim = (tx: Prisma.TransactionClient) =>
+      input.eventKey ? claimEvent(tx, input.eventKey) : Promise.resolve(true);
     if (p.state !== "pending") return outcome("approval.already_decided", p.state);
     const now = clock.now();
     if (p.expiresAt <= now) {
@@ -96,17 +99,25 @@ export function createApproval(ctx: StageContext, stages: { launch: Launch["laun
       return settles(outcome("approval.expired"));
     }
     if (input.action === "decline") {
-      const claimed = await transition(db, { proposal: p.id }, "pending", "declined", { decidedAt: now });
-      if (!claimed) return outcome("approval.already_answered");
-      await holdOffers(db, p.userId, p.user.readyCount, settings.declineCooldown);
+      const declined = await db.$transaction(async (tx) => {
+        if (!(await claim(tx))) return "duplicate" as const;
+        if (!(await transition(tx, { proposal: p.id }, "pending", "declined", { decidedAt: now })))
+          return "taken" as const;
+        await holdOffers(tx, p.userId, p.user.readyCount, settings.declineCooldown);
+        return "declined" as const;
+      });
+      if (declined === "duplicate") return outcome("event.duplicate");
+      if (declined === "taken") return outcome("approval.already_answered");
       return settles(outcome("approval.declined", settings.declineCooldown));
     }
     // Approve: the claim, the reservation and the job row commit together, under the budgets' lock,
     // or not at all. A crash anywhere before the commit leaves the offer pending with nothing
     // reserved (the person can click again); after it, the job exists and the monitor resumes it.
-    let start: StartOutcome;
+    // "duplicate": the same click (delivery id) was handled before.
+    let start: StartOutcome | { kind: "duplicate" };
     try {
       start = await budgets.withTrainingLock(async (tx) => {
+        if (!(await claim(tx))) return { kind: "duplicate" } as const;
         const claimed = await transition(tx, { proposal: p.id }, "pending", "approved", { decidedAt: now });
         if (!claimed) return { kind: "taken" } as const;
         return startTraining(tx, p, now);
@@ -118,6 +129,7 @@ export function createApproval(ctx: StageContext, stages: { launch: Launch["laun
       await transition(db, { proposal: p.id }, "pending", "cancelled", { decidedAt: now });
       start = { kind: "busy" };
     }
+    if (start.kind === "duplicate") return outcome("event.duplicate");
     if (start.kind === "taken") return outcome("approval.already_answered");
     if (start.kind !== "started") {
       const refused = notStarted(start);
