@@ -334,6 +334,12 @@ export const settings = {
       "FINETUNE_PROVIDER=self-hosted: training tokens per second your trainer reaches on your GPU (measure it: a finished job's tokens over its run time). The offer's time and cost estimate come from it.",
     hint: "a number such as 1000",
   }),
+  TRAINER_CLAIM_TIMEOUT_HOURS: setting(int(1).default(24), {
+    group: "Fine-tuning",
+    description:
+      "FINETUNE_PROVIDER=self-hosted: a job no trainer worker has taken for this many hours fails, its reservation is released and its owner is told (nothing waits forever for a trainer that is not running).",
+    hint: "a whole number of hours such as 24",
+  }),
   TRAINER_GPU_USD_PER_HOUR: setting(money.default(0), {
     group: "Fine-tuning",
     description:
@@ -611,7 +617,7 @@ export interface Config {
     /** A self-hosted vLLM serving adapters (LORA_SERVER_URL). */
     loraServer?: { url: string; apiKey?: string; adapterDir: string };
     /** FINETUNE_PROVIDER=self-hosted: the trainer's measured throughput and the GPU's hourly price. */
-    trainer: { tokensPerSecond: number; gpuUsdPerHour: number };
+    trainer: { tokensPerSecond: number; gpuUsdPerHour: number; claimTimeoutHours: number };
     threshold: number;
     minRating: number;
     epochs: "auto" | number;
@@ -829,7 +835,11 @@ export function loadConfig(
       loraServer: r.LORA_SERVER_URL
         ? { url: r.LORA_SERVER_URL, apiKey: r.LORA_SERVER_API_KEY, adapterDir: r.LORA_ADAPTER_DIR }
         : undefined,
-      trainer: { tokensPerSecond: r.TRAINER_TOKENS_PER_SECOND, gpuUsdPerHour: r.TRAINER_GPU_USD_PER_HOUR },
+      trainer: {
+        tokensPerSecond: r.TRAINER_TOKENS_PER_SECOND,
+        gpuUsdPerHour: r.TRAINER_GPU_USD_PER_HOUR,
+        claimTimeoutHours: r.TRAINER_CLAIM_TIMEOUT_HOURS,
+      },
       threshold: r.FINETUNE_THRESHOLD,
       minRating: r.FINETUNE_MIN_RATING,
       epochs: r.FINETUNE_EPOCHS,

@@ -201,6 +201,39 @@ describe("self-hosted fine-tuning (the TrainerJob queue)", () => {
     await expect(stat(join(adapterDir, row.id))).rejects.toMatchObject({ code: "ENOENT" });
   });
 
+  it("fails a job no worker took within TRAINER_CLAIM_TIMEOUT_HOURS, releasing its money and telling its owner", async () => {
+    const core = build({ TRAINER_CLAIM_TIMEOUT_HOURS: "6" });
+    await offerAndApprove(core);
+    const queued = await t.db.trainerJob.findFirstOrThrow();
+    // Five hours without a worker: still waiting.
+    await t.db
+      .$executeRaw`UPDATE "TrainerJob" SET "updatedAt" = now() - interval '5 hours' WHERE id = ${queued.id}::uuid`;
+    await core.lifecycle.monitor();
+    expect((await t.db.trainerJob.findUniqueOrThrow({ where: { id: queued.id } })).state).toBe("queued");
+    expect((await t.db.fineTuneJob.findFirstOrThrow()).state).not.toBe("failed");
+
+    // Seven: the job fails, nothing stays reserved, and the person hears why.
+    await t.db
+      .$executeRaw`UPDATE "TrainerJob" SET "updatedAt" = now() - interval '7 hours' WHERE id = ${queued.id}::uuid`;
+    await core.lifecycle.monitor();
+    const row = await t.db.trainerJob.findUniqueOrThrow({ where: { id: queued.id } });
+    expect(row.state).toBe("failed");
+    expect(row.error).toMatch(/no trainer worker took the job within 6 hours/);
+    expect((await t.db.fineTuneJob.findFirstOrThrow()).state).toBe("failed");
+    expect((await core.budgets.spend()).total.trainingReservedUsd).toBe(0);
+    expect(notifier.dms.at(-1)!.text).toMatch(
+      /training failed: .*no trainer worker took the job within 6 hours/,
+    );
+
+    // A worker that comes up later finds nothing to claim (its claim query, job_queue.py).
+    const claimed = await t.db.$queryRaw<Array<{ id: string }>>`
+      UPDATE "TrainerJob" SET state = 'running', attempts = attempts + 1
+      WHERE id = (SELECT id FROM "TrainerJob" WHERE state = 'queued' AND NOT "cancelRequested"
+                  AND attempts < "maxAttempts" ORDER BY "createdAt" LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING id`;
+    expect(claimed).toEqual([]);
+  });
+
   it("a launch resumed after a crash finds the row it queued instead of queueing a second", async () => {
     const core = build();
     await offerAndApprove(core);

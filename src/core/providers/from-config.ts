@@ -57,6 +57,7 @@ export function createFineTuneProvider(
       loraRank: ft.lora.rank,
       loraAlpha: ft.lora.alpha,
       gpuUsdPerHour: ft.trainer.gpuUsdPerHour,
+      claimTimeoutHours: ft.trainer.claimTimeoutHours,
       adapterDir: ft.loraServer?.adapterDir,
     });
   }

@@ -34,6 +34,12 @@ export interface SelfHostedFineTuneOptions {
   maxAttempts?: number;
   /** Extra trainer hyperparameters (trainer/README.md, "Training"), e.g. maxSteps for a demo. */
   hyperparameters?: Record<string, unknown>;
+  /**
+   * TRAINER_CLAIM_TIMEOUT_HOURS: a job no worker has taken for this long (queued, or queued again
+   * after a lost lease) fails, so its reservation is released and its owner told, instead of
+   * waiting for a trainer that is not running. Default 24.
+   */
+  claimTimeoutHours?: number;
 }
 
 /** The trainer needs little: a person's adapter from a handful of examples is still their style. */
@@ -163,7 +169,16 @@ export function createSelfHostedFineTuneProvider(options: SelfHostedFineTuneOpti
     },
 
     async getJob(providerJobId) {
-      return infoOf(await row(providerJobId));
+      const current = await row(providerJobId);
+      if (current.state !== "queued") return infoOf(current);
+      // Conditional on still being queued: a worker claiming it in the meantime wins.
+      const hours = options.claimTimeoutHours ?? 24;
+      const expired = await db.$executeRaw`
+        UPDATE "TrainerJob" SET state = 'failed', "finishedAt" = now(), "updatedAt" = now(),
+          error = ${`no trainer worker took the job within ${hours} hours (is the trainer running against this database?)`}
+        WHERE id = ${providerJobId}::uuid AND state = 'queued'
+          AND "updatedAt" < now() - make_interval(hours => ${hours}::int)`;
+      return expired ? infoOf(await row(providerJobId)) : infoOf(current);
     },
 
     async findJobByTrainingFile(trainingFile) {
