@@ -278,6 +278,18 @@ describe("open-weights fine-tuning, end to end", () => {
     expect((unloads.at(-1) as unknown as { body: unknown }).body).toEqual({ lora_name: name });
     expect(vllm.adapters.loaded.has(name)).toBe(false);
 
+    // Opting out unloads it too: nothing trained on the person is served while they are out.
+    await core.assistant.rollback(ALICE, "v1");
+    expect(vllm.adapters.loaded.has(name)).toBe(true);
+    await core.assistant.optOut(ALICE);
+    expect(vllm.adapters.loaded.has(name)).toBe(false);
+    expect((at(vllm, "POST", "/v1/unload_lora_adapter").at(-1) as unknown as { body: unknown }).body).toEqual(
+      {
+        lora_name: name,
+      },
+    );
+    await core.assistant.optIn(ALICE);
+
     // Forget unloads it at the server too (it is loaded again first, by choosing v1).
     await core.assistant.rollback(ALICE, "v1");
     expect(vllm.adapters.loaded.has(name)).toBe(true);

@@ -168,6 +168,10 @@ export function createCore(deps: CoreDeps) {
       memoryIndex.dropUser(userId);
       await adapters?.unloadAll(userId);
     },
+    afterOptOut: async (userId: string) => {
+      memoryIndex.dropUser(userId);
+      await adapters?.unloadAll(userId);
+    },
   });
   const lifecycle = createFineTuneLifecycle({
     db,

@@ -17,6 +17,8 @@ export interface DataRightsDeps {
   notifiers?: Partial<Record<string, Notifier>>;
   /** Called before a person's rows are deleted (an adapter server unloads their adapters). */
   beforeForget?: (userId: string) => Promise<void>;
+  /** Called once a person opted out: nothing learnt from them stays served (their adapters). */
+  afterOptOut?: (userId: string) => Promise<void>;
 }
 
 /**

@@ -43,6 +43,8 @@ export function createOptOut(ctx: RightsContext) {
       if (await transition(db, { proposal: offer.id }, "pending", "cancelled", { decidedAt: now }))
         withdrawn++;
     const { cancelled, stillRunning } = await stopTrainings(user.id);
+    // Their adapters leave the adapter server (opting back in and choosing a version loads it again).
+    await ctx.afterOptOut?.(user.id);
     log.info("opted out", { userId: user.id, offers: withdrawn, cancelled, stillRunning });
     return outcome("opt_out.done", { withdrawn, cancelled, stillRunning });
   }
