@@ -18,7 +18,12 @@ export function registerCommands(app: App, deps: ListenerDeps): void {
   app.command(COMMAND, async ({ command, ack, respond }) => {
     await ack();
     const user = slackUserRef(deps.workspace.teamId, command.user_id);
-    const input = parseCommandText(command.text);
+    // A DM has no server settings (its channel id starts with D); any other channel is the workspace's.
+    const dm = command.channel_id.startsWith("D");
+    const input = {
+      ...parseCommandText(command.text),
+      place: { ...(dm ? {} : { serverId: deps.workspace.teamId }), channelId: command.channel_id },
+    };
     await deps.inFlight.run(
       async () => {
         const answer = await deps.assistant.command(user, input);
