@@ -227,7 +227,9 @@ export function createCore(deps: CoreDeps) {
           ? serverSettings.effective({ platform: user.platform, ...place })
           : Promise.resolve(undefined),
       ]);
-      const s = place?.serverId ? { ...facts, here: hereSettings(here, config.llm.chatModel) } : facts;
+      const s = place?.serverId
+        ? { ...facts, here: hereSettings(user.platform, here, config.llm.chatModel) }
+        : facts;
       return { status: s, text: status.formatStatus(s) };
     },
     serverConfig: serverConfig.run,

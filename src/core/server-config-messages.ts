@@ -1,11 +1,13 @@
 // The texts of `/assistant config` (server-config.ts) and the "here" lines of `/assistant status`,
 // kept beside messages.ts (which spreads SERVER_CONFIG_OUTCOMES into OUTCOMES) so that the
-// wording is in one place per feature. Channels and roles are written as platform mentions
-// (`<#id>`, `<@&id>`): Discord shows them as names; the Slack adapter's Markdown keeps `<#id>`,
-// which Slack shows as the channel.
+// wording is in one place per feature. Channels and roles are written as Discord shows them
+// (`<#id>`, `<@&id>`, as names); on Slack, whose adapter escapes every `<` in the core's texts, as
+// `#<id>`.
+import type { Platform } from "./ports.ts";
 
 /** What applies where a command is run, for `/assistant status` and `config show`. */
 export interface HereSettings {
+  platform: Platform;
   /** The server's or channel's prompt, whole (shortened when shown in status). */
   prompt?: string;
   promptFrom?: "channel" | "server";
@@ -33,11 +35,15 @@ export const CONFIG_USAGE = [
   "- `/assistant config roles add|remove @role` or `clear`: who I answer (Discord; none listed: everyone)",
 ].join("\n");
 
-const channel = (id: string) => `<#${id}>`;
-const role = (id: string) => `<@&${id}>`;
-const where = (channelId?: string) => (channelId ? `in ${channel(channelId)}` : "in this server");
-const list = (ids: string[], show: (id: string) => string, none: string) =>
-  ids.length ? ids.map(show).join(", ") : none;
+/** A channel as the platform shows it in the core's texts. */
+export const channelRef = (platform: Platform, id: string) =>
+  platform === "discord" ? `<#${id}>` : `#${id}`;
+/** A Discord role, shown as its name. */
+export const roleRef = (id: string) => `<@&${id}>`;
+/** "in this server", or "in #channel". */
+export const whereRef = (platform: Platform, channelId?: string) =>
+  channelId ? `in ${channelRef(platform, channelId)}` : "in this server";
+const joined = (refs: string[]) => refs.join(", ");
 
 /** The lines `/assistant status` adds when run in a server. */
 export function hereLines(h: HereSettings, options: { fullPrompt?: boolean } = {}): string[] {
@@ -49,8 +55,8 @@ export function hereLines(h: HereSettings, options: { fullPrompt?: boolean } = {
   return [
     `Server prompt: ${prompt ? `yes (${h.promptFrom === "channel" ? "this channel" : "this server"}): "${prompt}"` : "none"}`,
     `Model here: ${h.model}${h.modelFrom === "global" ? " (the bot's default)" : h.modelFrom === "channel" ? " (set for this channel)" : " (set for this server)"}${h.disallowedModel ? `; ${h.disallowedModel} is set but no longer allowed` : ""}`,
-    `Answers in: ${list(h.allowedChannelIds, channel, "every channel")}`,
-    ...(h.allowedRoleIds.length ? [`Answers members with: ${list(h.allowedRoleIds, role, "")}`] : []),
+    `Answers in: ${h.allowedChannelIds.length ? joined(h.allowedChannelIds.map((id) => channelRef(h.platform, id))) : "every channel"}`,
+    ...(h.allowedRoleIds.length ? [`Answers members with: ${joined(h.allowedRoleIds.map(roleRef))}`] : []),
   ];
 }
 
@@ -70,7 +76,7 @@ function shown(server: HereSettings, overrides: ChannelOverride[]): string {
           "Channel overrides:",
           ...overrides.map(
             (o) =>
-              `- ${channel(o.channelId)}: ${[o.prompt ? `prompt "${o.prompt}"` : "", o.model ? `model ${o.model}` : ""].filter(Boolean).join(", ")}`,
+              `- ${channelRef(server.platform, o.channelId)}: ${[o.prompt ? `prompt "${o.prompt}"` : "", o.model ? `model ${o.model}` : ""].filter(Boolean).join(", ")}`,
           ),
         ]
       : ["No channel overrides."]),
@@ -93,38 +99,35 @@ export const SERVER_CONFIG_OUTCOMES = {
   "config.usage": no((problem: string) => `${problem} Nothing changed.\n${CONFIG_USAGE}`),
   "config.shown": yes(shown),
   "config.prompt_set": yes(
-    (channelId: string | undefined) =>
-      `Done: ${where(channelId)} your prompt is added to my system prompt from the next answer on.`,
+    (where: string) => `Done: ${where} your prompt is added to my system prompt from the next answer on.`,
   ),
   "config.prompt_cleared": yes(
-    (channelId: string | undefined, fallback: string) =>
-      `Done: no prompt of its own ${where(channelId)} any more; ${fallback}.`,
+    (where: string, fallback: string) => `Done: no prompt of its own ${where} any more; ${fallback}.`,
   ),
   "config.prompt_too_long": no(
     (n: number) =>
       `That prompt is ${n.toLocaleString("en")} characters; a server prompt can be at most ${PROMPT_MAX_CHARS.toLocaleString("en")}. Please shorten it. Nothing changed.`,
   ),
   "config.model_set": yes(
-    (channelId: string | undefined, model: string) =>
-      `Done: ${where(channelId)} ${model} answers from the next answer on (people's own fine-tuned models still answer them).`,
+    (where: string, model: string) =>
+      `Done: ${where} ${model} answers from the next answer on (people's own fine-tuned models still answer them).`,
   ),
   "config.model_cleared": yes(
-    (channelId: string | undefined, fallback: string) =>
-      `Done: no model of its own ${where(channelId)} any more; ${fallback} answers.`,
+    (where: string, fallback: string) => `Done: no model of its own ${where} any more; ${fallback} answers.`,
   ),
   "config.model_unknown": no(
     (name: string, allowed: readonly string[]) =>
       `"${name}" is not a model this bot may use. Pick one of: ${allowed.join(", ")}. (An admin can change the list with SERVER_CHAT_MODELS.) Nothing changed.`,
   ),
   "config.unchanged": yes((what: string) => `${what} Nothing changed.`),
-  "config.channels_updated": yes((ids: string[]) =>
-    ids.length
-      ? `Done: I answer mentions only in ${list(ids, channel, "")} (and in DMs). Elsewhere in this server I stay quiet.`
+  "config.channels_updated": yes((refs: string[]) =>
+    refs.length
+      ? `Done: I answer mentions only in ${joined(refs)} (and in DMs). Elsewhere in this server I stay quiet.`
       : "Done: I answer mentions in every channel of this server.",
   ),
-  "config.roles_updated": yes((ids: string[]) =>
-    ids.length
-      ? `Done: in this server I answer only members with ${list(ids, role, "")}.`
+  "config.roles_updated": yes((refs: string[]) =>
+    refs.length
+      ? `Done: in this server I answer only members with ${joined(refs)}.`
       : "Done: I answer everyone in this server.",
   ),
   "config.no_roles_here": no(
@@ -150,10 +153,8 @@ export const configProblems = {
 
 /** Sentences for `config.unchanged` and `config.prompt_cleared`. */
 export const configNotes = {
-  alreadyListed: (id: string) => `${channel(id)} is already in the list.`,
-  notListed: (id: string) => `${channel(id)} is not in the list.`,
-  roleAlreadyListed: (id: string) => `${role(id)} is already in the list.`,
-  roleNotListed: (id: string) => `${role(id)} is not in the list.`,
+  alreadyListed: (ref: string) => `${ref} is already in the list.`,
+  notListed: (ref: string) => `${ref} is not in the list.`,
   alreadyEmpty: "The list is already empty.",
   sameValue: "That is already the setting.",
   nothingSet: "Nothing was set there.",

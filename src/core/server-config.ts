@@ -9,10 +9,13 @@ import { type Outcome, outcome } from "./outcomes.ts";
 import type { CommandPlace, Platform, UserRef } from "./ports.ts";
 import {
   type ChannelOverride,
+  channelRef,
   configNotes,
   configProblems,
   type HereSettings,
   PROMPT_MAX_CHARS,
+  roleRef,
+  whereRef,
 } from "./server-config-messages.ts";
 import type { EffectiveSettings, ServerSettings } from "./server-settings.ts";
 
@@ -25,15 +28,15 @@ const CLEAR_WORDS = new Set(["clear", "off", "none", "reset"]);
 export function channelIdOf(token: string, platform: Platform): string | undefined {
   const mention = /^<#([A-Za-z0-9]+)(?:\|[^>]*)?>$/.exec(token);
   if (mention) return mention[1];
-  const bare = platform === "discord" ? /^\d{5,25}$/ : /^[CG][A-Z0-9]{2,}$/;
+  const bare = platform === "discord" ? /^\d{1,25}$/ : /^[CG][A-Z0-9]{2,}$/;
   return bare.test(token) ? token : undefined;
 }
 
 /** A Discord role as sent: `<@&id>` or a bare id. */
 export function roleIdOf(token: string): string | undefined {
-  const mention = /^<@&(\d{5,25})>$/.exec(token);
+  const mention = /^<@&(\d{1,25})>$/.exec(token);
   if (mention) return mention[1];
-  return /^\d{5,25}$/.test(token) ? token : undefined;
+  return /^\d{1,25}$/.test(token) ? token : undefined;
 }
 
 /** `--channel <#id>` at the start or the end of the words, taken out. */
@@ -52,8 +55,13 @@ export function takeChannelFlag(
 }
 
 /** What applies at a place, as `/assistant status` and `config show` write it. */
-export function hereSettings(s: EffectiveSettings | undefined, chatModel: string): HereSettings {
+export function hereSettings(
+  platform: Platform,
+  s: EffectiveSettings | undefined,
+  chatModel: string,
+): HereSettings {
   return {
+    platform,
     ...(s?.systemPrompt ? { prompt: s.systemPrompt, promptFrom: s.promptFrom } : {}),
     model: s?.chatModel ?? chatModel,
     modelFrom: s?.modelFrom ?? "global",
@@ -99,6 +107,7 @@ export function createServerConfigCommands(deps: {
     if ("problem" in flag) return outcome("config.usage", flag.problem);
     const target = { ...server, ...(flag.channelId ? { channelId: flag.channelId } : {}) };
     const value = flag.rest;
+    const where = whereRef(platform, flag.channelId);
     const clear = CLEAR_WORDS.has(value.toLowerCase());
 
     if (action === "prompt") {
@@ -112,10 +121,10 @@ export function createServerConfigCommands(deps: {
       if (clear) {
         if (!changed) return outcome("config.unchanged", configNotes.nothingSet);
         const fallback = flag.channelId ? configNotes.serverPromptApplies : configNotes.globalPromptOnly;
-        return outcome("config.prompt_cleared", flag.channelId, fallback);
+        return outcome("config.prompt_cleared", where, fallback);
       }
       return changed
-        ? outcome("config.prompt_set", flag.channelId)
+        ? outcome("config.prompt_set", where)
         : outcome("config.unchanged", configNotes.sameValue);
     }
 
@@ -131,10 +140,10 @@ export function createServerConfigCommands(deps: {
       if (!changed) return outcome("config.unchanged", configNotes.nothingSet);
       // What answers there now: the server's model for a channel, else CHAT_MODEL.
       const now = await settings.effective({ ...server, channelId: flag.channelId });
-      return outcome("config.model_cleared", flag.channelId, now?.chatModel ?? deps.chatModel);
+      return outcome("config.model_cleared", where, now?.chatModel ?? deps.chatModel);
     }
     return changed
-      ? outcome("config.model_set", flag.channelId, value)
+      ? outcome("config.model_set", where, value)
       : outcome("config.unchanged", configNotes.sameValue);
   }
 
@@ -149,7 +158,7 @@ export function createServerConfigCommands(deps: {
       }));
     return outcome(
       "config.shown",
-      hereSettings(settings.resolve(rows, undefined), deps.chatModel),
+      hereSettings(platform, settings.resolve(rows, undefined), deps.chatModel),
       overrides,
     );
   }
@@ -193,14 +202,8 @@ export function createServerConfigCommands(deps: {
     const next =
       action === "add" ? [...new Set([...current, ...ids])] : current.filter((id) => !ids.includes(id));
     if (next.length === current.length && next.every((id, i) => id === current[i])) {
-      const first = ids[0]!;
-      const note = channelsList
-        ? action === "add"
-          ? configNotes.alreadyListed(first)
-          : configNotes.notListed(first)
-        : action === "add"
-          ? configNotes.roleAlreadyListed(first)
-          : configNotes.roleNotListed(first);
+      const first = ref(server.platform, field, ids[0]!);
+      const note = action === "add" ? configNotes.alreadyListed(first) : configNotes.notListed(first);
       return outcome("config.unchanged", note);
     }
     const { changed } = await settings.change(server, { field, value: next }, by);
@@ -209,16 +212,26 @@ export function createServerConfigCommands(deps: {
 
   async function channels(server: { platform: Platform; serverId: string }, words: string, by: string) {
     const r = await editList(server, words, "allowedChannelIds", by);
-    return "ids" in r ? outcome("config.channels_updated", r.ids) : r;
+    return "ids" in r
+      ? outcome(
+          "config.channels_updated",
+          r.ids.map((id) => channelRef(server.platform, id)),
+        )
+      : r;
   }
 
   async function roles(server: { platform: Platform; serverId: string }, words: string, by: string) {
     if (server.platform === "slack") return outcome("config.no_roles_here");
     const r = await editList(server, words, "allowedRoleIds", by);
-    return "ids" in r ? outcome("config.roles_updated", r.ids) : r;
+    return "ids" in r ? outcome("config.roles_updated", r.ids.map(roleRef)) : r;
   }
 
   return { run };
+}
+
+/** A channel or role of a list, as the texts show it. */
+function ref(platform: Platform, field: "allowedChannelIds" | "allowedRoleIds", id: string): string {
+  return field === "allowedChannelIds" ? channelRef(platform, id) : roleRef(id);
 }
 
 export type ServerConfigCommands = ReturnType<typeof createServerConfigCommands>;

@@ -120,6 +120,8 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   }
   await removeNote();
   // A replay, or a channel (or member) the server's operators keep the bot quiet in.
+  if (result.kind === "ignored")
+    log.debug("not answered here (server settings)", { messageId: message.id, reason: result.reason });
   if (result.kind === "duplicate" || result.kind === "ignored") return;
   // A real answer can be rated by buttons under it (an apology or a notice cannot).
   const rateable = result.kind === "reply" && !result.failed && result.exchangeId !== undefined;

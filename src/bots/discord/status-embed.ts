@@ -1,6 +1,7 @@
 // `/assistant status` as a Discord embed: the same facts the core's plain-text status carries,
 // laid out as fields.
 import { EmbedBuilder } from "discord.js";
+import { hereLines } from "../../core/server-config-messages.ts";
 import type { UserStatus } from "../../core/status.ts";
 
 const BLURPLE = 0x5865f2;
@@ -31,6 +32,8 @@ export function statusEmbed(s: UserStatus): EmbedBuilder {
         name: "Spend",
         value: `$${s.spend.chatUsd.toFixed(4)} answers, $${s.spend.trainingUsd.toFixed(2)} training`,
       },
+      // Run in a server: what its operators set for where the command was run.
+      ...(s.here ? [{ name: "In this server", value: hereLines(s.here).join("\n").slice(0, 1024) }] : []),
     );
 }
 
