@@ -4,7 +4,9 @@
 // their audit, the exchanges). MEMORY_SCOPE is checked by what the prompt in another server holds.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PROMPT_MAX_CHARS } from "../src/core/server-config-messages.ts";
+import { CACHE_MS, createServerSettings } from "../src/core/server-settings.ts";
 import type { ChatCompletionRequest, OpenAIEmulator } from "./emulators/openai/index.ts";
+import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import {
   ALICE,
   BOB,
@@ -435,5 +437,65 @@ describe("per-server settings on Slack", () => {
     const status = await command(member, "status");
     expect(status).toContain(`Answers in: #${CHANNEL}`);
     expect(status).toContain("Model here: gpt-4o (set for this server)");
+  });
+
+  it("forgetting an operator keeps the server's settings and removes who made them", async () => {
+    await ask(operator, "hello from the operator");
+    const request = await h.app.assistant.forgetRequest(h.userRef(operator));
+    const click = await h.click(operator, {
+      actionId: request.confirmButtonId,
+      channelId: CHANNEL,
+      messageTs: "1700000000.000200",
+    });
+    await h.responseTo(click.responseUrl, 20_000);
+    const db = h.database.db;
+    await eventually(
+      async () => (await db.user.count({ where: { externalId: h.externalId(operator) } })) === 0,
+      "the forget",
+    );
+    const rows = await db.serverSetting.findMany();
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.map((r) => r.updatedBy)).toEqual(rows.map(() => null));
+    expect(await db.serverSettingChange.count()).toBeGreaterThan(0);
+    expect(await db.serverSettingChange.count({ where: { changedBy: { not: null } } })).toBe(0);
+  });
+});
+
+describe("the settings cache", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it("sees its own changes at once and another process's once its entry is older than CACHE_MS", async () => {
+    let clock = 0;
+    const mine = createServerSettings({ db: database.db, allowedModels: ["m"], now: () => clock });
+    const other = createServerSettings({ db: database.db, allowedModels: ["m"], now: () => clock });
+    const place = { platform: "discord" as const, serverId: "9000", channelId: "9001" };
+    expect((await other.effective(place))?.systemPrompt).toBeUndefined();
+    await mine.change(place, { field: "systemPrompt", value: "Be brief." }, "discord:1");
+    expect((await mine.effective(place))?.systemPrompt).toBe("Be brief.");
+    // The other process answers from its cache until the entry expires, then reads the change.
+    clock += CACHE_MS - 1;
+    expect((await other.effective(place))?.systemPrompt).toBeUndefined();
+    clock += 1;
+    expect((await other.effective(place))?.systemPrompt).toBe("Be brief.");
+    // The channel's row (channelId set) wins over the server's.
+    await mine.change({ ...place }, { field: "chatModel", value: "m" }, "discord:1");
+    await mine.change(
+      { platform: "discord", serverId: "9000" },
+      { field: "chatModel", value: "not-allowed-any-more" },
+      "discord:1",
+    );
+    expect(await mine.effective(place)).toMatchObject({ chatModel: "m", modelFrom: "channel" });
+    expect(await mine.effective({ ...place, channelId: "9002" })).toMatchObject({
+      disallowedModel: "not-allowed-any-more",
+    });
+    expect((await mine.effective({ ...place, channelId: "9002" }))?.chatModel).toBeUndefined();
+    // DMs have no settings.
+    expect(await mine.effective({ platform: "discord" })).toBeUndefined();
   });
 });
