@@ -4,6 +4,7 @@
 //   /assistant status | train | models | rollback [target]
 //              | memory | export | forget | opt-out | opt-in
 //              | limits show | limits set <setting>
+//              | config show | config prompt|model <text> [channel] | config channels|roles <action> [channel|role]
 // memory, export, forget, opt-out and opt-in are the person's rights over their data: export DMs
 // the file (the core sends it through the notifier), forget answers with a confirmation button
 // (forget.ts handles the click).
@@ -15,6 +16,9 @@
 // Server admins who want to hide the subcommands can still restrict the command per server under
 // Server Settings > Integrations.
 //
+// The config subcommands are operators-only in the same way; their channel and role options are
+// written into the text the core reads (`<#id>`, `<@&id>`, `--channel <#id>`), so both platforms
+// reach one parser (src/core/server-config.ts).
 // The subcommands come from the shared table (src/bots/shared/commands.ts); the core answers them.
 // Every interaction is acknowledged at once with an ephemeral deferred reply (Discord allows 3 s;
 // the core may take longer) and then edited with the core's answer: every answer is ephemeral.
