@@ -235,6 +235,30 @@ export const settings = {
       "Memory for the in-process search index of active users' embeddings (least recently used users leave first; 0 switches it off and every search runs in the database).",
     hint: "a whole number of megabytes such as 512",
   }),
+  MEMORY_SCOPE: setting(z.enum(["user", "user-server"]).default("user"), {
+    group: "Language model",
+    description:
+      "Whose past exchanges a reply may use: `user` (a person's memory follows them across servers and DMs) or `user-server` (only exchanges from the same server; DMs form their own scope). Fine-tuning stays per person either way.",
+    hint: "user or user-server",
+  }),
+  SERVER_CHAT_MODELS: setting(
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[\w.:/@-]{1,200}$/, "expected model names such as gpt-4.1-mini")))
+      .optional(),
+    {
+      group: "Language model",
+      description:
+        "Comma-separated chat models operators may pick per server or channel with `/assistant config model`. Default: CHAT_MODEL plus the provider's current models (openai: gpt-4.1, gpt-4.1-mini, gpt-4.1-nano, gpt-4o, gpt-4o-mini; gemini: gemini-2.5-pro, gemini-2.5-flash, gemini-2.5-flash-lite).",
+      hint: "a list such as gpt-4.1-mini,gpt-4.1",
+    },
+  ),
   RATING_EMOJI: setting(jsonRecord.pipe(z.record(z.string(), z.number().int().min(1).max(5))).optional(), {
     group: "Language model",
     description:
@@ -599,7 +623,11 @@ export interface Config {
     queueLimit: number;
     /** Budget of the in-process memory index (MEMORY_INDEX_MB); 0: every search in the database. */
     memoryIndexBytes: number;
+    /** MEMORY_SCOPE: whether memory and few-shot stay within one server. */
+    memoryScope: "user" | "user-server";
   };
+  /** SERVER_CHAT_MODELS (or its default): the models `/assistant config model` accepts. */
+  serverChatModels: string[];
   /** On SIGTERM: how long replies in flight may take before they are cancelled. */
   shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
@@ -819,7 +847,9 @@ export function loadConfig(
       concurrency: r.REPLY_CONCURRENCY,
       queueLimit: r.REPLY_QUEUE_LIMIT,
       memoryIndexBytes: r.MEMORY_INDEX_MB * 1024 * 1024,
+      memoryScope: r.MEMORY_SCOPE,
     },
+    serverChatModels: serverChatModels(r, gemini),
     shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,
     fineTune: {
@@ -881,6 +911,19 @@ export function loadConfig(
       holdout: { share: r.PERSONALISATION_HOLDOUT, after: r.PERSONALISATION_HOLDOUT_AFTER },
     },
   };
+}
+
+/** The provider's current chat models an operator may pick per server when SERVER_CHAT_MODELS is unset. */
+export const DEFAULT_SERVER_CHAT_MODELS = {
+  openai: ["gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini"],
+  gemini: ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
+} as const;
+
+function serverChatModels(r: Raw, gemini: boolean): string[] {
+  const chat = r.CHAT_MODEL ?? (gemini ? "gemini-2.5-flash" : "gpt-4.1-mini");
+  const listed = r.SERVER_CHAT_MODELS ?? DEFAULT_SERVER_CHAT_MODELS[r.LLM_PROVIDER];
+  // CHAT_MODEL always answers, so it is always a valid choice (it is what "clear" goes back to).
+  return [...new Set([chat, ...listed])];
 }
 
 /**

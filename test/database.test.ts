@@ -26,6 +26,8 @@ const TABLES = [
   "ModelVersion",
   "ProcessedEvent",
   "ProposalExample",
+  "ServerSetting",
+  "ServerSettingChange",
   "TrainerJob",
   "User",
   "_prisma_migrations",

@@ -62,6 +62,7 @@ describe("Discord adapter", () => {
       "opt-out",
       "opt-in",
       "limits",
+      "config",
     ]);
     expect(h.emu.unknownRequests()).toEqual([]);
   });

@@ -191,9 +191,14 @@ describe.each(["http", "socket"] as const)("Slack adapter over %s", (transport) 
     await eventually(async () => (await exchangeFor(ts))?.replyMessageId, "reply recorded");
     const { delivery, response } = await h.command(ALICE, "status");
     expect(delivery.status).toBe(200);
-    const expected = await h.app.assistant.status(h.userRef(ALICE));
+    // Run in a channel: the workspace's settings that apply there are part of the answer.
+    const expected = await h.app.assistant.status(h.userRef(ALICE), {
+      serverId: SLACK_IDS.teamId,
+      channelId: CHANNEL,
+    });
     expect(response.body).toEqual({ response_type: "ephemeral", text: toSlackMrkdwn(expected.text) });
     expect(String(response.body.text)).toContain(`Exchanges remembered: ${expected.status.exchanges}`);
+    expect(String(response.body.text)).toContain("Answers in: every channel");
     expect(expected.status.exchanges).toBeGreaterThan(0);
     expect(response).toMatchObject({ kind: "command", userId: ALICE });
   });

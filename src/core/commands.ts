@@ -10,18 +10,23 @@ import type {
   ButtonClick,
   ButtonReply,
   CommandInput,
+  CommandPlace,
   CommandReply,
   UserRef,
 } from "./ports.ts";
+import { CONFIG_ACTIONS } from "./server-config.ts";
 
 /** The services a command reaches. */
 type Services = AssistantServices;
 
 /** The subcommands, by name; each gets the caller and the words after the name. */
-const SUBCOMMANDS: Record<string, (s: Services, user: UserRef, args: string) => Promise<CommandReply>> = {
+const SUBCOMMANDS: Record<
+  string,
+  (s: Services, user: UserRef, args: string, place?: CommandPlace) => Promise<CommandReply>
+> = {
   help: async (_s, user) => outcome("command.help", user.externalId),
-  status: async (s, user) => {
-    const { status, text } = await s.status(user);
+  status: async (s, user, _args, place) => {
+    const { status, text } = await s.status(user, place);
     return { ...outcome("status.shown", text), status };
   },
   train: (s, user) => s.train(user),
@@ -36,6 +41,14 @@ const SUBCOMMANDS: Record<string, (s: Services, user: UserRef, args: string) => 
   "opt-in": (s, user) => s.optIn(user),
   "limits show": (s, user) => s.limitsShow(user),
   "limits set": (s, user, args) => s.limitsSet(user, args),
+  // `/assistant config` alone shows the settings.
+  ...Object.fromEntries(
+    CONFIG_ACTIONS.map((action) => [
+      `config ${action}`,
+      (s: Services, user: UserRef, args: string, place?: CommandPlace) =>
+        s.serverConfig(user, place, action, args),
+    ]),
+  ),
 };
 
 export function createCommandRouter(services: Services): Pick<Assistant, "command" | "buttonClick"> {
@@ -43,7 +56,7 @@ export function createCommandRouter(services: Services): Pick<Assistant, "comman
     command(user: UserRef, input: CommandInput): Promise<CommandReply> {
       const run = Object.hasOwn(SUBCOMMANDS, input.name) ? SUBCOMMANDS[input.name] : undefined;
       if (!run) return Promise.resolve(outcome("command.unknown", user.externalId));
-      return run(services, user, input.args.trim());
+      return run(services, user, input.args.trim(), input.place);
     },
     async buttonClick(click: ButtonClick): Promise<ButtonReply> {
       const approval = parseApprovalButtonId(click.buttonId);

@@ -17,6 +17,7 @@ import type {
   Clock,
   LlmProvider,
   Logger,
+  Platform,
   RespondInput,
   RespondOptions,
   RespondResult,
@@ -31,6 +32,7 @@ import {
   type RetryPolicy,
   withRetry,
 } from "./retry.ts";
+import { type MemoryScope, placePrompt, type ServerReplySettings, scopeFilter } from "./server-reply.ts";
 import { storableText } from "./storable-text.ts";
 import { COUNT_NEW_EXCHANGE } from "./user-counters.ts";
 import { ensureUser } from "./users.ts";
@@ -85,6 +87,14 @@ export interface ConversationDeps {
   replyPlan?: ReplyPlanner;
   /** Active users' embeddings in this process (memory-index.ts); without it every search is SQL. */
   memoryIndex?: MemoryIndex;
+  /** Operators' per-server prompt and model (server-settings.ts, cached); unset: the global ones only. */
+  serverSettings?: ServerReplySettings;
+  /**
+   * MEMORY_SCOPE: `user-server` keeps memory and few-shot to exchanges of the reply's server (DMs
+   * their own scope). Those searches then run in the database: the in-process index holds a person's
+   * vectors of every server, so it is not used (create-core.ts does not pass it).
+   */
+  memoryScope?: MemoryScope;
 }
 
 /** The user's active model version as the reply's first statement reads it. */
@@ -185,13 +195,14 @@ export function createConversation(deps: ConversationDeps) {
   async function personalContext(
     user: ReplyUser,
     exchangeId: bigint,
-    input: { channelId: string; threadId?: string },
+    input: { channelId: string; threadId?: string; serverId?: string | null },
     query: { vector: number[]; space: string } | undefined,
   ) {
     const searcher =
-      query && deps.memoryIndex
+      query && deps.memoryIndex && deps.memoryScope !== "user-server"
         ? await deps.memoryIndex.lookup(user.userId, query.space, query.vector.length, user.stamp)
         : undefined;
+    // MEMORY_SCOPE=user-server searches in the database: the index's searches span every server.
     if (!searcher || !query) return personalContextInDatabase(user.userId, exchangeId, input, query);
     const minRating = deps.settings.fewShotMinRating;
     // The recent exchanges (at most limits.recent) are left out of both: ask for that many more.
@@ -259,13 +270,16 @@ export function createConversation(deps: ConversationDeps) {
   async function personalContextInDatabase(
     userId: string,
     exchangeId: bigint,
-    input: { channelId: string; threadId?: string },
+    input: { channelId: string; threadId?: string; serverId?: string | null },
     query: { vector: number[]; space: string } | undefined,
   ) {
+    // MEMORY_SCOPE=user-server: only this server's exchanges (or only DMs' for a DM).
+    const scope = scopeFilter(deps.memoryScope, input.serverId);
     const answered = {
       userId,
       status: "answered",
       replyText: { not: null },
+      ...(scope ?? {}),
     } satisfies Prisma.ExchangeWhereInput;
     const recentRows = await db.exchange.findMany({
       where: {
@@ -290,6 +304,7 @@ export function createConversation(deps: ConversationDeps) {
           vector: query.vector,
           limit: limits.memory,
           excludeIds: exclude,
+          ...(scope ? { serverId: scope.serverId } : {}),
         })
       ).map((n) => n.id);
       fewShotIds = (
@@ -300,6 +315,7 @@ export function createConversation(deps: ConversationDeps) {
           limit: limits.fewShot,
           minRating: deps.settings.fewShotMinRating,
           excludeIds: exclude,
+          ...(scope ? { serverId: scope.serverId } : {}),
         })
       ).map((n) => n.id);
     } else {
@@ -378,6 +394,8 @@ export function createConversation(deps: ConversationDeps) {
         text,
         channelId: input.channelId,
         threadId: input.threadId,
+        platform: input.user.platform,
+        serverId: input.serverId ?? null,
         user,
       }),
     );
@@ -398,9 +416,9 @@ export function createConversation(deps: ConversationDeps) {
         SELECT "id", "optedOut", "activeModelVersionId", "memoryVersion", "memoryEpoch", "exchangeCount" FROM "User"
         WHERE "externalId" = ${input.user.externalId}),
       e AS (
-        INSERT INTO "Exchange" ("userId", "platform", "channelId", "threadId", "userMessageId", "userText",
+        INSERT INTO "Exchange" ("userId", "platform", "serverId", "channelId", "threadId", "userMessageId", "userText",
                                 "createdAt", "claimedBy", "claimedAt")
-        SELECT u."id", ${input.user.platform}, ${input.channelId}, ${input.threadId ?? null}, ${input.messageId},
+        SELECT u."id", ${input.user.platform}, ${input.serverId ?? null}, ${input.channelId}, ${input.threadId ?? null}, ${input.messageId},
                ${text}, (${now}::timestamptz AT TIME ZONE 'UTC'), ${instanceId}, (${now}::timestamptz AT TIME ZONE 'UTC')
         FROM u WHERE NOT u."optedOut"
         ON CONFLICT ("platform", "userMessageId") DO NOTHING
@@ -467,6 +485,9 @@ export function createConversation(deps: ConversationDeps) {
     text: string;
     channelId: string;
     threadId?: string | null;
+    /** Where it was written, for the server's settings and MEMORY_SCOPE (null: a DM). */
+    platform?: Platform;
+    serverId?: string | null;
     /** The user's row as the reply's first statement read it (read here when absent). */
     user?: ReplyUser;
   }): Promise<RespondResult> {
@@ -477,6 +498,15 @@ export function createConversation(deps: ConversationDeps) {
     let model = deps.settings.chatModel;
     try {
       const user = x.user ?? (await readUser(x.userId));
+      // The server's (or channel's) prompt and model, from the settings cache.
+      const here =
+        x.platform && x.serverId
+          ? await deps.serverSettings?.effective({
+              platform: x.platform,
+              serverId: x.serverId,
+              channelId: x.channelId,
+            })
+          : undefined;
       // Evaluation hook: the model (a trial's arm) and whether this reply is in the holdout, from
       // the figures the first statement read.
       const plan = await planner.plan(x.userId, exchangeId, user.plan);
@@ -485,16 +515,17 @@ export function createConversation(deps: ConversationDeps) {
       const context = await personalContext(
         user,
         exchangeId,
-        { channelId: x.channelId, threadId: x.threadId ?? undefined },
+        { channelId: x.channelId, threadId: x.threadId ?? undefined, serverId: x.serverId ?? null },
         query,
       );
       // The holdout is answered without memory and few-shot (the channel's recent turns stay).
       if (plan.holdout) Object.assign(context, { memory: [], fewShot: [] });
       const prompt = buildPrompt(
-        { systemPrompt: deps.settings.systemPrompt, message: x.text, ...context },
+        { systemPrompt: placePrompt(deps.settings.systemPrompt, here), message: x.text, ...context },
         deps.budget ?? defaultBudget,
       );
-      model = plan.model;
+      // The server's model answers base-model replies; a person's own model (or trial) still wins.
+      model = !plan.versionId && here?.chatModel ? here.chatModel : plan.model;
       const result = await withRetry(
         (signal) => plan.provider.chat({ model, messages: prompt.messages, signal }),
         retry,
@@ -599,11 +630,24 @@ export function createConversation(deps: ConversationDeps) {
     text: string,
     userId: string,
   ): Promise<RespondResult> {
+    const here = input.serverId
+      ? await deps.serverSettings?.effective({
+          platform: input.user.platform,
+          serverId: input.serverId,
+          channelId: input.channelId,
+        })
+      : undefined;
     const prompt = buildPrompt(
-      { systemPrompt: deps.settings.systemPrompt, message: text, memory: [], fewShot: [], recent: [] },
+      {
+        systemPrompt: placePrompt(deps.settings.systemPrompt, here),
+        message: text,
+        memory: [],
+        fewShot: [],
+        recent: [],
+      },
       deps.budget ?? defaultBudget,
     );
-    const model = deps.settings.chatModel;
+    const model = here?.chatModel ?? deps.settings.chatModel;
     try {
       const result = await withRetry(
         (signal) => deps.llm.chat({ model, messages: prompt.messages, signal }),

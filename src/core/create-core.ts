@@ -32,6 +32,8 @@ import { createRatings } from "./ratings.ts";
 import { createRecovery } from "./recovery.ts";
 import { createReplyQueue } from "./reply-queue.ts";
 import type { RetryPolicy } from "./retry.ts";
+import { createServerConfigCommands, hereSettings } from "./server-config.ts";
+import { createServerSettings } from "./server-settings.ts";
 import { createStatus } from "./status.ts";
 
 export interface CoreDeps {
@@ -96,9 +98,15 @@ export function createCore(deps: CoreDeps) {
     log: log.child({ part: "memory-index" }),
     maxBytes: config.replies.memoryIndexBytes,
   });
+  // Operators' per-server settings, cached in this process (server-settings.ts).
+  const serverSettings = createServerSettings({ db, allowedModels: config.serverChatModels });
+  const memoryScope = config.replies.memoryScope;
   const conversation = createConversation({
     db,
-    memoryIndex,
+    // MEMORY_SCOPE=user-server: searches are per server, in the database (conversation.ts).
+    ...(memoryScope === "user" ? { memoryIndex } : {}),
+    serverSettings,
+    memoryScope,
     clock,
     log: log.child({ part: "conversation" }),
     llm,
@@ -201,6 +209,12 @@ export function createCore(deps: CoreDeps) {
     },
   });
   const limits = createLimitsCommands({ budgets, operators: config.operators });
+  const serverConfig = createServerConfigCommands({
+    settings: serverSettings,
+    operators: config.operators,
+    allowedModels: config.serverChatModels,
+    chatModel: config.llm.chatModel,
+  });
   /** A rating of a reply in a trial may decide the trial (cheap: one lookup when it is not). */
   const afterRating = (exchangeId: bigint) =>
     lifecycle
@@ -210,10 +224,19 @@ export function createCore(deps: CoreDeps) {
       );
 
   const services = {
-    async status(user: Parameters<AssistantServices["status"]>[0]) {
-      const s = await status.status(user);
+    async status(user, place) {
+      const [facts, here] = await Promise.all([
+        status.status(user),
+        place?.serverId
+          ? serverSettings.effective({ platform: user.platform, ...place })
+          : Promise.resolve(undefined),
+      ]);
+      const s = place?.serverId
+        ? { ...facts, here: hereSettings(user.platform, here, config.llm.chatModel) }
+        : facts;
       return { status: s, text: status.formatStatus(s) };
     },
+    serverConfig: serverConfig.run,
     train: lifecycle.train,
     trainingOffers: (user, wanted) => setTrainingOffers(db, user, wanted),
     models: lifecycle.models,
@@ -254,6 +277,20 @@ export function createCore(deps: CoreDeps) {
   });
   const queueLog = log.child({ part: "reply-queue" });
   const mention: CoreAssistant["mention"] = async (input, options) => {
+    // Where the server's operators do not want answers, the bot stays quiet and stores nothing
+    // (from the settings cache: no statement of its own on the reply path).
+    if (input.serverId) {
+      const admitted = await serverSettings.admits(
+        { platform: input.user.platform, serverId: input.serverId, channelId: input.channelId },
+        input.roleIds,
+      );
+      if (!admitted.ok) return { kind: "ignored", reason: admitted.reason };
+    }
+    try {
+      options?.onAnswering?.();
+    } catch (e) {
+      queueLog.warn("the answering hook failed", { error: e });
+    }
     const admission = replyQueue.offer(() => conversation.respond(input, options));
     if (!admission.admitted) {
       queueLog.warn("reply queue full; answered busy", {
@@ -289,6 +326,7 @@ export function createCore(deps: CoreDeps) {
     recovery,
     ratings,
     status,
+    serverSettings,
     budgets,
     lifecycle,
     dataRights,

@@ -85,6 +85,8 @@ export async function nearestExchanges(
     /** Only exchanges rated at least this (few-shot candidates). */
     minRating?: number;
     excludeIds?: bigint[];
+    /** Only exchanges of this server (null: of DMs); absent: every exchange (MEMORY_SCOPE=user). */
+    serverId?: string | null;
   },
 ): Promise<Neighbour[]> {
   if (query.limit <= 0 || query.vector.length === 0) return [];
@@ -101,6 +103,12 @@ export async function nearestExchanges(
     minRating === null
       ? Prisma.sql`"embeddingModel" = ${query.space}`
       : Prisma.sql`("embeddingModel" = ${query.space}) IS TRUE`;
+  const inServer =
+    query.serverId === undefined
+      ? Prisma.empty
+      : query.serverId === null
+        ? Prisma.sql`AND "serverId" IS NULL`
+        : Prisma.sql`AND "serverId" = ${query.serverId}`;
   // The distance is computed once per row and sorted on.
   const rows = await db.$queryRaw<Array<{ id: bigint; distance: number }>>`
     SELECT "id", "embedding" <=> ${searchVector(query.vector)} AS distance
@@ -110,7 +118,7 @@ export async function nearestExchanges(
       AND "embedding" IS NOT NULL
       AND "status" = 'answered'
       AND (${minRating}::int IS NULL OR "rating" >= ${minRating}::int)
-      AND NOT ("id" = ANY(${exclude}::bigint[]))
+      AND NOT ("id" = ANY(${exclude}::bigint[])) ${inServer}
     ORDER BY distance
     LIMIT ${query.limit}`;
   return rows.map((r) => ({ id: BigInt(r.id), similarity: 1 - Number(r.distance) }));

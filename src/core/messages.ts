@@ -7,6 +7,7 @@
 // needs is passed in.
 import type { LimitProblem, Limits, Spend, TrainingRefusal, TrainingRefusalReason } from "./budgets.ts";
 import type { ArmFigures, CanaryBasis, CanaryFigures } from "./evaluation/canary-rule.ts";
+import { hereLines, SERVER_CONFIG_OUTCOMES } from "./server-config-messages.ts";
 import type { UserStatus } from "./status.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -169,6 +170,7 @@ export function formatStatus(s: UserStatus): string {
         ]
       : []),
     ...(s.optedOut ? ["You opted out: nothing new is stored or used for training."] : []),
+    ...(s.here ? hereLines(s.here) : []),
   ].join("\n");
 }
 
@@ -550,6 +552,7 @@ export function commandHelp(externalId: string): string {
     "- `/assistant models`: your model versions, their ratings and trials; `/assistant models use <version>` picks one",
     "- `/assistant rollback [previous|base|<version>]`: answer with an earlier model",
     "- `/assistant limits [show]`, `/assistant limits set <key> <value>`: spending limits (operators only)",
+    "- `/assistant config show|prompt|model|channels|roles`: this server's settings (operators only)",
     "- `/assistant memory`: what I hold about you",
     "- `/assistant export`: all of it as a JSON file, by DM",
     "- `/assistant forget`: delete everything I hold about you (asks you to confirm)",
@@ -711,6 +714,8 @@ export const OUTCOMES = {
     () => "You're not opted out: I remember and learn from our conversations. /assistant opt-out stops that.",
   ),
   "opt_in.done": yes(optedInText),
+  // `/assistant config` (server-config.ts)
+  ...SERVER_CONFIG_OUTCOMES,
 };
 
 export type OutcomeCode = keyof typeof OUTCOMES;

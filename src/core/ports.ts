@@ -33,12 +33,22 @@ export interface RespondInput {
   threadId?: string;
   /** What the person wrote, platform markup already turned into plain text. */
   text: string;
+  /** The server it was written in (Discord guild id, Slack team id); undefined in DMs. */
+  serverId?: string;
+  /** The author's role ids in that server (Discord), for the server's allowed roles. */
+  roleIds?: string[];
 }
 
 /** What the platform adapter can do while a reply is under way. */
 export interface RespondOptions {
   /** Called once when the reply takes longer than `stillWorkingAfterMs`: show it on the platform. */
   onStillWorking?: () => void;
+  /**
+   * Called once when the core has decided to answer (the server's settings allow it here), before
+   * the reply is written: the adapter shows "typing…" from then on, so a channel where the bot is
+   * kept quiet sees nothing at all.
+   */
+  onAnswering?: () => void;
 }
 
 /** How a mention was answered. */
@@ -51,6 +61,11 @@ export type RespondResult =
   | { kind: "interrupted"; exchangeId?: bigint; text: string }
   /** Not started: the reply queue is full (REPLY_QUEUE_LIMIT). Post `text`; nothing was stored. */
   | { kind: "busy"; code: "reply.busy"; text: string }
+  /**
+   * Not answered, on purpose, and nothing stored: the server's operators do not want the bot to
+   * answer in this channel, or this member (server-settings.ts). Post nothing.
+   */
+  | { kind: "ignored"; reason: "channel_not_allowed" | "role_not_allowed" }
   /** Not answered (empty, too long, over the chat budget); `text` says why. */
   | { kind: "rejected"; reason: "empty" | "too_long" | "chat_budget"; text: string };
 
@@ -80,12 +95,22 @@ export type ReactionOutcome =
       reason: "not_a_reply" | "not_owner" | "opted_out" | "unknown_emoji" | "duplicate" | "no_change";
     };
 
+/** Where a command was run: what `/assistant config` changes and `/assistant status` shows. */
+export interface CommandPlace {
+  /** Discord guild id, Slack team id; undefined in a Discord DM. */
+  serverId?: string;
+  /** The channel it was run in. */
+  channelId?: string;
+}
+
 /** A `/assistant` subcommand, as the shared command table (src/bots/shared/commands.ts) read it. */
 export interface CommandInput {
   /** The subcommand: `status`, `train`, `limits show`, ...; a name the core does not know gets the help. */
   name: string;
   /** What followed the subcommand, trimmed ("" when nothing did). */
   args: string;
+  /** Where it was run (unset: nowhere in particular, as in the admin CLI). */
+  place?: CommandPlace;
 }
 
 /** The answer to a command: an outcome with its code, and what some commands add to their text. */
@@ -138,8 +163,8 @@ export interface Assistant {
  * CLI and the tests do.
  */
 export interface AssistantServices {
-  /** `/assistant status`: the figures and their text. */
-  status(user: UserRef): Promise<{ status: UserStatus; text: string }>;
+  /** `/assistant status`: the figures and their text; with a place, the server settings that apply there. */
+  status(user: UserRef, place?: CommandPlace): Promise<{ status: UserStatus; text: string }>;
   /** `/assistant train`: the approval prompt arrives by DM; this is the immediate answer. */
   train(user: UserRef): Promise<Outcome>;
   /** `/assistant training off|on`: whether the bot offers a training on its own (`train` always works). */
@@ -152,6 +177,16 @@ export interface AssistantServices {
   limitsShow(caller: UserRef): Promise<Outcome>;
   /** `/assistant limits set <key> <value>` (operators only; the core checks). */
   limitsSet(caller: UserRef, args: string): Promise<Outcome>;
+  /**
+   * `/assistant config show|prompt|model|channels|roles <args>` (operators only; the core checks):
+   * the settings of the server (or a channel) `place` is in.
+   */
+  serverConfig(
+    caller: UserRef,
+    place: CommandPlace | undefined,
+    action: string,
+    args: string,
+  ): Promise<Outcome>;
   /** `/assistant memory`: what the bot holds about the caller (ephemeral). */
   memory(user: UserRef): Promise<Outcome>;
   /** `/assistant export`: DMs the caller a JSON file of all their data; this is the immediate answer. */

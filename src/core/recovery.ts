@@ -56,6 +56,7 @@ export function createRecovery(deps: RecoveryDeps) {
         id: true,
         userId: true,
         platform: true,
+        serverId: true,
         channelId: true,
         threadId: true,
         userMessageId: true,
@@ -106,6 +107,8 @@ export function createRecovery(deps: RecoveryDeps) {
         text: x.userText,
         channelId: x.channelId,
         threadId: x.threadId,
+        platform: x.platform as Platform,
+        serverId: x.serverId,
       });
       // Stopping again already: the next start's sweep has it.
       if (result.kind !== "reply") continue;

@@ -5,6 +5,7 @@ import { byLevel, ratingsByLevel } from "./evaluation/ratings-by-level.ts";
 import type { Level } from "./evaluation/reply-plan.ts";
 import { formatStatus } from "./messages.ts";
 import type { UserRef } from "./ports.ts";
+import type { HereSettings } from "./server-config-messages.ts";
 
 export interface UserStatus {
   exchanges: number;
@@ -24,6 +25,8 @@ export interface UserStatus {
   fineTuneOff?: string;
   /** Mean rating by the level replies were answered with; the holdout apart. */
   ratingsByLevel: Array<{ level: Level; holdout: boolean; n: number; mean: number }>;
+  /** Run in a server: the operators' settings that apply where it was run (server-settings.ts). */
+  here?: HereSettings;
 }
 
 export function createStatus(deps: {

@@ -4,6 +4,7 @@
 //   /assistant status | train | models | rollback [target]
 //              | memory | export | forget | opt-out | opt-in
 //              | limits show | limits set <setting>
+//              | config show | config prompt|model <text> [channel] | config channels|roles <action> [channel|role]
 // memory, export, forget, opt-out and opt-in are the person's rights over their data: export DMs
 // the file (the core sends it through the notifier), forget answers with a confirmation button
 // (forget.ts handles the click).
@@ -15,11 +16,15 @@
 // Server admins who want to hide the subcommands can still restrict the command per server under
 // Server Settings > Integrations.
 //
+// The config subcommands are operators-only in the same way; their channel and role options are
+// written into the text the core reads (`<#id>`, `<@&id>`, `--channel <#id>`), so both platforms
+// reach one parser (src/core/server-config.ts).
 // The subcommands come from the shared table (src/bots/shared/commands.ts); the core answers them.
 // Every interaction is acknowledged at once with an ephemeral deferred reply (Discord allows 3 s;
 // the core may take longer) and then edited with the core's answer: every answer is ephemeral.
 import {
   ApplicationIntegrationType,
+  ChannelType,
   type ChatInputCommandInteraction,
   type Client,
   InteractionContextType,
@@ -29,7 +34,7 @@ import {
   type SlashCommandSubcommandBuilder,
 } from "discord.js";
 import { failureNotices } from "../../core/messages.ts";
-import type { Assistant, CommandReply, Logger } from "../../core/ports.ts";
+import type { Assistant, CommandPlace, CommandReply, Logger } from "../../core/ports.ts";
 import { COMMAND_GROUPS, COMMAND_NAME, COMMANDS, type CommandSpec } from "../shared/commands.ts";
 import { splitMessage } from "../shared/split-message.ts";
 import { forgetButton } from "./forget.ts";
@@ -46,9 +51,23 @@ function subcommand(spec: CommandSpec, name: string) {
     s.setName(name).setDescription(spec.help);
     const arg = spec.argument;
     if (arg)
-      s.addStringOption((o) =>
-        o.setName(arg.name).setDescription(arg.help).setRequired(arg.required).setMaxLength(arg.maxLength),
+      s.addStringOption((o) => {
+        o.setName(arg.name).setDescription(arg.help).setRequired(arg.required).setMaxLength(arg.maxLength);
+        if (arg.choices) o.addChoices(...arg.choices.map((c) => ({ name: c, value: c })));
+        return o;
+      });
+    // Optional, so after the argument (Discord wants required options first).
+    const target = spec.target;
+    if (target?.kind === "channel")
+      s.addChannelOption((o) =>
+        o
+          .setName(target.name)
+          .setDescription(target.help)
+          .setRequired(false)
+          .addChannelTypes(ChannelType.GuildText, ChannelType.GuildAnnouncement, ChannelType.GuildForum),
       );
+    if (target?.kind === "role")
+      s.addRoleOption((o) => o.setName(target.name).setDescription(target.help).setRequired(false));
     return s;
   };
 }
@@ -104,9 +123,13 @@ export async function handleCommand(
     const group = interaction.options.getSubcommandGroup(false);
     const sub = interaction.options.getSubcommand(true);
     const name = group ? `${group} ${sub}` : sub;
-    const argument = COMMANDS.find((c) => c.name === name)?.argument;
-    const args = argument ? (interaction.options.getString(argument.name) ?? "") : "";
-    const reply = await assistant.command(userRef(interaction.user.id), { name, args });
+    const spec = COMMANDS.find((c) => c.name === name);
+    const args = commandArgs(interaction, spec);
+    const reply = await assistant.command(userRef(interaction.user.id), {
+      name,
+      args,
+      place: commandPlace(interaction),
+    });
     await render(interaction, reply);
   } catch (error) {
     log.error("command failed", { interactionId: interaction.id, error });
@@ -114,6 +137,33 @@ export async function handleCommand(
       .editReply({ content: failureNotices.command, embeds: [], components: [] })
       .catch(() => {});
   }
+}
+
+/**
+ * The text the core reads for a subcommand: its string option, with its channel or role option
+ * written the way a person would type it (`<#id>`, `<@&id>`, `--channel <#id>`).
+ */
+function commandArgs(interaction: ChatInputCommandInteraction, spec: CommandSpec | undefined): string {
+  const text = spec?.argument ? (interaction.options.getString(spec.argument.name) ?? "") : "";
+  const target = spec?.target;
+  if (!target) return text;
+  if (target.kind === "role") {
+    const role = interaction.options.getRole(target.name);
+    return role ? `${text} <@&${role.id}>` : text;
+  }
+  const channel = interaction.options.getChannel(target.name);
+  if (!channel) return text;
+  return target.flag ? `--channel <#${channel.id}> ${text}` : `${text} <#${channel.id}>`;
+}
+
+/** The server and channel a command was run in (a thread counts as its parent channel, as for replies). */
+function commandPlace(interaction: ChatInputCommandInteraction): CommandPlace {
+  const channel = interaction.channel;
+  const channelId = channel?.isThread() ? (channel.parentId ?? channel.id) : interaction.channelId;
+  return {
+    ...(interaction.guildId ? { serverId: interaction.guildId } : {}),
+    ...(channelId ? { channelId } : {}),
+  };
 }
 
 async function render(interaction: ChatInputCommandInteraction, reply: CommandReply): Promise<void> {

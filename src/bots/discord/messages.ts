@@ -73,7 +73,12 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   if (!channel.isSendable()) return;
   const inThread = channel.isThread();
   const reply = replyTo(message, channel, log);
-  const stopTyping = keepTyping(channel, log);
+  // "typing…" starts once the core has decided to answer: where the server's operators keep the
+  // bot quiet, nothing at all shows.
+  let stopTyping = () => {};
+  const onAnswering = () => {
+    stopTyping = keepTyping(channel, log);
+  };
   // "typing…" alone says nothing after a while: a long reply also gets a short note, removed when
   // the answer (or the apology) is posted, so the conversation keeps only the answer.
   let note: Promise<Message | undefined> | undefined;
@@ -98,8 +103,11 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
         channelId: inThread ? (channel.parentId ?? channel.id) : channel.id,
         threadId: inThread ? channel.id : undefined,
         text: messageText(message),
+        ...(message.inGuild()
+          ? { serverId: message.guildId, roleIds: [...(message.member?.roles.cache.keys() ?? [])] }
+          : {}),
       },
-      { onStillWorking },
+      { onStillWorking, onAnswering },
     );
   } catch (error) {
     stopTyping();
@@ -111,7 +119,10 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
     stopTyping();
   }
   await removeNote();
-  if (result.kind === "duplicate") return;
+  // A replay, or a channel (or member) the server's operators keep the bot quiet in.
+  if (result.kind === "ignored")
+    log.debug("not answered here (server settings)", { messageId: message.id, reason: result.reason });
+  if (result.kind === "duplicate" || result.kind === "ignored") return;
   // A real answer can be rated by buttons under it (an apology or a notice cannot).
   const rateable = result.kind === "reply" && !result.failed && result.exchangeId !== undefined;
   const ids = await reply(result.text, rateable);

@@ -2,6 +2,7 @@
 // laid out as fields.
 import { EmbedBuilder } from "discord.js";
 import { formatUsd } from "../../core/messages.ts";
+import { hereLines } from "../../core/server-config-messages.ts";
 import type { UserStatus } from "../../core/status.ts";
 
 const BLURPLE = 0x5865f2;
@@ -32,6 +33,8 @@ export function statusEmbed(s: UserStatus): EmbedBuilder {
         name: "Spend",
         value: `${formatUsd(s.spend.chatUsd)} answers, ${formatUsd(s.spend.trainingUsd)} training`,
       },
+      // Run in a server: what its operators set for where the command was run.
+      ...(s.here ? [{ name: "In this server", value: hereLines(s.here).join("\n").slice(0, 1024) }] : []),
     );
 }
 

@@ -15,7 +15,21 @@ export interface CommandSpec {
   /** The one-line help (Discord shows it in the command picker). */
   help: string;
   /** The argument it takes, as the rest of the text (Slack) or one string option (Discord). */
-  argument?: { name: string; help: string; required: boolean; maxLength: number };
+  argument?: {
+    name: string;
+    help: string;
+    required: boolean;
+    maxLength: number;
+    /** The only words it takes (Discord offers them as choices). */
+    choices?: readonly string[];
+  };
+  /**
+   * A channel or role the command takes besides the argument. Slack: typed in the text
+   * (`#channel` as a link, `@role`), Discord: a channel or role option, which its adapter writes into
+   * the text the core reads: `<#id>` / `<@&id>` after the argument, or `--channel <#id>` before it
+   * when `flag` is set.
+   */
+  target?: { kind: "channel" | "role"; name: string; help: string; flag?: boolean };
   /** Only the bot's operators (OPERATORS) may run it; the core checks on every call. */
   operatorsOnly?: boolean;
 }
@@ -23,7 +37,11 @@ export interface CommandSpec {
 /** The groups of subcommands, with their help. */
 export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
   limits: "Spending limits (bot operators only)",
+  config: "This server's prompt, model and channels (bot operators only)",
 };
+
+/** The words `config channels` / `config roles` take. */
+const LIST_ACTIONS = ["add", "remove", "clear"] as const;
 
 export const COMMANDS: readonly CommandSpec[] = [
   { name: "status", help: "What I remember about you and how close you are to your own model" },
@@ -82,6 +100,68 @@ export const COMMANDS: readonly CommandSpec[] = [
       required: true,
       maxLength: 200,
     },
+    operatorsOnly: true,
+  },
+  // `/assistant config` alone shows the settings.
+  {
+    name: "config show",
+    aliases: ["config"],
+    help: "This server's settings and channel overrides",
+    operatorsOnly: true,
+  },
+  {
+    name: "config prompt",
+    help: "Add to my system prompt in this server (or one channel)",
+    argument: {
+      name: "text",
+      help: 'What to add to my system prompt here, or "clear"',
+      required: true,
+      maxLength: 1000,
+    },
+    target: {
+      kind: "channel",
+      name: "channel",
+      help: "Only in this channel (wins over the server's)",
+      flag: true,
+    },
+    operatorsOnly: true,
+  },
+  {
+    name: "config model",
+    help: "The chat model for answers in this server (or one channel)",
+    argument: { name: "name", help: 'A chat model name, or "clear"', required: true, maxLength: 100 },
+    target: {
+      kind: "channel",
+      name: "channel",
+      help: "Only in this channel (wins over the server's)",
+      flag: true,
+    },
+    operatorsOnly: true,
+  },
+  {
+    name: "config channels",
+    help: "The channels I answer in (none listed: all)",
+    argument: {
+      name: "action",
+      help: "add or remove a channel, or clear the list",
+      required: true,
+      maxLength: 6,
+      choices: LIST_ACTIONS,
+    },
+    target: { kind: "channel", name: "channel", help: "The channel to add or remove" },
+    operatorsOnly: true,
+  },
+  {
+    name: "config roles",
+    help: "The roles I answer (none listed: everyone)",
+    argument: {
+      name: "action",
+      help: "add or remove a role, or clear the list",
+      required: true,
+      maxLength: 6,
+      choices: LIST_ACTIONS,
+    },
+    target: { kind: "role", name: "role", help: "The role to add or remove" },
     operatorsOnly: true,
   },
 ];

@@ -10,7 +10,7 @@ import { splitMessage } from "../shared/split-message.ts";
 import { forgetPromptMessage } from "./forget.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
-import { slackText } from "./mrkdwn.ts";
+import { fromSlackText, slackText } from "./mrkdwn.ts";
 
 export const COMMAND = "/assistant";
 
@@ -18,7 +18,13 @@ export function registerCommands(app: App, deps: ListenerDeps): void {
   app.command(COMMAND, async ({ command, ack, respond }) => {
     await ack();
     const user = slackUserRef(deps.workspace.teamId, command.user_id);
-    const input = parseCommandText(command.text);
+    // A DM has no server settings (its channel id starts with D); any other channel is the workspace's.
+    const dm = command.channel_id.startsWith("D");
+    const input = {
+      // Slack escapes &, < and > in the text; a prompt is stored as the person typed it.
+      ...parseCommandText(fromSlackText(command.text, undefined)),
+      place: { ...(dm ? {} : { serverId: deps.workspace.teamId }), channelId: command.channel_id },
+    };
     await deps.inFlight.run(
       async () => {
         const answer = await deps.assistant.command(user, input);

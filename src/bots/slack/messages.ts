@@ -30,6 +30,8 @@ interface IncomingMessage {
   /** Where the answer goes; undefined: top level. */
   replyThreadTs: string | undefined;
   text: string;
+  /** A direct message (no server settings apply). */
+  dm: boolean;
 }
 
 export function registerMessageListeners(app: App, deps: ListenerDeps): void {
@@ -46,6 +48,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       threadId: thread,
       replyThreadTs: thread,
       text: event.text,
+      dm: false,
     });
   });
 
@@ -64,6 +67,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       threadId: event.thread_ts,
       replyThreadTs: event.thread_ts,
       text: event.text ?? "",
+      dm: true,
     });
   });
 
@@ -95,6 +99,8 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
               channelId: m.channel,
               ...(m.threadId !== undefined ? { threadId: m.threadId } : {}),
               text: fromSlackText(m.text, workspace.botUserId),
+              // A DM has no server; a channel's server is the workspace (Slack has no roles).
+              ...(m.dm ? {} : { serverId: workspace.teamId }),
             },
             { onStillWorking },
           );
@@ -103,6 +109,11 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
         }
         if (result.kind === "duplicate") {
           log.debug("already answered; nothing posted");
+          return;
+        }
+        // The workspace's operators keep the bot quiet in this channel: nothing is posted.
+        if (result.kind === "ignored") {
+          log.debug("not answered here (server settings)", { reason: result.reason });
           return;
         }
         // A real answer can be rated by buttons under it (an apology or a notice cannot).

@@ -6,12 +6,14 @@
 // the fine-tuning provider (cancel an unfinished job, delete uploaded files and tuned models) is
 // queued in that same transaction (deletions.ts), then carried out; a repeated forget finishes what
 // is left.
+
 import { forgetButtonId } from "../button-ids.ts";
 import { isFinished } from "../fine-tune/states.ts";
 import { claimEvent } from "../idempotency.ts";
 import { dataRightsNotices } from "../messages.ts";
 import { type ClickOutcome, type Outcome, outcome, settles } from "../outcomes.ts";
 import type { UserRef } from "../ports.ts";
+import { anonymiseSettingsAuthor } from "../server-settings.ts";
 import { type RightsContext, TX_OPTIONS } from "./context.ts";
 import {
   type DeletionKind,
@@ -94,6 +96,8 @@ export function createForget(ctx: RightsContext, stages: { deletions: Deletions 
       await queueDeletions(tx, hash, planned, now);
       // The spend record stays true for the month's totals but nothing in it points back to them.
       const ledger = await budgets.anonymiseUser(tx, { userId, externalId });
+      // Server settings an operator made stay; who made them does not.
+      await anonymiseSettingsAuthor(tx, externalId);
       // Explicit order instead of one cascade, so no foreign-key action ever touches a row being deleted.
       await tx.user.update({ where: { id: userId }, data: { activeModelVersionId: null } });
       const exchanges = await tx.exchange.deleteMany({ where: { userId } }); // reactions, example links
