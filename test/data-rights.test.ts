@@ -465,6 +465,21 @@ describe("data rights", { timeout: 120_000 }, () => {
     expect(emu.models.has(job.fineTunedModel!)).toBe(false);
   });
 
+  it("two sweeps at once (the schedule's and a person's own) settle each deletion once, without errors", async () => {
+    const { job } = await trainedUser(alice, THRESHOLD, "qq-alice");
+    await rights(null).forget(alice);
+    expect(await t.db.deletionRecord.count()).toBe(2);
+    const [a, b] = await Promise.all([rights().retryDeletions(), rights().retryDeletions()]);
+    // Each record is counted by the sweep that removed it, never twice.
+    expect(a.deleted + b.deleted).toBe(2);
+    expect(a.byKind.file + b.byKind.file).toBe(1);
+    expect(a.byKind.model + b.byKind.model).toBe(1);
+    expect([a.remaining, b.remaining]).toEqual([0, 0]);
+    expect(await t.db.deletionRecord.count()).toBe(0);
+    expect(emu.files.has(job.providerFileId!)).toBe(false);
+    expect(emu.models.has(job.fineTunedModel!)).toBe(false);
+  });
+
   it("opted out: answered, nothing stored, nothing used, no offers; opting in starts fresh", async () => {
     await rateMany(alice, THRESHOLD, "qq-alice");
     await core.lifecycle.readiness();

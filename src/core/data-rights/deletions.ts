@@ -134,7 +134,7 @@ export function createDeletions(ctx: RightsContext) {
       if (!provider || provider.name !== r.provider) {
         const reason = `${r.provider} is not configured where this ran`;
         if (r.status !== "pending" || r.reason !== reason)
-          await db.deletionRecord.update({ where: { id: r.id }, data: { status: "pending", reason } });
+          await db.deletionRecord.updateMany({ where: { id: r.id }, data: { status: "pending", reason } });
       } else {
         try {
           const more = await perform(provider, r);
@@ -152,12 +152,17 @@ export function createDeletions(ctx: RightsContext) {
               total++;
             }
           }
-          await db.deletionRecord.delete({ where: { id: r.id } });
-          deleted++;
-          if (r.kind === "job" || r.kind === "file" || r.kind === "model") byKind[r.kind]++;
+          // Conditional (deleteMany/updateMany, not delete/update): a sweep running beside this one
+          // (the schedule's and a person's own request) may have settled the same record already,
+          // and then that sweep counts it.
+          const gone = await db.deletionRecord.deleteMany({ where: { id: r.id } });
+          if (gone.count === 1) {
+            deleted++;
+            if (r.kind === "job" || r.kind === "file" || r.kind === "model") byKind[r.kind]++;
+          }
         } catch (e) {
           const unsupported = e instanceof ProviderError && e.code === "unsupported";
-          await db.deletionRecord.update({
+          await db.deletionRecord.updateMany({
             where: { id: r.id },
             data: {
               status: unsupported ? "unsupported" : "failed",
