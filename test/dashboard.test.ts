@@ -194,6 +194,14 @@ async function seed(db: TestDatabase["db"]) {
       createdAt: day("2026-11-05", 12),
       validationLoss: 0.8125,
       canaryState: "promoted",
+      canaryResult: {
+        candidate: { n: 12, mean: 4.25, upShare: 0.83 },
+        incumbent: { n: 11, mean: 2.5, upShare: 0.27 },
+        difference: 1.75,
+        pNotWorse: 0.0012,
+        pWorse: 0.9988,
+        basis: "test",
+      },
     },
   });
   await db.user.update({ where: { id: ana.id }, data: { activeModelVersionId: v1.id } });
@@ -454,6 +462,7 @@ describe("the dashboard in Chromium", () => {
     expect(versionsRow).toContain("answers now");
     expect(versionsRow).toContain("promoted");
     expect(versionsRow).toContain("0.813");
+    expect(versionsRow).toContain("4.25 (12) vs 2.50 (11), p 0.001 not worse");
     expect(await marks(page, "rating-by-model")).toEqual({
       "base model/mean rating": 3.33,
       "v1/mean rating": 5,

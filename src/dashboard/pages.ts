@@ -5,7 +5,7 @@ import { formatUsd } from "../core/messages.ts";
 import { LIMIT_COMMAND_KEYS } from "../core/operators.ts";
 import { chart, pairedBars } from "./charts.ts";
 import { csrfField, duration, esc, gauge, table, tile, when } from "./html.ts";
-import type { Overview, People, Person, Training } from "./read-model.ts";
+import type { Overview, People, Person, Training, TrialResult } from "./read-model.ts";
 
 const usd = (v: number) => formatUsd(v);
 const count = (v: number) => String(Math.round(v));
@@ -160,6 +160,7 @@ export function personPage(p: Person): string {
       "Trained",
       "Cost",
       "Trial",
+      "Trial figures",
       "Validation loss",
       "",
     ],
@@ -172,6 +173,7 @@ export function personPage(p: Person): string {
       when(v.createdAt),
       num(v.costUsd === null ? "–" : usd(v.costUsd)),
       v.trial ? state(v.trial) : "–",
+      trialFigures(v.trialResult),
       num(v.validationLoss === null ? "–" : v.validationLoss.toFixed(3)),
       v.active ? "<strong>answers now</strong>" : "",
     ]),
@@ -442,4 +444,19 @@ export function loginPage(input: { error?: string; operator?: string }): string 
     `<button type="submit">Log in</button>` +
     `<p class="muted">Your id as listed in OPERATORS, and DASHBOARD_TOKEN from the bot's configuration.</p></form>`
   );
+}
+
+/** "4.20 (12) vs 2.10 (11), p 0.003 not worse": both arms' means and counts, and the test. */
+function trialFigures(r: TrialResult | null): string {
+  if (!r) return "–";
+  const arms = `${r.candidate.mean.toFixed(2)} (${r.candidate.n}) vs ${r.incumbent.mean.toFixed(2)} (${r.incumbent.n})`;
+  const basis =
+    r.basis === "test" && r.pNotWorse !== undefined && r.pWorse !== undefined
+      ? `, p ${Math.min(r.pNotWorse, r.pWorse).toFixed(3)} ${r.pNotWorse <= r.pWorse ? "not worse" : "worse"}`
+      : r.basis === "estimate_at_max_days"
+        ? ", by the estimate at the last day"
+        : r.basis === "too_few_at_max_days"
+          ? ", too few ratings by the last day"
+          : "";
+  return esc(`${arms}${basis}`);
 }

@@ -263,6 +263,7 @@ export function createReadModel(deps: {
         costUsd: v.job ? Number(v.job.actualCostUsd ?? v.job.estimatedCostUsd) : null,
         trainedTokens: v.job?.trainedTokens ?? null,
         trial: v.canaryState,
+        trialResult: trialResult(v.canaryResult),
         validationLoss: v.validationLoss,
       })),
       byModel,
@@ -385,3 +386,32 @@ export type Overview = Awaited<ReturnType<ReadModel["overview"]>>;
 export type People = Awaited<ReturnType<ReadModel["people"]>>;
 export type Person = NonNullable<Awaited<ReturnType<ReadModel["person"]>>>;
 export type Training = Awaited<ReturnType<ReadModel["trainings"]>>[number];
+
+/** What the dashboard shows of a decided trial. */
+export interface TrialResult {
+  candidate: { n: number; mean: number };
+  incumbent: { n: number; mean: number };
+  pNotWorse?: number;
+  pWorse?: number;
+  basis: string;
+}
+
+/** The figures a decided trial stored (canary.ts's canaryResult), or null when there are none. */
+function trialResult(raw: unknown): TrialResult | null {
+  if (!raw || typeof raw !== "object") return null;
+  const r = raw as Record<string, unknown>;
+  const arm = (a: unknown) => {
+    const x = (a ?? {}) as { n?: unknown; mean?: unknown };
+    return typeof x.n === "number" && typeof x.mean === "number" ? { n: x.n, mean: x.mean } : null;
+  };
+  const candidate = arm(r.candidate);
+  const incumbent = arm(r.incumbent);
+  if (!candidate || !incumbent || typeof r.basis !== "string") return null;
+  return {
+    candidate,
+    incumbent,
+    ...(typeof r.pNotWorse === "number" ? { pNotWorse: r.pNotWorse } : {}),
+    ...(typeof r.pWorse === "number" ? { pWorse: r.pWorse } : {}),
+    basis: r.basis,
+  };
+}
