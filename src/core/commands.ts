@@ -2,7 +2,12 @@
 // the subcommand's name and its words (src/bots/shared/commands.ts reads them), or the id of the
 // button clicked, and render what comes back. What an unknown subcommand or a stale button gets,
 // and what a missing argument defaults to, is decided here and nowhere else.
-import { isForgetButtonId, parseApprovalButtonId, parseRateButtonId } from "./button-ids.ts";
+import {
+  isForgetButtonId,
+  parseApprovalButtonId,
+  parseCommandButtonId,
+  parseRateButtonId,
+} from "./button-ids.ts";
 import { outcome } from "./outcomes.ts";
 import type {
   Assistant,
@@ -38,13 +43,21 @@ const SUBCOMMANDS: Record<string, (s: Services, user: UserRef, args: string) => 
   "limits set": (s, user, args) => s.limitsSet(user, args),
 };
 
-export function createCommandRouter(services: Services): Pick<Assistant, "command" | "buttonClick"> {
+/**
+ * `claimClick`: claims a click's event key once (idempotency.ts); a command button clicked twice
+ * with the same key (a double click on one rendering of the buttons) runs its subcommand once.
+ */
+export function createCommandRouter(
+  services: Services,
+  claimClick?: (eventKey: string) => Promise<boolean>,
+): Pick<Assistant, "command" | "buttonClick"> {
+  function command(user: UserRef, input: CommandInput): Promise<CommandReply> {
+    const run = Object.hasOwn(SUBCOMMANDS, input.name) ? SUBCOMMANDS[input.name] : undefined;
+    if (!run) return Promise.resolve(outcome("command.unknown", user.externalId));
+    return run(services, user, input.args.trim());
+  }
   return {
-    command(user: UserRef, input: CommandInput): Promise<CommandReply> {
-      const run = Object.hasOwn(SUBCOMMANDS, input.name) ? SUBCOMMANDS[input.name] : undefined;
-      if (!run) return Promise.resolve(outcome("command.unknown", user.externalId));
-      return run(services, user, input.args.trim());
-    },
+    command,
     async buttonClick(click: ButtonClick): Promise<ButtonReply> {
       const approval = parseApprovalButtonId(click.buttonId);
       if (approval)
@@ -52,6 +65,13 @@ export function createCommandRouter(services: Services): Pick<Assistant, "comman
       if (isForgetButtonId(click.buttonId)) return services.forgetConfirm(click);
       const rating = parseRateButtonId(click.buttonId);
       if (rating !== undefined) return services.rateClick({ ...click, rating });
+      const sub = parseCommandButtonId(click.buttonId);
+      if (sub) {
+        if (click.eventKey && claimClick && !(await claimClick(click.eventKey)))
+          return outcome("event.duplicate");
+        const { confirmButtonId: _none, status: _figures, ...answer } = await command(click.user, sub);
+        return answer;
+      }
       return outcome("button.stale");
     },
   };
