@@ -119,6 +119,9 @@ describe.each(["http", "socket"] as const)("Slack assistant surface over %s", (t
     const greeting = h.postsInThread(thread.threadTs);
     expect(greeting.map((c) => c.args.text)).toEqual([toSlackMrkdwn(GREETING)]);
     expect(greeting[0]?.args.channel).toBe(thread.channel);
+    // The channel the person was viewing is not copied into the greeting's metadata.
+    expect(greeting[0]?.args.metadata).toBeUndefined();
+    expect(JSON.stringify(greeting[0]?.args)).not.toContain("C0GENERAL");
   });
 
   it("shows thinking… before the reply, names the thread, answers in it through the core", async () => {
@@ -350,6 +353,9 @@ describe.each(["http", "socket"] as const)("Slack assistant surface over %s", (t
     expect(text).toContain("Opted out: *no*");
     for (const label of [HOME_LABELS.offersOff, HOME_LABELS.export, HOME_LABELS.optOut, HOME_LABELS.forget])
       expect(text).toContain(label);
+    // FINETUNE_PROVIDER is none here: no Train button, and the status says why.
+    expect(text).not.toContain(HOME_LABELS.train);
+    expect(text).toContain("Your own model: off.");
   });
 
   it("a home button changes the person's state and the tab shows it", async () => {

@@ -12,6 +12,7 @@ import { createPromptAnswers, matchPromptQuestion, SUGGESTED_PROMPTS } from "./a
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import type { AnswerMessage } from "./messages.ts";
 import { fromSlackText } from "./mrkdwn.ts";
+import { postReply } from "./post-reply.ts";
 
 /** What the thread shows while the answer is prepared (cleared when it is posted, or explicitly). */
 export const THINKING = "thinking…";
@@ -38,10 +39,13 @@ export function createAssistantThread(deps: ListenerDeps, answer: AnswerMessage)
   return new Assistant({
     threadContextStore: noContextStore,
 
-    threadStarted: async ({ event, say, setSuggestedPrompts }) => {
-      const log = deps.log.child({ channel: event.assistant_thread.channel_id });
+    threadStarted: async ({ event, client, setSuggestedPrompts }) => {
+      const { channel_id: channel, thread_ts: threadTs } = event.assistant_thread;
+      const log = deps.log.child({ channel });
       try {
-        await say(GREETING);
+        // Not Bolt's `say`: it would copy the thread's context (the channel being viewed) into the
+        // message's metadata, and that is not ours to keep.
+        await postReply(client, log, { channel, threadTs }, GREETING);
         await setSuggestedPrompts({ title: PROMPTS_TITLE, prompts: [...SUGGESTED_PROMPTS] });
       } catch (e) {
         log.warn("could not greet a new assistant thread", errorFields(e));
