@@ -143,7 +143,11 @@ describe.each(["http", "socket"] as const)("Slack assistant surface over %s", (t
     expect(thinking).toBeLessThan(calls.indexOf(reply));
     expect(reply.args.channel).toBe(thread.channel);
 
-    const title = h.emu.assistantThread(thread.channel, thread.threadTs)?.title ?? "";
+    // Set while the core answers, so not necessarily before the reply.
+    const title = await eventually(
+      () => h.emu.assistantThread(thread.channel, thread.threadTs)?.title,
+      "the title",
+    );
     expect(title.length).toBeLessThanOrEqual(TITLE_CHARS);
     expect(title.length).toBeGreaterThan(20);
     expect(question.startsWith(title.replace(/…$/, ""))).toBe(true);

@@ -64,13 +64,16 @@ export function createAssistantThread(deps: ListenerDeps, answer: AnswerMessage)
       const text = message.text ?? "";
       const quiet = (what: string) => (e: unknown) => log.debug(`could not ${what}`, errorFields(e));
 
+      // Awaited: a status that landed after the reply would show "thinking…" under the answer.
       await setStatus(THINKING).catch(quiet("show the thinking status"));
+      // The title is not: it can be set while the core answers.
+      let titling: Promise<unknown> = Promise.resolve();
       if (titled.firstTime(`${message.channel}:${message.thread_ts}`)) {
         const title = truncate(
           fromSlackText(text, workspace.botUserId).replace(/\s+/g, " ").trim(),
           TITLE_CHARS,
         );
-        if (title !== "") await setTitle(title).catch(quiet("set the thread title"));
+        if (title !== "") titling = setTitle(title).catch(quiet("set the thread title"));
       }
       try {
         const incoming = {
@@ -87,7 +90,7 @@ export function createAssistantThread(deps: ListenerDeps, answer: AnswerMessage)
       } finally {
         // A posted reply clears the status in Slack; a duplicate, a refusal or a failure that posted
         // nothing would leave "thinking…" up for two minutes.
-        await setStatus("").catch(quiet("clear the status"));
+        await Promise.all([setStatus("").catch(quiet("clear the status")), titling]);
       }
     },
   });

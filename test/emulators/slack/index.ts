@@ -218,7 +218,7 @@ export interface SlackEmulator {
   failNext(method: string, error: string): void;
   addUser(user: SlackUserSeed): void;
   disconnectSocket(reason?: "refresh_requested" | "warning" | "link_disabled"): void;
-  /** Forget calls, response_url posts, acks, messages, files and queued failures. */
+  /** Forget calls, response_url posts, acks, messages, files, threads, home views and queued failures. */
   clear(): void;
   stop(): Promise<void>;
 }
@@ -611,7 +611,11 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
     failNext: (method, error) => state.failNext(method, error),
     addUser: (user) => state.addUser(user),
     disconnectSocket: (reason) => socket.disconnect(reason),
-    clear: () => state.clear(),
+    clear: () => {
+      state.clear();
+      assistantRecords(state).threads.clear();
+      assistantRecords(state).homes.clear();
+    },
 
     async stop() {
       await socket.close();
