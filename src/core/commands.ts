@@ -51,13 +51,12 @@ export function createCommandRouter(
   services: Services,
   claimClick?: (eventKey: string) => Promise<boolean>,
 ): Pick<Assistant, "command" | "buttonClick"> {
-  function command(user: UserRef, input: CommandInput): Promise<CommandReply> {
-    const run = Object.hasOwn(SUBCOMMANDS, input.name) ? SUBCOMMANDS[input.name] : undefined;
-    if (!run) return Promise.resolve(outcome("command.unknown", user.externalId));
-    return run(services, user, input.args.trim());
-  }
   return {
-    command,
+    command(user: UserRef, input: CommandInput): Promise<CommandReply> {
+      const run = Object.hasOwn(SUBCOMMANDS, input.name) ? SUBCOMMANDS[input.name] : undefined;
+      if (!run) return Promise.resolve(outcome("command.unknown", user.externalId));
+      return run(services, user, input.args.trim());
+    },
     async buttonClick(click: ButtonClick): Promise<ButtonReply> {
       const approval = parseApprovalButtonId(click.buttonId);
       if (approval)
@@ -67,9 +66,15 @@ export function createCommandRouter(
       if (rating !== undefined) return services.rateClick({ ...click, rating });
       const sub = parseCommandButtonId(click.buttonId);
       if (sub) {
+        const run = Object.hasOwn(SUBCOMMANDS, sub.name) ? SUBCOMMANDS[sub.name] : undefined;
+        if (!run) return outcome("button.stale");
         if (click.eventKey && claimClick && !(await claimClick(click.eventKey)))
           return outcome("event.duplicate");
-        const { confirmButtonId: _none, status: _figures, ...answer } = await command(click.user, sub);
+        const {
+          confirmButtonId: _none,
+          status: _figures,
+          ...answer
+        } = await run(services, click.user, sub.args);
         return answer;
       }
       return outcome("button.stale");
