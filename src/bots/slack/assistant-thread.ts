@@ -83,6 +83,8 @@ export function createAssistantThread(deps: ListenerDeps, answer: AnswerMessage)
           threadId: message.thread_ts,
           replyThreadTs: message.thread_ts,
           text,
+          // An assistant thread lives in the person's DM with the bot (no server settings apply).
+          dm: true,
         };
         const question = matchPromptQuestion(fromSlackText(text, workspace.botUserId));
         if (question) await answerPromptQuestion(client, incoming, question);
