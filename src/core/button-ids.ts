@@ -34,3 +34,23 @@ export function parseRateButtonId(id: string): number | undefined {
   const m = /^rate:([1-5])$/.exec(id);
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * Buttons that do what a subcommand does (Slack's App Home): `cmd:<name>` or `cmd:<name>:<args>`.
+ * Only these subcommands have buttons: the ones that change something for the clicker alone and
+ * need no typed words (forget keeps its own confirmation button).
+ */
+const COMMAND_BUTTONS = ["train", "training:on", "training:off", "export", "opt-out", "opt-in"] as const;
+export type CommandButton = (typeof COMMAND_BUTTONS)[number];
+
+export function commandButtonId(button: CommandButton): string {
+  return `cmd:${button}`;
+}
+
+/** The subcommand (and its words) a command button runs; undefined for any other id. */
+export function parseCommandButtonId(id: string): { name: string; args: string } | undefined {
+  const m = /^cmd:(.+)$/.exec(id);
+  if (!m || !(COMMAND_BUTTONS as readonly string[]).includes(m[1]!)) return undefined;
+  const [name = "", args = ""] = m[1]!.split(":");
+  return { name, args };
+}

@@ -2,7 +2,12 @@
 // the subcommand's name and its words (src/bots/shared/commands.ts reads them), or the id of the
 // button clicked, and render what comes back. What an unknown subcommand or a stale button gets,
 // and what a missing argument defaults to, is decided here and nowhere else.
-import { isForgetButtonId, parseApprovalButtonId, parseRateButtonId } from "./button-ids.ts";
+import {
+  isForgetButtonId,
+  parseApprovalButtonId,
+  parseCommandButtonId,
+  parseRateButtonId,
+} from "./button-ids.ts";
 import { outcome } from "./outcomes.ts";
 import type {
   Assistant,
@@ -51,7 +56,14 @@ const SUBCOMMANDS: Record<
   ),
 };
 
-export function createCommandRouter(services: Services): Pick<Assistant, "command" | "buttonClick"> {
+/**
+ * `claimClick`: claims a click's event key once (idempotency.ts); a command button clicked twice
+ * with the same key (a double click on one rendering of the buttons) runs its subcommand once.
+ */
+export function createCommandRouter(
+  services: Services,
+  claimClick?: (eventKey: string) => Promise<boolean>,
+): Pick<Assistant, "command" | "buttonClick"> {
   return {
     command(user: UserRef, input: CommandInput): Promise<CommandReply> {
       const run = Object.hasOwn(SUBCOMMANDS, input.name) ? SUBCOMMANDS[input.name] : undefined;
@@ -65,6 +77,19 @@ export function createCommandRouter(services: Services): Pick<Assistant, "comman
       if (isForgetButtonId(click.buttonId)) return services.forgetConfirm(click);
       const rating = parseRateButtonId(click.buttonId);
       if (rating !== undefined) return services.rateClick({ ...click, rating });
+      const sub = parseCommandButtonId(click.buttonId);
+      if (sub) {
+        const run = Object.hasOwn(SUBCOMMANDS, sub.name) ? SUBCOMMANDS[sub.name] : undefined;
+        if (!run) return outcome("button.stale");
+        if (click.eventKey && claimClick && !(await claimClick(click.eventKey)))
+          return outcome("event.duplicate");
+        const {
+          confirmButtonId: _none,
+          status: _figures,
+          ...answer
+        } = await run(services, click.user, sub.args);
+        return answer;
+      }
       return outcome("button.stale");
     },
   };

@@ -10,6 +10,7 @@ import { createDataRights } from "./data-rights/rights.ts";
 import { createReplyPlanner } from "./evaluation/reply-plan.ts";
 import { createFineTuneLifecycle } from "./fine-tune/lifecycle.ts";
 import { createTrainingConsent, setTrainingOffers } from "./fine-tune/training-consent.ts";
+import { claimEvent } from "./idempotency.ts";
 import { createMemoryIndex } from "./memory-index.ts";
 import { replyNotices } from "./messages.ts";
 import { createLimitsCommands } from "./operators.ts";
@@ -315,7 +316,7 @@ export function createCore(deps: CoreDeps) {
       return r;
     },
     ...services,
-    ...createCommandRouter(services),
+    ...createCommandRouter(services, (key) => claimEvent(db, key)),
   };
 
   return {

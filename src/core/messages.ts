@@ -174,6 +174,24 @@ export function formatStatus(s: UserStatus): string {
   ].join("\n");
 }
 
+/**
+ * "How close am I to my own model?" (Slack's suggested prompt): the status figures that answer it,
+ * as a sentence or two rather than the whole status.
+ */
+export function ownModelProgress(s: UserStatus): string {
+  if (s.optedOut)
+    return "You opted out, so nothing of yours is used for training. `/assistant opt-in` starts fresh.";
+  const own = s.activeModel.fineTuned ? `You already have your own model (v${s.activeModel.version}). ` : "";
+  const next = own ? "a new version" : "your own model";
+  const bar = `${progressBar(s.progress)} ${s.readyForFineTune}/${s.threshold} ready examples (${Math.floor(s.progress * 100)}%)`;
+  // Off on this bot: the figures still say how far the person got, then why nothing trains.
+  if (s.fineTuneOff) return `${own}${bar}. Your own model: off. ${s.fineTuneOff}`;
+  if (s.readyForFineTune >= s.threshold)
+    return `${own}${bar}: enough for ${next}. \`/assistant train\` asks for one.`;
+  const missing = s.threshold - s.readyForFineTune;
+  return `${own}${bar}. ${plural(missing, "more highly rated reply", "more highly rated replies")} and ${next} can be trained: rate my answers with 👍 (${plural(s.rated, "reply", "replies")} rated so far, ${s.highlyRated} highly).`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fine-tuning: what the bot sends on its own (DMs, the approval prompt)
 

@@ -21,6 +21,8 @@ export interface UserStatus {
   memorySize: number;
   spend: { chatUsd: number; trainingUsd: number };
   optedOut: boolean;
+  /** `/assistant training off`: the bot offers them no training on its own (`train` still works). */
+  trainingOffersOff: boolean;
   /** Why level 3 is off for this person (no provider configured, their platform's terms). */
   fineTuneOff?: string;
   /** Mean rating by the level replies were answered with; the holdout apart. */
@@ -46,6 +48,7 @@ export function createStatus(deps: {
       select: {
         id: true,
         optedOut: true,
+        trainingOffersOff: true,
         exchangeCount: true,
         ratedCount: true,
         highRatedCount: true,
@@ -66,6 +69,7 @@ export function createStatus(deps: {
         memorySize: 0,
         spend: { chatUsd: 0, trainingUsd: 0 },
         optedOut: false,
+        trainingOffersOff: false,
         ratingsByLevel: [],
       };
     }
@@ -92,6 +96,7 @@ export function createStatus(deps: {
       memorySize,
       spend: { chatUsd: Number(chat._sum.costUsd ?? 0), trainingUsd: Number(training._sum.amountUsd ?? 0) },
       optedOut: user.optedOut,
+      trainingOffersOff: user.trainingOffersOff,
       ratingsByLevel: byLevel(levels),
     };
   }

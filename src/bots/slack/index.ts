@@ -1,4 +1,5 @@
-// The Slack adapter: Bolt in, core calls out. Mentions and DMs -> `mention`, reactions -> `reaction`,
+// The Slack adapter: Bolt in, core calls out. Mentions, DMs and assistant threads -> `mention`,
+// reactions -> `reaction`, the App Home tab -> `command` / `buttonClick`,
 // `/assistant` -> the command calls, Approve/Decline buttons -> `approvalClick`, the forget button
 // -> `forgetConfirm`; the notifier lets the core DM people (text, prompts, files). Over HTTP or
 // Socket Mode, as configured. It translates; it decides nothing.
@@ -8,9 +9,11 @@ import { InFlight } from "../shared/in-flight.ts";
 import { RecentIds } from "../shared/recent-ids.ts";
 import { createSlackTransport, identifyWorkspace, webClientOptions } from "./app.ts";
 import { APPROVAL_ACTION } from "./approvals.ts";
+import { createAssistantThread } from "./assistant-thread.ts";
 import { registerClicks } from "./clicks.ts";
 import { registerCommands } from "./commands.ts";
 import { FORGET_ACTION } from "./forget.ts";
+import { registerHome } from "./home.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { registerMessageListeners } from "./messages.ts";
 import { createSlackNotifier } from "./notifier.ts";
@@ -63,7 +66,10 @@ export async function createSlack(
       });
 
       const listenerDeps: ListenerDeps = { assistant, log, workspace, inFlight };
-      registerMessageListeners(app, listenerDeps);
+      const answer = registerMessageListeners(app, listenerDeps);
+      // After the repeated-event check above; it takes every DM thread message before `message`.
+      app.assistant(createAssistantThread(listenerDeps, answer));
+      registerHome(app, listenerDeps);
       registerReactionListeners(app, listenerDeps);
       registerCommands(app, listenerDeps);
       registerClicks(app, listenerDeps, { actions: APPROVAL_ACTION, name: "an approval", carrier: "posted" });

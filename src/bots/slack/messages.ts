@@ -21,7 +21,7 @@ const NEW_MESSAGE_SUBTYPES = new Set<string | undefined>([undefined, "file_share
 /** Posted in the thread when an answer takes long (REPLY_STILL_WORKING_SECONDS); deleted when it comes. */
 export const STILL_WORKING = "Still working on it…";
 
-interface IncomingMessage {
+export interface IncomingMessage {
   userId: string;
   channel: string;
   ts: string;
@@ -34,7 +34,11 @@ interface IncomingMessage {
   dm: boolean;
 }
 
-export function registerMessageListeners(app: App, deps: ListenerDeps): void {
+/** Answers one person's message through the core and posts the answer (or an apology) back. */
+export type AnswerMessage = (client: webApi.WebClient, m: IncomingMessage) => Promise<void>;
+
+/** Returns the answering path itself, which the assistant thread (assistant-thread.ts) shares. */
+export function registerMessageListeners(app: App, deps: ListenerDeps): AnswerMessage {
   const { workspace } = deps;
 
   app.event("app_mention", async ({ event, client }) => {
@@ -70,6 +74,8 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       dm: true,
     });
   });
+
+  return answer;
 
   async function answer(client: webApi.WebClient, m: IncomingMessage): Promise<void> {
     const log = deps.log.child({ channel: m.channel, ts: m.ts });

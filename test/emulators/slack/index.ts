@@ -40,6 +40,11 @@
  * - The WebSocket server is the `ws` package, present only as a transitive dependency.
  *
  * Surface:
+ * - Assistant surface and App Home (assistant-api.ts, assistant-payloads.ts):
+ *   assistant.threads.setStatus / setSuggestedPrompts / setTitle and views.publish are recorded like
+ *   any call and their state kept (`assistantThread(channel, ts)`, `homeView(user)`);
+ *   `assistantEvents.*` build assistant_thread_started / _context_changed and app_home_opened;
+ *   `sendHomeAction` clicks a button of a published Home tab view.
  * - `apiUrl` ("http://127.0.0.1:PORT/api/"), `baseUrl`, `options` (resolved identity).
  * - Web API (see web-api.ts for rules): auth.test, apps.connections.open, chat.postMessage,
  *   chat.postEphemeral, chat.update, chat.delete, conversations.open/info/history/replies,
@@ -67,6 +72,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readBody } from "../http-recorder.ts";
+import {
+  type AssistantThreadRecord,
+  assistantRecords,
+  homeViewJson,
+  type PublishedHomeView,
+} from "./assistant-api.ts";
+import { assistantEventBuilders, homeBlockActionsPayload } from "./assistant-payloads.ts";
 import {
   type BlockActionInput,
   blockActionsPayload,
@@ -97,6 +109,8 @@ import {
 } from "./state.ts";
 import { handleApiCall, messageJson, parseApiArgs, tokenFrom } from "./web-api.ts";
 
+export type { AssistantThreadRecord, PublishedHomeView } from "./assistant-api.ts";
+export type { AssistantThreadInput } from "./assistant-payloads.ts";
 export type { BlockActionInput, EventEnvelopeOptions, SlackEvent, SlashCommandInput } from "./payloads.ts";
 export { signedHeaders, signSlackRequest } from "./signing.ts";
 export type {
@@ -149,6 +163,23 @@ export interface SlackEmulator {
   /** Socket Mode connections accepted since start (reconnects included). */
   readonly socketConnectionsOpened: number;
   events: ReturnType<typeof eventBuilders>;
+  /** assistant_thread_started / _context_changed and app_home_opened bodies (assistant-payloads.ts). */
+  assistantEvents: ReturnType<typeof assistantEventBuilders>;
+  /** An assistant thread's current status, title and suggested prompts, as the bot last set them. */
+  assistantThread(channel: string, threadTs: string): AssistantThreadRecord | undefined;
+  /** The Home tab view last published for a user, as Slack returns it (with its `id` and `hash`). */
+  homeView(userId: string): PublishedHomeView | undefined;
+  /** The same, as the JSON Slack puts in events and block_actions. */
+  homeViewJson(view: PublishedHomeView): Record<string, unknown>;
+  /**
+   * A click on a button of a Home tab view: `view` (default: the one published now) is the rendering
+   * clicked, so a double click is two calls with the same view. The button's value is the one the
+   * view carries; a button the view does not have is an error.
+   */
+  sendHomeAction(
+    a: { userId: string; actionId: string; view?: PublishedHomeView },
+    opts?: { timestampSec?: number },
+  ): Promise<DeliveryResult>;
 
   callsTo(method: string): RecordedCall[];
   waitForCall(
@@ -187,7 +218,7 @@ export interface SlackEmulator {
   failNext(method: string, error: string): void;
   addUser(user: SlackUserSeed): void;
   disconnectSocket(reason?: "refresh_requested" | "warning" | "link_disabled"): void;
-  /** Forget calls, response_url posts, acks, messages, files and queued failures. */
+  /** Forget calls, response_url posts, acks, messages, files, threads, home views and queued failures. */
   clear(): void;
   stop(): Promise<void>;
 }
@@ -421,6 +452,38 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
       return socket.connectionsOpened;
     },
     events: eventBuilders(o, state.clock),
+    assistantEvents: assistantEventBuilders(o, state.clock),
+    assistantThread: (channel, threadTs) => assistantRecords(state).threads.get(`${channel}:${threadTs}`),
+    homeView: (userId) => assistantRecords(state).homes.get(userId),
+    homeViewJson: (view) => homeViewJson(state, view),
+
+    async sendHomeAction(a, opts = {}) {
+      const view = a.view ?? assistantRecords(state).homes.get(a.userId);
+      if (view === undefined) throw new Error(`Slack emulator: no home view published for ${a.userId}`);
+      const found = findButton(view.view.blocks, a.actionId);
+      if (found === undefined) throw new Error(`Slack emulator: the home view has no button ${a.actionId}`);
+      const payload = homeBlockActionsPayload(
+        o,
+        {
+          userId: a.userId,
+          actionId: a.actionId,
+          ...(found.value !== undefined ? { value: found.value } : {}),
+          ...(found.blockId !== undefined ? { blockId: found.blockId } : {}),
+          ...(found.text !== undefined ? { text: found.text } : {}),
+        },
+        homeViewJson(state, view),
+        state.clock.next(),
+      );
+      const t = requireTarget();
+      return t.kind === "socket"
+        ? viaSocket("interactive", payload, { acceptsResponsePayload: false })
+        : postSigned(
+            "application/x-www-form-urlencoded",
+            new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+            {},
+            opts.timestampSec,
+          );
+    },
 
     callsTo: (method) => state.calls.filter((c) => c.method === method),
     waitForCall: (method, predicate = () => true, timeoutMs = 3000) =>
@@ -548,7 +611,11 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
     failNext: (method, error) => state.failNext(method, error),
     addUser: (user) => state.addUser(user),
     disconnectSocket: (reason) => socket.disconnect(reason),
-    clear: () => state.clear(),
+    clear: () => {
+      state.clear();
+      assistantRecords(state).threads.clear();
+      assistantRecords(state).homes.clear();
+    },
 
     async stop() {
       await socket.close();
@@ -559,6 +626,29 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
     },
   };
   return emu;
+}
+
+/** A button in a view's blocks, by action id: its value, block id and label. */
+function findButton(
+  blocks: unknown,
+  actionId: string,
+): { value?: string; blockId?: string; text?: string } | undefined {
+  if (!Array.isArray(blocks)) return undefined;
+  for (const b of blocks as Array<Record<string, unknown>>) {
+    const elements = Array.isArray(b.elements) ? (b.elements as Array<Record<string, unknown>>) : [];
+    const accessory =
+      b.accessory && typeof b.accessory === "object" ? [b.accessory as Record<string, unknown>] : [];
+    for (const e of [...elements, ...accessory]) {
+      if (e.action_id !== actionId) continue;
+      const text = (e.text as { text?: unknown } | undefined)?.text;
+      return {
+        ...(typeof e.value === "string" ? { value: e.value } : {}),
+        ...(typeof b.block_id === "string" ? { blockId: b.block_id } : {}),
+        ...(typeof text === "string" ? { text } : {}),
+      };
+    }
+  }
+  return undefined;
 }
 
 function parseJson(text: string): unknown {

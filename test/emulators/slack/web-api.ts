@@ -25,6 +25,7 @@
 //   an unknown id, or one whose bytes never arrived, is `file_not_found`; a malformed channel_id is
 //   `channel_not_found`; completing a file again overwrites where it was shared. The share message
 //   Slack posts is not stored as a message: read `emu.files` / `emu.waitForFile`.
+import { ASSISTANT_HANDLERS, messagePostedInThread } from "./assistant-api.ts";
 import { checkMessage } from "./message-rules.ts";
 import {
   compareTs,
@@ -270,6 +271,8 @@ function messageError(check: { error: string; messages?: string[] }): ApiBody {
 // Methods
 
 const HANDLERS: Record<string, Handler> = {
+  // assistant.threads.* and views.publish: assistant-api.ts
+  ...ASSISTANT_HANDLERS,
   "api.test": ({ args }) => ({ ok: true, args }),
 
   "auth.test": ({ state }) => {
@@ -295,6 +298,7 @@ const HANDLERS: Record<string, Handler> = {
     if (!check.ok) return messageError(check);
     const m = botMessage(state, ch.channel, args, check.text, "chat.postMessage");
     state.putMessage(m);
+    messagePostedInThread(state, m.channel, str(args, "thread_ts"));
     return { ok: true, channel: m.channel, ts: m.ts, message: messageJson(state, m) };
   },
 
