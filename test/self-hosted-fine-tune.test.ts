@@ -192,6 +192,10 @@ describe("self-hosted fine-tuning (the TrainerJob queue)", () => {
     });
     expect(reply.kind === "reply" && reply.model).toBe(row.id);
     expect(vllm.answers.at(-1)).toMatchObject({ model: row.id, adapter: { name: row.id } });
+    // Its owner sees what it is, not the trainer job's uuid.
+    const models = (await core.assistant.command(ALICE, { name: "models", args: "" })).text;
+    expect(models).toContain(`v1: your LoRA adapter on ${BASE} (self-hosted)`);
+    expect(models).not.toContain(row.id);
 
     // Forget: the adapter leaves vLLM, the row and its dataset go, and so do the adapter's files.
     const request = await core.assistant.forgetRequest(ALICE);

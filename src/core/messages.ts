@@ -325,6 +325,9 @@ export const fineTuneNotices = {
 export interface ModelLine {
   version: number;
   modelId: string;
+  /** Where it was trained ("self-hosted": the model id is only the adapter's uuid). */
+  provider?: string;
+  baseModel?: string;
   status: string;
   shutdownDate: Date | null;
   active: boolean;
@@ -363,7 +366,12 @@ function modelsList(versions: ModelLine[], baseAnswers: boolean, base: ArmFigure
         : []),
       ...(v.costUsd !== undefined ? [`cost ${formatUsd(v.costUsd)}`] : []),
     ].join("; ");
-    return `v${v.version}: ${v.modelId} (${v.status}${v.shutdownDate ? `, provider shutdown ${day(v.shutdownDate)}` : ""}${trial && !trial.startsWith(" ←") ? trial : ""})${v.active ? " ← answering you" : ""}${trial.startsWith(" ←") ? trial : ""}\n   ${facts}`;
+    // A self-hosted adapter's id is the trainer job's uuid, which means nothing to its owner.
+    const name =
+      v.provider === "self-hosted" && v.baseModel
+        ? `your LoRA adapter on ${v.baseModel} (self-hosted)`
+        : v.modelId;
+    return `v${v.version}: ${name} (${v.status}${v.shutdownDate ? `, provider shutdown ${day(v.shutdownDate)}` : ""}${trial && !trial.startsWith(" ←") ? trial : ""})${v.active ? " ← answering you" : ""}${trial.startsWith(" ←") ? trial : ""}\n   ${facts}`;
   });
   lines.push(
     `Base model (with your memory and examples): ${base.n ? `${base.n} ratings, mean ${base.mean.toFixed(2)}, ${pct(base.upShare)} 👍` : "no ratings"}`,
