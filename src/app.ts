@@ -1,6 +1,7 @@
 // Builds the product from its parts (core services, platform adapters, scheduled jobs) for a given
 // configuration and database. main.ts and the end-to-end tests both use it, so tests run the same
 // graph the bot runs, only with emulator URLs in the configuration.
+import { setMaxListeners } from "node:events";
 import type { PlatformAdapter, RunningPlatform } from "./bots/platform.ts";
 import type { SlackPlatform } from "./bots/slack/index.ts";
 import type { Config } from "./config.ts";
@@ -79,6 +80,9 @@ export async function startApp(deps: AppDeps): Promise<App> {
   const budgets = createBudgets({ db: deps.db, clock });
   const metrics = createMetrics({ db: deps.db, budgets });
   const stopping = new AbortController();
+  // Every provider call in flight listens on it (retry.ts), REPLY_CONCURRENCY replies with an
+  // embedding and a chat call each: Node's default of 10 listeners would warn under any burst.
+  setMaxListeners(0, stopping.signal);
   const core = createCore({
     ...deps,
     clock,

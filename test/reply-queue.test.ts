@@ -134,6 +134,41 @@ describe("the reply queue under overload", () => {
 });
 
 describe("createReplyQueue", () => {
+  it("a burst of replies in flight at once raises no listener warning on the shutdown signal", {
+    timeout: 120_000,
+  }, async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    const h = await startSlackApp({
+      transport: "http",
+      env: { REPLY_CONCURRENCY: "16", REPLY_STILL_WORKING_SECONDS: "600" },
+    });
+    try {
+      const gate = modelGate();
+      h.openai.setReply(gate.reply);
+      const chats = () => h.openai.requests.filter((r) => r.path === "/v1/chat/completions").length;
+      const sent = await Promise.all(
+        Array.from({ length: 14 }, (_, i) =>
+          h.mention(`U0FLIGHT${i}`, `held question ${i}`, { eventId: `EvFL${i}` }),
+        ),
+      );
+      // Fourteen chat calls held at the model at once, each listening for the bot stopping.
+      await eventually(() => chats() >= 14, "fourteen chat calls in flight", 30_000);
+      gate.open();
+      await eventually(
+        () => sent.every((s) => h.postsInThread(s.ts).length > 0),
+        "an answer to every mention",
+        30_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      await h.stop();
+    }
+  });
+
   it("runs at most `concurrency` at once, queues up to `limit`, refuses the rest, and keeps order", async () => {
     const queue = createReplyQueue({ concurrency: 2, limit: 2 });
     const started: number[] = [];
