@@ -63,7 +63,7 @@ export async function createSlack(
       });
 
       const listenerDeps: ListenerDeps = { assistant, log, workspace, inFlight };
-      registerMessageListeners(app, listenerDeps);
+      registerMessageListeners(app, listenerDeps, { streamReplies: config.streamReplies });
       registerReactionListeners(app, listenerDeps);
       registerCommands(app, listenerDeps);
       registerClicks(app, listenerDeps, { actions: APPROVAL_ACTION, name: "an approval", carrier: "posted" });
