@@ -122,7 +122,7 @@ export function createStreamedReply(options: StreamedReplyOptions): StreamedRepl
     ...(options.now ? { now: options.now } : {}),
     async write(text) {
       if (broken) return;
-      const result = await show(splitMessage(text, format), false);
+      const result = await show(splitMessage(closeOpenFence(text), format), false);
       if (!result.ok) {
         broken = true;
         log.warn("showing the answer so far failed; the finished answer is posted at the end", {
@@ -195,4 +195,25 @@ export function createStreamedReply(options: StreamedReplyOptions): StreamedRepl
       return shown.slice(0, upTo).map((s) => s.id);
     },
   };
+}
+
+/** Fence lines, as split-message.ts reads them: 3+ backticks, then an info string. */
+const FENCE = /^[ \t]*(`{3,})(.*)$/;
+
+/**
+ * The text so far with a code block still being written closed at its end, so that the preview
+ * renders it as code (the finished answer closes it itself).
+ */
+export function closeOpenFence(text: string): string {
+  let open: string | undefined;
+  for (const line of text.split("\n")) {
+    const m = FENCE.exec(line);
+    if (!m) continue;
+    const marker = m[1]!;
+    const info = m[2]!.trim();
+    if (open === undefined) {
+      if (!info.includes("```")) open = marker;
+    } else if (marker.length >= open.length && info === "") open = undefined;
+  }
+  return open === undefined ? text : `${text}\n${open}`;
 }
