@@ -106,6 +106,29 @@ describe("streamed answers on Slack", () => {
     );
   });
 
+  it("a streamed answer pings nobody: Slack's mention sequences from the model are defused", async () => {
+    const answer = "Tell <!channel> and <@U0BOB> in <#C0GENERAL> that the build is green. Also <!here>.";
+    h.openai.setReply(() => answer);
+    h.openai.setStreaming({ delayMs: 20 });
+    const { ts } = await h.mention(ALICE, "Announce it");
+    await h.emu.waitForCall("chat.stopStream", ok, 15_000);
+    const exchange = await answered(ts);
+
+    const streamed = h.emu
+      .callsTo("chat.startStream")
+      .concat(h.emu.callsTo("chat.appendStream"), h.emu.callsTo("chat.stopStream"))
+      .map((c) => args(c).markdown_text ?? "")
+      .join("");
+    for (const sequence of ["<!channel>", "<@U0BOB>", "<#C0GENERAL>", "<!here>"]) {
+      expect(streamed).not.toContain(sequence);
+      expect(streamed).toContain(sequence.replace("<", "<\u200b"));
+    }
+    const message = h.emu.messages(CHANNEL).find((m) => m.ts === exchange.replyMessageIds[0])!;
+    expect(message.text.replaceAll("\u200b", "")).toBe(answer);
+    // What is stored (and learnt from) is the model's text.
+    expect(exchange.replyText).toBe(answer);
+  });
+
   it("where chat.startStream is refused, posts the first text and edits it with chat.update about once a second", async () => {
     h.emu.failNext("chat.startStream", "feature_not_enabled");
     h.openai.setReply(() => ANSWER);

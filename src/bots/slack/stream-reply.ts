@@ -60,8 +60,9 @@ export function createSlackReplyStream(deps: SlackStreamDeps): StreamedReply {
 
   const writer = createPacedWriter({
     ...paced,
-    async write(text) {
-      if (fallback) return fallback.push(text);
+    async write(answer) {
+      if (fallback) return fallback.push(answer);
+      const text = streamable(answer);
       if (ts === undefined) {
         const first = text.slice(0, SLACK_STREAM_CHARS);
         try {
@@ -78,7 +79,7 @@ export function createSlackReplyStream(deps: SlackStreamDeps): StreamedReply {
         } catch (error) {
           log.info("streaming is not available here; posting and editing the answer", errorFields(error));
           fallback = edits();
-          fallback.push(text);
+          fallback.push(answer);
         }
         return;
       }
@@ -117,13 +118,14 @@ export function createSlackReplyStream(deps: SlackStreamDeps): StreamedReply {
       if (fallback) fallback.push(textSoFar);
       else writer.push(textSoFar);
     },
-    async finish(text, rateable) {
+    async finish(answer, rateable) {
       await writer.stop();
-      if (fallback) return fallback.finish(text, rateable);
+      if (fallback) return fallback.finish(answer, rateable);
       if (ts === undefined) {
         fallback = edits();
-        return fallback.finish(text, rateable);
+        return fallback.finish(answer, rateable);
       }
+      const text = streamable(answer);
       if (appending && text.startsWith(sent) && text.length <= SLACK_STREAM_CHARS) {
         const rest = text.slice(sent.length);
         try {
@@ -145,9 +147,21 @@ export function createSlackReplyStream(deps: SlackStreamDeps): StreamedReply {
           .catch((error: unknown) => log.warn("stopping the stream failed", errorFields(error)));
       }
       fallback = edits([{ id: ts, content: sent }]);
-      return fallback.finish(text, rateable);
+      return fallback.finish(answer, rateable);
     },
   };
+}
+
+/**
+ * Slack's control sequences that notify people (`<!channel>`, `<!here>`, `<!everyone>`,
+ * `<!subteam^…>`, `<@U…>`, `<#C…>`) with a zero-width space after the `<`: they read the same but
+ * ping nobody. Posted answers get the same guarantee from mrkdwn escaping (mrkdwn.ts); streamed
+ * ones are standard Markdown, where escaping `<` would show in code. A sequence still being
+ * written is left as it is: once complete it no longer matches what was streamed, and the end
+ * replaces the streamed text by an edit (which escapes).
+ */
+export function streamable(markdown: string): string {
+  return markdown.replace(/<(?=(?:!(?:channel|here|everyone|subteam\^)|@[UW]|#C)[^<>\n]*>)/g, "<\u200b");
 }
 
 /** Parts posted into the thread (or conversation), then edited with chat.update. */
