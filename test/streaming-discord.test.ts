@@ -135,6 +135,62 @@ describe("streamed answers on Discord", () => {
     expect(exchange.replyMessageIds).toEqual(replies.map((r) => r.id));
   });
 
+  it("a long answer cut after it filled two messages ends as the apology alone: the extra message is deleted", async () => {
+    const answer = Array.from(
+      { length: 110 },
+      (_, i) => `Line ${i + 1} of a long and careful explanation.`,
+    ).join("\n\n");
+    expect(answer.length).toBeGreaterThan(3400);
+    h.openai.setReply(() => answer);
+    // 8 words a line, one event each: the cut comes near the end, writes after the text outgrew the
+    // first message.
+    h.openai.setStreaming({ delayMs: 5, cutAfter: 760 });
+    const { message, replies } = await h.mention(ALICE, "Explain it at length");
+
+    const posts = writes().filter((w) => w.method === "POST");
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(replies.map((r) => r.content)).toEqual([replyNotices.apology]);
+    // The first message became the apology; the continuations are gone from the conversation.
+    const [first, ...continuations] = posts.map((p) => String((p.response as { id: string }).id));
+    expect(replies[0]!.id).toBe(first);
+    for (const id of continuations) {
+      expect(
+        h.emu.sent.some((r) => r.method === "DELETE" && r.path === `/channels/${GENERAL}/messages/${id}`),
+      ).toBe(true);
+      expect(h.emu.messagesIn(GENERAL).some((m) => m.id === id)).toBe(false);
+    }
+    expect(h.repliesTo(message.id).map((r) => r.content)).toEqual([replyNotices.apology]);
+    const cut = await h.db.exchange.findFirstOrThrow({ where: { userMessageId: message.id } });
+    expect(cut).toMatchObject({ status: "failed", replyText: null, replyMessageIds: [replies[0]!.id] });
+  });
+
+  it("when Discord refuses to edit the streamed message, the finished answer is posted again whole and the stale one removed", async () => {
+    h.openai.setReply(() => ANSWER);
+    h.openai.setStreaming({ delayMs: 30 });
+    h.emu.failNext({
+      method: "PATCH",
+      path: new RegExp(`^/channels/${GENERAL}/messages/`),
+      status: 403,
+      code: 50013,
+      times: 100,
+    });
+    const { message, replies } = await h.mention(ALICE, "Tell me about my dog");
+
+    expect(replies.map((r) => r.content)).toEqual([ANSWER]);
+    expect(replies[0]!.components).toHaveLength(1);
+    const posts = writes().filter((w) => w.method === "POST");
+    expect(posts).toHaveLength(2);
+    const stale = String((posts[0]!.response as { id: string }).id);
+    expect(h.emu.messagesIn(GENERAL).some((m) => m.id === stale)).toBe(false);
+    expect(h.repliesTo(message.id).map((r) => r.content)).toEqual([ANSWER]);
+    const exchange = await h.db.exchange.findFirstOrThrow({ where: { userMessageId: message.id } });
+    expect(exchange).toMatchObject({
+      status: "answered",
+      replyText: ANSWER,
+      replyMessageIds: [replies[0]!.id],
+    });
+  });
+
   it("a stream cut mid-answer ends as the apology in place of the partial text, stored as failed and never learnt from", async () => {
     h.openai.setReply(() => ANSWER);
     h.openai.setStreaming({ delayMs: 30, cutAfter: 20 });

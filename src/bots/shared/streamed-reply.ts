@@ -122,7 +122,7 @@ export function createStreamedReply(options: StreamedReplyOptions): StreamedRepl
     ...(options.now ? { now: options.now } : {}),
     async write(text) {
       if (broken) return;
-      const result = await show(splitMessage(closeOpenFence(text), format), false);
+      const result = await show(splitMessage(closeOpenFence(text), format), false, false);
       if (!result.ok) {
         broken = true;
         log.warn("showing the answer so far failed; the finished answer is posted at the end", {
@@ -133,10 +133,14 @@ export function createStreamedReply(options: StreamedReplyOptions): StreamedRepl
     },
   });
 
-  /** Makes the messages show `parts` (buttons under the last when `rateable`). */
+  /**
+   * Makes the messages show `parts` (buttons under the last when `rateable`). `final`: a message
+   * the platform will not let us edit is replaced by a new one, so the answer still arrives whole.
+   */
   async function show(
     parts: string[],
     rateable: boolean,
+    final: boolean,
   ): Promise<{ ok: true } | { ok: false; failedAt: number; error: unknown }> {
     const last = parts.length - 1;
     for (const [index, content] of parts.entries()) {
@@ -146,7 +150,17 @@ export function createStreamedReply(options: StreamedReplyOptions): StreamedRepl
         if (!current) {
           shown.push({ id: await surface.post(content, index, buttons), content, buttons });
         } else if (current.content !== content || current.buttons !== buttons) {
-          await surface.edit(current.id, content, index, buttons);
+          try {
+            await surface.edit(current.id, content, index, buttons);
+          } catch (error) {
+            if (!final) throw error;
+            // Posted again from this part on (so the parts stay in order), the stale ones removed.
+            log.warn("could not edit a streamed message; posting the rest of the answer again", {
+              part: index + 1,
+              error,
+            });
+            return repost(parts, index, rateable);
+          }
           current.content = content;
           current.buttons = buttons;
         }
@@ -163,6 +177,34 @@ export function createStreamedReply(options: StreamedReplyOptions): StreamedRepl
         );
     }
     return { ok: true };
+  }
+
+  /** Posts `parts` from `from` on as new messages and deletes the ones they replace. */
+  async function repost(
+    parts: string[],
+    from: number,
+    rateable: boolean,
+  ): Promise<{ ok: true } | { ok: false; failedAt: number; error: unknown }> {
+    const stale = shown.splice(from);
+    let result: { ok: true } | { ok: false; failedAt: number; error: unknown } = { ok: true };
+    for (let index = from; index < parts.length; index++) {
+      const content = parts[index]!;
+      const buttons = rateable && index === parts.length - 1;
+      try {
+        shown.push({ id: await surface.post(content, index, buttons), content, buttons });
+      } catch (error) {
+        result = { ok: false, failedAt: index, error };
+        break;
+      }
+    }
+    // Nothing is taken away unless the answer stands in full without it.
+    if (result.ok)
+      for (const old of stale) {
+        await surface
+          .remove(old.id)
+          .catch((error: unknown) => log.warn("could not delete a message the answer replaced", { error }));
+      }
+    return result;
   }
 
   return {
@@ -184,7 +226,7 @@ export function createStreamedReply(options: StreamedReplyOptions): StreamedRepl
       await writer.stop();
       const parts = splitMessage(text, format);
       if (parts.length === 0) log.warn("empty reply; nothing posted");
-      const result = await show(parts, rateable);
+      const result = await show(parts, rateable, true);
       if (!result.ok)
         log.error("could not show a reply part", {
           part: result.failedAt + 1,
