@@ -2,7 +2,7 @@
 // emulator, the OpenAI emulator streaming its answer at a known pace (or cutting it off), and the
 // real database. What is asserted is what reached Discord (every POST and PATCH the emulator
 // recorded) and what the database kept.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { discordText } from "../src/bots/discord/format.ts";
 import { splitMessage } from "../src/bots/shared/split-message.ts";
 import { buildDataset } from "../src/core/fine-tune/dataset.ts";
@@ -26,6 +26,31 @@ describe("streamed answers on Discord", () => {
   });
   afterEach(() => h.stop());
 
+  /**
+   * Mentions the bot and waits for the reply to be recorded, like `h.mention`, but as long as a
+   * paced stream may take on a loaded machine (the pacing is a minimum, never a maximum).
+   */
+  const ask = async (text: string) => {
+    const message = h.emu.sendMessage({
+      authorId: ALICE,
+      content: text,
+      mentionsBot: true,
+      channelId: GENERAL,
+    });
+    const ids = await vi.waitUntil(
+      async () =>
+        (
+          await h.db.exchange.findFirst({
+            where: { userMessageId: message.id, replyMessageIds: { isEmpty: false } },
+            select: { replyMessageIds: true },
+          })
+        )?.replyMessageIds,
+      { timeout: 60_000, interval: 20 },
+    );
+    const posted = h.emu.messagesIn(GENERAL);
+    return { message, replies: ids.map((id) => posted.find((m) => m.id === id)!) };
+  };
+
   /** The bot's POSTs of new messages and PATCHes of its messages in GENERAL, in order. */
   const writes = () =>
     h.emu.sent.filter(
@@ -40,7 +65,7 @@ describe("streamed answers on Discord", () => {
     h.openai.setReply(() => ANSWER);
     h.openai.setStreaming({ delayMs: PACE_MS });
     const started = Date.now();
-    const { message, replies } = await h.mention(ALICE, "Tell me about my dog");
+    const { message, replies } = await ask("Tell me about my dog");
     const elapsedMs = Date.now() - started;
 
     expect(replies).toHaveLength(1);
@@ -102,7 +127,7 @@ describe("streamed answers on Discord", () => {
     h.openai.setReply(() => answer);
     // About 450 words at 8 ms: the text passes 2,000 characters a few writes before its end.
     h.openai.setStreaming({ delayMs: 8 });
-    const { message, replies } = await h.mention(ALICE, "Show me the pipeline");
+    const { message, replies } = await ask("Show me the pipeline");
 
     const expected = splitMessage(answer, discordText);
     expect(expected.length).toBeGreaterThan(1);
@@ -145,7 +170,7 @@ describe("streamed answers on Discord", () => {
     // 8 words a line, one event each: the cut comes near the end, writes after the text outgrew the
     // first message.
     h.openai.setStreaming({ delayMs: 5, cutAfter: 760 });
-    const { message, replies } = await h.mention(ALICE, "Explain it at length");
+    const { message, replies } = await ask("Explain it at length");
 
     const posts = writes().filter((w) => w.method === "POST");
     expect(posts.length).toBeGreaterThanOrEqual(2);
@@ -174,7 +199,7 @@ describe("streamed answers on Discord", () => {
       code: 50013,
       times: 100,
     });
-    const { message, replies } = await h.mention(ALICE, "Tell me about my dog");
+    const { message, replies } = await ask("Tell me about my dog");
 
     expect(replies.map((r) => r.content)).toEqual([ANSWER]);
     expect(replies[0]!.components).toHaveLength(1);
@@ -194,7 +219,7 @@ describe("streamed answers on Discord", () => {
   it("a stream cut mid-answer ends as the apology in place of the partial text, stored as failed and never learnt from", async () => {
     h.openai.setReply(() => ANSWER);
     h.openai.setStreaming({ delayMs: 30, cutAfter: 20 });
-    const { message, replies } = await h.mention(ALICE, "Tell me about my dog");
+    const { message, replies } = await ask("Tell me about my dog");
 
     // Part of the answer was on screen before the connection dropped.
     const shown = writes().map(content);
@@ -227,7 +252,7 @@ describe("streamed answers on Discord", () => {
     // ...nor memory or an example for the next answer: the partial text never reaches the model.
     h.openai.setStreaming(undefined);
     h.openai.setReply(() => "Pixel again.");
-    await h.mention(ALICE, "And what else?");
+    await ask("And what else?");
     const last = h.openai.requests.filter((r) => r.path.endsWith("/chat/completions")).at(-1)!;
     expect(JSON.stringify(last.body)).not.toContain("She chases gulls");
   });

@@ -45,7 +45,7 @@ describe("streamed answers on Slack", () => {
           where: { userMessageId: ts, replyMessageIds: { isEmpty: false } },
         }),
       "the reply to be recorded",
-      15_000,
+      60_000,
     );
 
   it("streams into the thread: startStream, appends at most about once a second, stopStream with the rest and the rating buttons", async () => {
@@ -53,7 +53,7 @@ describe("streamed answers on Slack", () => {
     h.openai.setStreaming({ delayMs: 60 });
     const started = Date.now();
     const { ts } = await h.mention(ALICE, "Tell me about my dog");
-    const stop = await h.emu.waitForCall("chat.stopStream", ok, 15_000);
+    const stop = await h.emu.waitForCall("chat.stopStream", ok, 60_000);
     const elapsedMs = Date.now() - started;
 
     const [start] = h.emu.callsTo("chat.startStream");
@@ -111,7 +111,7 @@ describe("streamed answers on Slack", () => {
     h.openai.setReply(() => answer);
     h.openai.setStreaming({ delayMs: 20 });
     const { ts } = await h.mention(ALICE, "Announce it");
-    await h.emu.waitForCall("chat.stopStream", ok, 15_000);
+    await h.emu.waitForCall("chat.stopStream", ok, 60_000);
     const exchange = await answered(ts);
 
     const streamed = h.emu
