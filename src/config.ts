@@ -217,6 +217,12 @@ export const settings = {
     description: 'A reply taking longer than this gets a short "Still working on it…" note on the platform.',
     hint: "a number of seconds such as 15",
   }),
+  STREAM_REPLIES: setting(bool.default(true), {
+    group: "Language model",
+    description:
+      "Show answers while the model writes them: Discord edits the reply about once a second, Slack streams it (chat.startStream) in threads and edits the reply elsewhere. `false`: the finished answer is posted at once.",
+    hint: "true or false",
+  }),
   REPLY_CONCURRENCY: setting(int(1, 1_000).default(16), {
     group: "Language model",
     description:
@@ -592,7 +598,14 @@ function hintFor(variable: string): string {
 
 /** The typed configuration every other module receives. */
 export interface Config {
-  discord?: { token: string; applicationId: string; devGuildId?: string; apiUrl: string };
+  discord?: {
+    token: string;
+    applicationId: string;
+    devGuildId?: string;
+    apiUrl: string;
+    /** Answers shown while they are written (STREAM_REPLIES). */
+    streamReplies: boolean;
+  };
   slack?: {
     botToken: string;
     signingSecret?: string;
@@ -600,6 +613,8 @@ export interface Config {
     socketMode: boolean;
     port: number;
     apiUrl: string;
+    /** Answers shown while they are written (STREAM_REPLIES). */
+    streamReplies: boolean;
   };
   llm: {
     provider: "openai" | "gemini";
@@ -811,6 +826,7 @@ export function loadConfig(
           applicationId: r.DISCORD_APPLICATION_ID!,
           devGuildId: r.DISCORD_DEV_GUILD_ID,
           apiUrl: r.DISCORD_API_URL.replace(/\/+$/, ""),
+          streamReplies: r.STREAM_REPLIES,
         }
       : undefined,
     slack: r.SLACK_BOT_TOKEN
@@ -821,6 +837,7 @@ export function loadConfig(
           socketMode: r.SLACK_APP_TOKEN !== undefined,
           port: r.SLACK_PORT,
           apiUrl: r.SLACK_API_URL.endsWith("/") ? r.SLACK_API_URL : `${r.SLACK_API_URL}/`,
+          streamReplies: r.STREAM_REPLIES,
         }
       : undefined,
     llm: {

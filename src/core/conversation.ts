@@ -22,7 +22,7 @@ import type {
   RespondOptions,
   RespondResult,
 } from "./ports.ts";
-import { ProviderError } from "./ports.ts";
+import { ProviderError, StreamCutError } from "./ports.ts";
 import { buildPrompt, defaultBudget, type PastExchange, type PromptBudget } from "./prompt.ts";
 import {
   CancelledError,
@@ -382,7 +382,9 @@ export function createConversation(deps: ConversationDeps) {
     }
     if (claimed.optedOut) {
       deps.memoryIndex?.dropUser(claimed.user.userId);
-      return withStillWorking(options, () => respondWithoutMemory(input, text, claimed.user.userId));
+      return withStillWorking(options, () =>
+        respondWithoutMemory(input, text, claimed.user.userId, options.onText),
+      );
     }
     const exchangeId = claimed.exchangeId ?? (await takeOver(claimed.user.userId, input));
     if (exchangeId === undefined) return { kind: "duplicate" };
@@ -397,6 +399,7 @@ export function createConversation(deps: ConversationDeps) {
         platform: input.user.platform,
         serverId: input.serverId ?? null,
         user,
+        onText: options.onText,
       }),
     );
   }
@@ -490,6 +493,8 @@ export function createConversation(deps: ConversationDeps) {
     serverId?: string | null;
     /** The user's row as the reply's first statement read it (read here when absent). */
     user?: ReplyUser;
+    /** Streams the answer to the platform as it is written (RespondOptions.onText). */
+    onText?: (textSoFar: string) => void;
   }): Promise<RespondResult> {
     const { exchangeId } = x;
     // The whole reply's budget starts now: the embedding, retries and waits all come out of it.
@@ -527,7 +532,8 @@ export function createConversation(deps: ConversationDeps) {
       // The server's model answers base-model replies; a person's own model (or trial) still wins.
       model = !plan.versionId && here?.chatModel ? here.chatModel : plan.model;
       const result = await withRetry(
-        (signal) => plan.provider.chat({ model, messages: prompt.messages, signal }),
+        (signal) =>
+          plan.provider.chat({ model, messages: prompt.messages, signal, ...preview(x.onText, signal) }),
         retry,
         bounds(deadline),
       );
@@ -586,13 +592,14 @@ export function createConversation(deps: ConversationDeps) {
           claimedAt: null,
           error: timedOut
             ? `timeout: ${e.message}`
-            : `provider ${e.status ?? "network"} ${e.code ?? ""}`.trim(),
+            : `${e instanceof StreamCutError ? "stream cut: " : ""}provider ${e.status ?? "network"} ${e.code ?? ""}`.trim(),
         },
       });
       log.warn(timedOut ? "provider timed out; apologised" : "provider failed; apologised", {
         exchangeId,
         model,
         status: e.status,
+        ...(e instanceof StreamCutError ? { streamCutAfterChars: e.partialText.length } : {}),
         ms: Date.now() - started,
       });
       const text = timedOut
@@ -600,6 +607,24 @@ export function createConversation(deps: ConversationDeps) {
         : replyNotices.apology;
       return { kind: "reply", exchangeId, text, model, failed: true };
     }
+  }
+
+  /**
+   * The provider's `onText` for one attempt: nothing after the attempt was abandoned (a retry is
+   * under way), and a renderer that throws is logged, never taken for a broken stream.
+   */
+  function preview(onText: ((textSoFar: string) => void) | undefined, signal: AbortSignal) {
+    if (!onText) return {};
+    return {
+      onText: (textSoFar: string) => {
+        if (signal.aborted) return;
+        try {
+          onText(textSoFar);
+        } catch (e) {
+          log.warn("showing the answer so far failed", { error: e });
+        }
+      },
+    };
   }
 
   /** Runs a reply, calling `onStillWorking` once if it takes longer than the setting. */
@@ -629,6 +654,7 @@ export function createConversation(deps: ConversationDeps) {
     input: RespondInput,
     text: string,
     userId: string,
+    onText?: (textSoFar: string) => void,
   ): Promise<RespondResult> {
     const here = input.serverId
       ? await deps.serverSettings?.effective({
@@ -650,7 +676,7 @@ export function createConversation(deps: ConversationDeps) {
     const model = here?.chatModel ?? deps.settings.chatModel;
     try {
       const result = await withRetry(
-        (signal) => deps.llm.chat({ model, messages: prompt.messages, signal }),
+        (signal) => deps.llm.chat({ model, messages: prompt.messages, signal, ...preview(onText, signal) }),
         retry,
         bounds(Date.now() + timeouts.totalMs),
       );

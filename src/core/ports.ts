@@ -49,6 +49,12 @@ export interface RespondOptions {
    * kept quiet sees nothing at all.
    */
   onAnswering?: () => void;
+  /**
+   * Show the answer while it is written: called with the whole text so far each time more arrives
+   * (a retried attempt starts again from its first piece). Only a preview: what the result carries
+   * (the answer, or an apology when the stream was cut) is what the platform must end up showing.
+   */
+  onText?: (textSoFar: string) => void;
 }
 
 /** How a mention was answered. */

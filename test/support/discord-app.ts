@@ -112,6 +112,8 @@ export function discordAppConfig(
     OPENAI_BASE_URL: `${openai.url}/v1`,
     FINETUNE_PROVIDER: "none",
     EMBEDDING_DIMENSIONS: "256",
+    // Answers posted whole, so tests read one post per part; test/streaming-discord.test.ts streams.
+    STREAM_REPLIES: "false",
     ...env,
   });
 }

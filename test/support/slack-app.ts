@@ -185,6 +185,8 @@ export async function startSlackApp(options: SlackAppOptions): Promise<SlackAppH
       OPENAI_BASE_URL: `${openai.url}/v1`,
       FINETUNE_PROVIDER: "none",
       EMBEDDING_DIMENSIONS: "256",
+      // Answers posted whole (chat.postMessage, what replyTo waits for); test/streaming-slack.test.ts streams.
+      STREAM_REPLIES: "false",
       ...options.env,
     });
     app = await startApp({

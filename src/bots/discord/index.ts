@@ -42,7 +42,7 @@ export function createDiscord(deps: AdapterDeps<NonNullable<Config["discord"]>>)
 
       const build = (): Client => {
         const client = createDiscordClient(config.apiUrl);
-        attachMessageHandler(client, { assistant, log, inFlight, seen });
+        attachMessageHandler(client, { assistant, log, inFlight, seen, streamReplies: config.streamReplies });
         attachReactionHandlers(client, { assistant, log, inFlight });
         attachInteractionHandler(client, { assistant, log, inFlight, seen });
         return client;

@@ -16,6 +16,7 @@ import { type InFlight, logFailure } from "../shared/in-flight.ts";
 import { postParts } from "../shared/post-parts.ts";
 import type { RecentIds } from "../shared/recent-ids.ts";
 import { splitMessage } from "../shared/split-message.ts";
+import { createStreamedReply, type StreamedReply } from "../shared/streamed-reply.ts";
 import { NO_PINGS } from "./client.ts";
 import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
@@ -32,6 +33,8 @@ export interface MessageDeps {
   log: Logger;
   inFlight: InFlight;
   seen: RecentIds;
+  /** Show answers while they are written (STREAM_REPLIES): post the first text, then edit it. */
+  streamReplies?: boolean;
 }
 
 export function attachMessageHandler(client: Client, deps: MessageDeps): void {
@@ -83,17 +86,28 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   // the answer (or the apology) is posted, so the conversation keeps only the answer.
   let note: Promise<Message | undefined> | undefined;
   const onStillWorking = () => {
+    // Text already on screen says more than the note would.
+    if (stream?.started) return;
     note = message.reply({ content: STILL_WORKING, allowedMentions: NO_PINGS }).catch((error: unknown) => {
       log.debug("could not post the still-working note", { messageId: message.id, error });
       return undefined;
     });
   };
   const removeNote = async () => {
-    const posted = await note;
+    const pending = note;
+    note = undefined;
+    const posted = await pending;
     await posted
       ?.delete()
       .catch((error: unknown) => log.debug("could not delete the still-working note", { error }));
   };
+  // Streamed: "typing…" (and a still-working note) give way to the first text.
+  const stream = deps.streamReplies
+    ? streamTo(message, channel, log, () => {
+        stopTyping();
+        void removeNote();
+      })
+    : undefined;
   let result: Awaited<ReturnType<Assistant["mention"]>>;
   try {
     result = await assistant.mention(
@@ -107,13 +121,15 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
           ? { serverId: message.guildId, roleIds: [...(message.member?.roles.cache.keys() ?? [])] }
           : {}),
       },
-      { onStillWorking, onAnswering },
+      { onStillWorking, onAnswering, ...(stream ? { onText: (text: string) => stream.push(text) } : {}) },
     );
   } catch (error) {
     stopTyping();
     await removeNote();
-    // The core failed unexpectedly: the asker is not left with a vanished "typing…".
-    await reply(failureNotices.reply);
+    // The core failed unexpectedly: the asker is not left with a vanished "typing…" (nor with a
+    // half-written answer: the notice replaces it).
+    if (stream?.started) await stream.finish(failureNotices.reply, false);
+    else await reply(failureNotices.reply);
     throw error;
   } finally {
     stopTyping();
@@ -125,7 +141,10 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   if (result.kind === "duplicate" || result.kind === "ignored") return;
   // A real answer can be rated by buttons under it (an apology or a notice cannot).
   const rateable = result.kind === "reply" && !result.failed && result.exchangeId !== undefined;
-  const ids = await reply(result.text, rateable);
+  // What streamed is replaced by the result: the final answer, or the apology for a cut-off one.
+  const ids = stream?.started
+    ? await stream.finish(result.text, rateable)
+    : await reply(result.text, rateable);
   if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0) {
     await assistant.recordReplyMessages(result.exchangeId, ids);
   }
@@ -160,6 +179,42 @@ function replyTo(message: Message, channel: SendableChannels, log: Logger) {
     const last = parts.length - 1;
     return postParts(parts, (content, index) => post(content, index, rateable && index === last), failed);
   };
+}
+
+/**
+ * The answer shown while it is written: the first part as a reply to `message`, later parts as
+ * plain messages, each edited in place as the text grows (shared/streamed-reply.ts).
+ */
+function streamTo(
+  message: Message,
+  channel: SendableChannels,
+  log: Logger,
+  onFirstText: () => void,
+): StreamedReply {
+  const sent = new Map<string, Message>();
+  const components = (buttons: boolean) => ({ components: buttons ? [ratingRow()] : [] });
+  return createStreamedReply({
+    format: discordText,
+    log: log.child({ messageId: message.id, channelId: channel.id }),
+    onFirstText,
+    surface: {
+      async post(content, index, buttons) {
+        const options = { content, allowedMentions: NO_PINGS, ...components(buttons) };
+        const posted = index === 0 ? await message.reply(options) : await channel.send(options);
+        sent.set(posted.id, posted);
+        return posted.id;
+      },
+      async edit(id, content, _index, buttons) {
+        const posted = sent.get(id);
+        if (!posted) throw new Error("editing a message this reply did not post");
+        sent.set(id, await posted.edit({ content, allowedMentions: NO_PINGS, ...components(buttons) }));
+      },
+      async remove(id) {
+        await sent.get(id)?.delete();
+        sent.delete(id);
+      },
+    },
+  });
 }
 
 /** Shows "typing…" now and every few seconds until the returned function is called. */

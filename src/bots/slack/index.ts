@@ -66,7 +66,7 @@ export async function createSlack(
       });
 
       const listenerDeps: ListenerDeps = { assistant, log, workspace, inFlight };
-      const answer = registerMessageListeners(app, listenerDeps);
+      const answer = registerMessageListeners(app, listenerDeps, { streamReplies: config.streamReplies });
       // After the repeated-event check above; it takes every DM thread message before `message`.
       app.assistant(createAssistantThread(listenerDeps, answer));
       registerHome(app, listenerDeps);

@@ -9,6 +9,7 @@ import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { fromSlackText } from "./mrkdwn.ts";
 import { postReply } from "./post-reply.ts";
+import { createSlackReplyStream } from "./stream-reply.ts";
 
 /** Said when answering failed in a way the core did not turn into a reply (e.g. the database is down). */
 /**
@@ -38,7 +39,12 @@ export interface IncomingMessage {
 export type AnswerMessage = (client: webApi.WebClient, m: IncomingMessage) => Promise<void>;
 
 /** Returns the answering path itself, which the assistant thread (assistant-thread.ts) shares. */
-export function registerMessageListeners(app: App, deps: ListenerDeps): AnswerMessage {
+export function registerMessageListeners(
+  app: App,
+  deps: ListenerDeps,
+  /** `streamReplies`: show answers while they are written (STREAM_REPLIES; stream-reply.ts). */
+  options: { streamReplies?: boolean } = {},
+): AnswerMessage {
   const { workspace } = deps;
 
   app.event("app_mention", async ({ event, client }) => {
@@ -84,6 +90,8 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): AnswerMe
     // A long reply gets a short note in its thread, deleted once the answer (or apology) is there.
     let note: Promise<string | undefined> | undefined;
     const onStillWorking = () => {
+      // Text already on screen says more than the note would.
+      if (stream?.started) return;
       note = postReply(client, log, target, STILL_WORKING).then((ids) => ids[0]);
     };
     const removeNote = async () => {
@@ -94,6 +102,15 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): AnswerMe
         .delete({ channel: m.channel, ts })
         .catch((e: unknown) => log.debug("could not delete the still-working note", errorFields(e)));
     };
+    const stream = options.streamReplies
+      ? createSlackReplyStream({
+          client,
+          log,
+          target,
+          recipient: { teamId: workspace.teamId, userId: m.userId },
+          onFirstText: () => void removeNote(),
+        })
+      : undefined;
     await deps.inFlight.run(
       async () => {
         let result: Awaited<ReturnType<typeof deps.assistant.mention>>;
@@ -108,7 +125,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): AnswerMe
               // A DM has no server; a channel's server is the workspace (Slack has no roles).
               ...(m.dm ? {} : { serverId: workspace.teamId }),
             },
-            { onStillWorking },
+            { onStillWorking, ...(stream ? { onText: (text: string) => stream.push(text) } : {}) },
           );
         } finally {
           await removeNote();
@@ -124,7 +141,10 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): AnswerMe
         }
         // A real answer can be rated by buttons under it (an apology or a notice cannot).
         const rateable = result.kind === "reply" && !result.failed && result.exchangeId !== undefined;
-        const ids = await postReply(client, log, target, result.text, rateable);
+        // What streamed is replaced by the result: the final answer, or the apology for a cut-off one.
+        const ids = stream?.started
+          ? await stream.finish(result.text, rateable)
+          : await postReply(client, log, target, result.text, rateable);
         posted = ids.length > 0;
         if (result.kind === "reply" && result.exchangeId !== undefined && ids.length > 0)
           await deps.assistant.recordReplyMessages(result.exchangeId, ids);
@@ -132,7 +152,9 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): AnswerMe
       async (error) => {
         log.error("answering a message failed", errorFields(error));
         if (posted) return;
-        await postReply(client, log, target, failureNotices.reply);
+        // A half-written answer on screen is replaced by the notice, not left as if it were one.
+        if (stream?.started) await stream.finish(failureNotices.reply, false);
+        else await postReply(client, log, target, failureNotices.reply);
       },
     );
   }

@@ -10,26 +10,28 @@ export const RATE_ACTION = "rate";
 
 /** The last part of an answer as blocks: its text in a section, the feedback buttons under it. */
 export function rateableMessage(part: string): types.KnownBlock[] {
-  return [
-    { type: "section", text: { type: "mrkdwn", text: part } },
-    {
-      type: "context_actions",
-      elements: [
-        {
-          type: "feedback_buttons",
-          action_id: RATE_ACTION,
-          positive_button: {
-            text: { type: "plain_text", text: "👍" },
-            accessibility_label: "Rate this answer good (5)",
-            value: rateButtonId(5),
-          },
-          negative_button: {
-            text: { type: "plain_text", text: "👎" },
-            accessibility_label: "Rate this answer bad (1)",
-            value: rateButtonId(1),
-          },
+  return [{ type: "section", text: { type: "mrkdwn", text: part } }, ratingBlock()];
+}
+
+/** The feedback buttons alone: what chat.stopStream adds under a streamed answer. */
+export function ratingBlock(): types.KnownBlock {
+  return {
+    type: "context_actions",
+    elements: [
+      {
+        type: "feedback_buttons",
+        action_id: RATE_ACTION,
+        positive_button: {
+          text: { type: "plain_text", text: "👍" },
+          accessibility_label: "Rate this answer good (5)",
+          value: rateButtonId(5),
         },
-      ],
-    },
-  ];
+        negative_button: {
+          text: { type: "plain_text", text: "👎" },
+          accessibility_label: "Rate this answer bad (1)",
+          value: rateButtonId(1),
+        },
+      },
+    ],
+  };
 }

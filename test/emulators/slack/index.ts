@@ -47,7 +47,8 @@
  *   `sendHomeAction` clicks a button of a published Home tab view.
  * - `apiUrl` ("http://127.0.0.1:PORT/api/"), `baseUrl`, `options` (resolved identity).
  * - Web API (see web-api.ts for rules): auth.test, apps.connections.open, chat.postMessage,
- *   chat.postEphemeral, chat.update, chat.delete, conversations.open/info/history/replies,
+ *   chat.postEphemeral, chat.update, chat.delete, chat.startStream/appendStream/stopStream (a
+ *   streamed message keeps its pieces in `stream`), conversations.open/info/history/replies,
  *   users.info, reactions.add/remove/get, files.getUploadURLExternal,
  *   files.completeUploadExternal, api.test. Everything else: `unknown_method`.
  *   Text and block limits: message-rules.ts.

@@ -104,8 +104,13 @@ export interface StoredMessage {
   /** Author: the bot user id for bot messages. */
   user: string;
   bot_id?: string;
-  /** Which method created it ("chat.postMessage", "chat.postEphemeral") or "event" for user messages. */
-  source: "chat.postMessage" | "chat.postEphemeral" | "event";
+  /** Which method created it ("chat.postMessage", "chat.postEphemeral", "chat.startStream") or "event" for user messages. */
+  source: "chat.postMessage" | "chat.postEphemeral" | "chat.startStream" | "event";
+  /**
+   * A streamed message (chat.startStream): each piece of Markdown it was given, in order (`text` is
+   * their concatenation), and whether it still takes more (until chat.stopStream).
+   */
+  stream?: { open: boolean; pieces: string[] };
   /** For ephemeral messages: the only user who sees it. */
   ephemeralTo?: string;
   /** Earlier versions, oldest first, when chat.update changed it. */

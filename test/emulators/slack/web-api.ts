@@ -63,7 +63,7 @@ type ApiBody = Record<string, unknown>;
 type Handler = (ctx: CallContext) => ApiBody;
 
 /** Form fields that @slack/web-api JSON-encodes (objects/arrays); parsed back so tests see structure. */
-const JSON_FIELDS = new Set(["blocks", "attachments", "metadata", "view", "unfurls", "files"]);
+const JSON_FIELDS = new Set(["blocks", "attachments", "metadata", "view", "unfurls", "files", "chunks"]);
 
 /** Parse a Web API request body (and query string) into arguments. */
 export function parseApiArgs(
@@ -230,7 +230,17 @@ function isVisible(m: StoredMessage): boolean {
   return !m.deleted && m.ephemeralTo === undefined;
 }
 
-const MESSAGE_KEYS = new Set(["channel", "text", "blocks", "thread_ts", "ts", "user", "token"]);
+const MESSAGE_KEYS = new Set([
+  "channel",
+  "text",
+  "blocks",
+  "thread_ts",
+  "ts",
+  "user",
+  "token",
+  "markdown_text",
+  "chunks",
+]);
 
 function extraArgs(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).filter(([k]) => !MESSAGE_KEYS.has(k)));
@@ -335,6 +345,59 @@ const HANDLERS: Record<string, Handler> = {
     }
     Object.assign(m.extra, extraArgs(args));
     return { ok: true, channel: m.channel, ts: m.ts, text: m.text, message: messageJson(state, m) };
+  },
+
+  // Text streaming (docs.slack.dev/reference/methods/chat.startStream, chat.appendStream,
+  // chat.stopStream): a bot message that grows by pieces of standard Markdown, given as
+  // `markdown_text` or as `chunks` of type markdown_text, 12,000 characters at most per call.
+  // Outside a DM Slack requires the recipient (recipient_team_id, recipient_user_id). After
+  // chat.stopStream the message is a normal one (chat.update and chat.delete work on it); appending
+  // to it, or stopping it again, is `message_not_in_streaming_state`.
+  "chat.startStream": ({ state, args }) => {
+    const ch = resolveChannel(state, str(args, "channel"));
+    if (!ch.ok) return ch.body;
+    if (!ch.channel.startsWith("D")) {
+      if (str(args, "recipient_team_id") === undefined) return fail("missing_recipient_team_id");
+      if (str(args, "recipient_user_id") === undefined) return fail("missing_recipient_user_id");
+    }
+    const piece = streamPiece(args);
+    if (!piece.ok) return piece.body;
+    const m = botMessage(state, ch.channel, args, piece.text, "chat.startStream");
+    m.stream = { open: true, pieces: piece.text ? [piece.text] : [] };
+    state.putMessage(m);
+    return { ok: true, channel: m.channel, ts: m.ts };
+  },
+
+  "chat.appendStream": ({ state, args }) => {
+    const found = openStream(state, args);
+    if (!found.ok) return found.body;
+    const piece = streamPiece(args);
+    if (!piece.ok) return piece.body;
+    if (!piece.text)
+      return fail("invalid_arguments", {
+        response_metadata: { messages: ["[ERROR] markdown_text or chunks is required"] },
+      });
+    found.m.stream.pieces.push(piece.text);
+    found.m.text += piece.text;
+    return { ok: true, channel: found.m.channel, ts: found.m.ts };
+  },
+
+  "chat.stopStream": ({ state, args }) => {
+    const found = openStream(state, args);
+    if (!found.ok) return found.body;
+    const piece = streamPiece(args);
+    if (!piece.ok) return piece.body;
+    if (args.blocks !== undefined && !Array.isArray(args.blocks)) return fail("invalid_blocks");
+    const { m } = found;
+    if (piece.text) {
+      m.stream.pieces.push(piece.text);
+      m.text += piece.text;
+    }
+    // The blocks go under the streamed text.
+    if (Array.isArray(args.blocks) && args.blocks.length > 0)
+      m.blocks = [...(m.blocks ?? []), ...args.blocks];
+    m.stream.open = false;
+    return { ok: true, channel: m.channel, ts: m.ts, message: messageJson(state, m) };
   },
 
   "chat.delete": ({ state, args }) => {
@@ -508,6 +571,40 @@ const HANDLERS: Record<string, Handler> = {
     return { ok: true, type: "message", channel: ch.channel, message: messageJson(state, m) };
   },
 };
+
+/** The Markdown one streaming call adds: `markdown_text`, then any markdown_text chunks. */
+function streamPiece(
+  args: Record<string, unknown>,
+): { ok: true; text: string } | { ok: false; body: ApiBody } {
+  let text = typeof args.markdown_text === "string" ? args.markdown_text : "";
+  if (args.chunks !== undefined) {
+    if (!Array.isArray(args.chunks)) return { ok: false, body: fail("invalid_chunks") };
+    for (const chunk of args.chunks) {
+      const c = chunk as Record<string, unknown> | null;
+      if (!c || typeof c.type !== "string") return { ok: false, body: fail("invalid_chunks") };
+      if (c.type === "markdown_text" && typeof c.text === "string") text += c.text;
+    }
+  }
+  if (text.length > 12_000) return { ok: false, body: fail("msg_too_long") };
+  return { ok: true, text };
+}
+
+/** The still-open streamed message `ts` in `channel`. */
+function openStream(
+  state: SlackState,
+  args: Record<string, unknown>,
+):
+  | { ok: true; m: StoredMessage & { stream: { open: boolean; pieces: string[] } } }
+  | { ok: false; body: ApiBody } {
+  const ch = resolveChannel(state, str(args, "channel"));
+  if (!ch.ok) return ch;
+  const ts = str(args, "ts");
+  const m = ts === undefined ? undefined : state.getMessage(ch.channel, ts);
+  if (m === undefined || m.deleted) return { ok: false, body: fail("message_not_found") };
+  if (m.stream === undefined || !m.stream.open)
+    return { ok: false, body: fail("message_not_in_streaming_state") };
+  return { ok: true, m: m as StoredMessage & { stream: { open: boolean; pieces: string[] } } };
+}
 
 /** A file as Slack's Web API returns it (the fields a bot reads). */
 function fileJson(state: SlackState, f: StoredFile): ApiBody {
