@@ -235,6 +235,12 @@ export const settings = {
       "Memory for the in-process search index of active users' embeddings (least recently used users leave first; 0 switches it off and every search runs in the database).",
     hint: "a whole number of megabytes such as 512",
   }),
+  THREAD_CONTEXT_TOKENS: setting(int(0, 100_000).default(2000), {
+    group: "Language model",
+    description:
+      "In a thread (Slack; Discord threads and reply chains), the latest visible messages of it, up to this many tokens, are fetched from the platform and shown to the model for that reply (never stored). 0 turns it off.",
+    hint: "a whole number of tokens such as 2000 (0: off)",
+  }),
   RATING_EMOJI: setting(jsonRecord.pipe(z.record(z.string(), z.number().int().min(1).max(5))).optional(), {
     group: "Language model",
     description:
@@ -587,6 +593,8 @@ export interface Config {
     queueLimit: number;
     /** Budget of the in-process memory index (MEMORY_INDEX_MB); 0: every search in the database. */
     memoryIndexBytes: number;
+    /** Tokens of the visible thread shown to the model (THREAD_CONTEXT_TOKENS); 0: not fetched. */
+    threadContextTokens: number;
   };
   /** On SIGTERM: how long replies in flight may take before they are cancelled. */
   shutdownGraceMs: number;
@@ -800,6 +808,7 @@ export function loadConfig(
       concurrency: r.REPLY_CONCURRENCY,
       queueLimit: r.REPLY_QUEUE_LIMIT,
       memoryIndexBytes: r.MEMORY_INDEX_MB * 1024 * 1024,
+      threadContextTokens: r.THREAD_CONTEXT_TOKENS,
     },
     shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,

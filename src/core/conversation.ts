@@ -32,6 +32,7 @@ import {
   withRetry,
 } from "./retry.ts";
 import { storableText } from "./storable-text.ts";
+import { conversationLines, fetchVisibleConversation } from "./thread-context.ts";
 import { COUNT_NEW_EXCHANGE } from "./user-counters.ts";
 import { ensureUser } from "./users.ts";
 
@@ -85,6 +86,8 @@ export interface ConversationDeps {
   replyPlan?: ReplyPlanner;
   /** Active users' embeddings in this process (memory-index.ts); without it every search is SQL. */
   memoryIndex?: MemoryIndex;
+  /** Tokens of the visible thread in the prompt (THREAD_CONTEXT_TOKENS; default 2000, 0: off). */
+  threadContextTokens?: number;
 }
 
 /** The user's active model version as the reply's first statement reads it. */
@@ -126,6 +129,16 @@ export function createConversation(deps: ConversationDeps) {
   const retry: RetryPolicy = { ...(deps.retry ?? defaultRetryPolicy), attemptTimeoutMs: timeouts.attemptMs };
   const instanceId = deps.instanceId ?? crypto.randomUUID();
   const leaseMs = claimLeaseMs(timeouts);
+  const visibleSettings = {
+    maxTokens: deps.threadContextTokens ?? 2_000,
+    maxItemChars: (deps.budget ?? defaultBudget).maxItemChars,
+  };
+  /** The thread as people see it, fetched by `deadline`; [] without one or on failure. */
+  const visibleLines = async (input: Pick<RespondInput, "visibleConversation">, deadline: number) =>
+    conversationLines(
+      await fetchVisibleConversation(input.visibleConversation, visibleSettings, deadline, log),
+      visibleSettings,
+    );
   const planner =
     deps.replyPlan ??
     createReplyPlanner({
@@ -379,6 +392,7 @@ export function createConversation(deps: ConversationDeps) {
         channelId: input.channelId,
         threadId: input.threadId,
         user,
+        visibleConversation: input.visibleConversation,
       }),
     );
   }
@@ -469,6 +483,8 @@ export function createConversation(deps: ConversationDeps) {
     threadId?: string | null;
     /** The user's row as the reply's first statement read it (read here when absent). */
     user?: ReplyUser;
+    /** The thread as people see it (RespondInput.visibleConversation); a recovered reply has none. */
+    visibleConversation?: RespondInput["visibleConversation"];
   }): Promise<RespondResult> {
     const { exchangeId } = x;
     // The whole reply's budget starts now: the embedding, retries and waits all come out of it.
@@ -481,7 +497,10 @@ export function createConversation(deps: ConversationDeps) {
       // the figures the first statement read.
       const plan = await planner.plan(x.userId, exchangeId, user.plan);
       // Memory is optional: the embedding may use a quarter of the budget, then memory is recency.
-      const query = await embedQuery(x.text, Math.min(deadline, started + timeouts.totalMs / 4));
+      // The visible thread is fetched meanwhile, within the same quarter (thread-context.ts).
+      const quarter = Math.min(deadline, started + timeouts.totalMs / 4);
+      const conversation = visibleLines(x, quarter);
+      const query = await embedQuery(x.text, quarter);
       const context = await personalContext(
         user,
         exchangeId,
@@ -491,7 +510,12 @@ export function createConversation(deps: ConversationDeps) {
       // The holdout is answered without memory and few-shot (the channel's recent turns stay).
       if (plan.holdout) Object.assign(context, { memory: [], fewShot: [] });
       const prompt = buildPrompt(
-        { systemPrompt: deps.settings.systemPrompt, message: x.text, ...context },
+        {
+          systemPrompt: deps.settings.systemPrompt,
+          message: x.text,
+          ...context,
+          conversation: await conversation,
+        },
         deps.budget ?? defaultBudget,
       );
       model = plan.model;
@@ -530,6 +554,7 @@ export function createConversation(deps: ConversationDeps) {
         model,
         memory: prompt.used.memory,
         fewShot: prompt.used.fewShot,
+        conversation: prompt.used.conversation,
         promptTokens: result.promptTokens,
         ms: Date.now() - started,
       });
@@ -599,8 +624,17 @@ export function createConversation(deps: ConversationDeps) {
     text: string,
     userId: string,
   ): Promise<RespondResult> {
+    // The visible thread is not theirs to opt out of: it is shown, as to anyone, and not stored.
+    const conversation = await visibleLines(input, Date.now() + timeouts.totalMs / 4);
     const prompt = buildPrompt(
-      { systemPrompt: deps.settings.systemPrompt, message: text, memory: [], fewShot: [], recent: [] },
+      {
+        systemPrompt: deps.settings.systemPrompt,
+        message: text,
+        memory: [],
+        fewShot: [],
+        recent: [],
+        conversation,
+      },
       deps.budget ?? defaultBudget,
     );
     const model = deps.settings.chatModel;

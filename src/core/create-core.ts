@@ -120,6 +120,7 @@ export function createCore(deps: CoreDeps) {
     },
     stopping: deps.stopping,
     retry: deps.retry,
+    threadContextTokens: config.replies.threadContextTokens,
     replyPlan: createReplyPlanner({
       db,
       clock,

@@ -33,6 +33,25 @@ export interface RespondInput {
   threadId?: string;
   /** What the person wrote, platform markup already turned into plain text. */
   text: string;
+  /**
+   * The conversation the message was written in, as everyone in it sees it (a Slack thread, a
+   * Discord thread or reply chain), fetched from the platform only when called: at most `limit`
+   * messages, oldest first, the message being answered and anything after it left out. Shown to the
+   * model for this one reply (src/core/thread-context.ts), never stored. Unset: no such conversation.
+   */
+  visibleConversation?: (limit: number) => Promise<VisibleMessage[]>;
+}
+
+/** One message of the conversation a mention was written in (RespondInput.visibleConversation). */
+export interface VisibleMessage {
+  /** The person asking now, the bot itself, or anyone else (people and other bots). */
+  from: "asker" | "assistant" | "other";
+  /** The author's display name, when the platform gives it without another request. */
+  name?: string;
+  /** Tells authors apart (an opaque platform id): nameless others get one neutral label each. */
+  authorKey: string;
+  /** Plain text, platform markup already turned into text. */
+  text: string;
 }
 
 /** What the platform adapter can do while a reply is under way. */

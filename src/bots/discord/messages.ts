@@ -20,6 +20,7 @@ import { NO_PINGS } from "./client.ts";
 import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
 import { ratingRow } from "./rating-buttons.ts";
+import { discordVisibleConversation } from "./thread-context.ts";
 
 /** Discord shows "typing…" for 10 s per request: refresh a little before it runs out. */
 export const TYPING_REFRESH_MS = 8_000;
@@ -90,6 +91,8 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
       .catch((error: unknown) => log.debug("could not delete the still-working note", { error }));
   };
   let result: Awaited<ReturnType<Assistant["mention"]>>;
+  // In a thread or a reply chain the model also sees it (fetched only if the core asks).
+  const visibleConversation = discordVisibleConversation(message, messageText);
   try {
     result = await assistant.mention(
       {
@@ -98,6 +101,7 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
         channelId: inThread ? (channel.parentId ?? channel.id) : channel.id,
         threadId: inThread ? channel.id : undefined,
         text: messageText(message),
+        ...(visibleConversation ? { visibleConversation } : {}),
       },
       { onStillWorking },
     );

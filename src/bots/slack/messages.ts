@@ -9,6 +9,7 @@ import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { fromSlackText } from "./mrkdwn.ts";
 import { postReply } from "./post-reply.ts";
+import { slackVisibleConversation } from "./thread-context.ts";
 
 /** Said when answering failed in a way the core did not turn into a reply (e.g. the database is down). */
 /**
@@ -29,6 +30,8 @@ interface IncomingMessage {
   threadId: string | undefined;
   /** Where the answer goes; undefined: top level. */
   replyThreadTs: string | undefined;
+  /** The thread the message was written in (its parent's ts); undefined: not in one. */
+  writtenInThread: string | undefined;
   text: string;
 }
 
@@ -45,6 +48,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       ts: event.ts,
       threadId: thread,
       replyThreadTs: thread,
+      writtenInThread: event.thread_ts,
       text: event.text,
     });
   });
@@ -63,6 +67,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       ts: event.ts,
       threadId: event.thread_ts,
       replyThreadTs: event.thread_ts,
+      writtenInThread: event.thread_ts,
       text: event.text ?? "",
     });
   });
@@ -95,6 +100,17 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
               channelId: m.channel,
               ...(m.threadId !== undefined ? { threadId: m.threadId } : {}),
               text: fromSlackText(m.text, workspace.botUserId),
+              // In a thread the model also sees the thread (fetched only if the core asks).
+              ...(m.writtenInThread !== undefined
+                ? {
+                    visibleConversation: slackVisibleConversation(client, workspace, {
+                      channel: m.channel,
+                      threadTs: m.writtenInThread,
+                      ts: m.ts,
+                      userId: m.userId,
+                    }),
+                  }
+                : {}),
             },
             { onStillWorking },
           );
