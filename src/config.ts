@@ -248,6 +248,40 @@ export const settings = {
     hint: 'a JSON object such as {"👍":5,"👎":1}',
   }),
   // Fine-tuning
+  ATTACHMENT_MAX_BYTES: setting(int(0, 10_000_000).default(100_000), {
+    group: "Attachments",
+    description:
+      "Largest text file (text/*, .md, .txt, .csv, .json, .log, code…) read into a message; bigger ones are skipped with a note. Read files are stored with the message, as the person's own words.",
+    hint: "a number of bytes such as 100000",
+  }),
+  ATTACHMENT_MAX_TOKENS: setting(int(0, 1_000_000).default(30_000), {
+    group: "Attachments",
+    description:
+      "Tokens the text files of one message may bring together; a file that would go over is skipped with a note.",
+    hint: "a whole number of tokens such as 30000",
+  }),
+  IMAGE_MAX_BYTES: setting(int(0, 20_000_000).default(5_000_000), {
+    group: "Attachments",
+    description: "Largest image sent to the model; bigger ones are skipped with a note.",
+    hint: "a number of bytes such as 5000000",
+  }),
+  VISION_MODELS: setting(
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "" && s.toLowerCase() !== "none"),
+      )
+      .default(["gpt-4o", "gpt-4.1", "gpt-5", "o3", "o4", "gemini-"]),
+    {
+      group: "Attachments",
+      description:
+        "Model name prefixes that can see images (a fine-tune counts by its base: `ft:gpt-4.1-mini:…` matches `gpt-4.1`). Images sent with a message for any other model get the answer that it cannot see them. `none`: images are never sent.",
+      hint: "comma-separated prefixes such as gpt-4o,gpt-4.1,gemini- (or none)",
+    },
+  ),
   FINETUNE_PROVIDER: setting(
     z.enum(["together", "self-hosted", "openai", "vertex", "none"]).default("none"),
     {
@@ -599,6 +633,8 @@ export interface Config {
   /** On SIGTERM: how long replies in flight may take before they are cancelled. */
   shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
+  /** How attached files are read (ATTACHMENT_*, IMAGE_MAX_BYTES, VISION_MODELS). */
+  attachments: { maxBytes: number; maxTokens: number; imageMaxBytes: number; visionModels: string[] };
   fineTune: {
     provider: "together" | "self-hosted" | "openai" | "vertex" | "none";
     baseModel: string;
@@ -812,6 +848,12 @@ export function loadConfig(
     },
     shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,
+    attachments: {
+      maxBytes: r.ATTACHMENT_MAX_BYTES,
+      maxTokens: r.ATTACHMENT_MAX_TOKENS,
+      imageMaxBytes: r.IMAGE_MAX_BYTES,
+      visionModels: r.VISION_MODELS,
+    },
     fineTune: {
       provider: r.FINETUNE_PROVIDER,
       baseModel: r.FINETUNE_BASE_MODEL ?? DEFAULT_BASE_MODELS[r.FINETUNE_PROVIDER],

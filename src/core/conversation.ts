@@ -3,6 +3,14 @@
 import type { Database } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import {
+  type AttachmentSettings,
+  acceptsImages,
+  defaultAttachmentSettings,
+  nothingReadText,
+  readAttachments,
+  withAttachedText,
+} from "./attachments.ts";
+import {
   createReplyPlanner,
   type PlanInput,
   type ReplyPlanner,
@@ -11,9 +19,10 @@ import {
 } from "./evaluation/reply-plan.ts";
 import { embeddingSpace, nearestExchanges, storeAnswer } from "./exchange-embeddings.ts";
 import type { MemoryIndex, MemoryStamp } from "./memory-index.ts";
-import { replyNotices } from "./messages.ts";
+import { attachmentNotices, replyNotices } from "./messages.ts";
 import type {
   ChatBudget,
+  ChatImage,
   Clock,
   LlmProvider,
   Logger,
@@ -31,7 +40,7 @@ import {
   type RetryPolicy,
   withRetry,
 } from "./retry.ts";
-import { storableText } from "./storable-text.ts";
+import { clipStorable, storableText } from "./storable-text.ts";
 import { conversationLines, fetchVisibleConversation } from "./thread-context.ts";
 import { COUNT_NEW_EXCHANGE } from "./user-counters.ts";
 import { ensureUser } from "./users.ts";
@@ -88,6 +97,8 @@ export interface ConversationDeps {
   memoryIndex?: MemoryIndex;
   /** Tokens of the visible thread in the prompt (THREAD_CONTEXT_TOKENS; default 2000, 0: off). */
   threadContextTokens?: number;
+  /** How attached files are read (ATTACHMENT_* settings, VISION_MODELS). */
+  attachments?: AttachmentSettings;
 }
 
 /** The user's active model version as the reply's first statement reads it. */
@@ -129,6 +140,7 @@ export function createConversation(deps: ConversationDeps) {
   const retry: RetryPolicy = { ...(deps.retry ?? defaultRetryPolicy), attemptTimeoutMs: timeouts.attemptMs };
   const instanceId = deps.instanceId ?? crypto.randomUUID();
   const leaseMs = claimLeaseMs(timeouts);
+  const attachmentSettings = deps.attachments ?? defaultAttachmentSettings;
   const visibleSettings = {
     maxTokens: deps.threadContextTokens ?? 2_000,
     maxItemChars: (deps.budget ?? defaultBudget).maxItemChars,
@@ -359,16 +371,34 @@ export function createConversation(deps: ConversationDeps) {
   async function respond(input: RespondInput, options: RespondOptions = {}): Promise<RespondResult> {
     // What cannot be stored (NUL, lone surrogates) becomes U+FFFD here, so the model is asked with
     // exactly the text that is stored and later remembered.
-    const text = storableText(input.text).trim();
-    if (!text) return { kind: "rejected", reason: "empty", text: replyNotices.empty };
-    if (text.length > MAX_MESSAGE_CHARS)
+    const typed = storableText(input.text).trim();
+    if (!typed && !input.attachments?.length)
+      return { kind: "rejected", reason: "empty", text: replyNotices.empty };
+    if (typed.length > MAX_MESSAGE_CHARS)
       return {
         kind: "rejected",
         reason: "too_long",
-        text: replyNotices.tooLong(text.length, MAX_MESSAGE_CHARS),
+        text: replyNotices.tooLong(typed.length, MAX_MESSAGE_CHARS),
       };
     if (deps.chatBudget && !(await deps.chatBudget.checkChat()).ok)
       return { kind: "rejected", reason: "chat_budget", text: replyNotices.chatBudget };
+    // Attached files become part of the message that is stored (attachments.ts); notes on the
+    // files that were not read go before the answer.
+    const files = input.attachments?.length
+      ? await readAttachments(input.attachments, attachmentSettings, deps.settings.chatModel, log)
+      : undefined;
+    if (files && !typed && !files.readSome)
+      return { kind: "rejected", reason: "empty", text: nothingReadText(files, deps.settings.chatModel) };
+    const text = withAttachedText(typed, files);
+    const attached = files && {
+      images: files.images,
+      // Embedding models take a few thousand tokens: the start of a long message stands for it.
+      embedText: clipStorable(text, 4_000),
+    };
+    const noted = (r: RespondResult): RespondResult =>
+      files?.notes.length && r.kind === "reply"
+        ? { ...r, text: attachmentNotices.withNotes(files.notes, r.text) }
+        : r;
 
     let claimed = await claimMessage(input, text);
     if (!claimed) {
@@ -379,21 +409,28 @@ export function createConversation(deps: ConversationDeps) {
     }
     if (claimed.optedOut) {
       deps.memoryIndex?.dropUser(claimed.user.userId);
-      return withStillWorking(options, () => respondWithoutMemory(input, text, claimed.user.userId));
+      return noted(
+        await withStillWorking(options, () =>
+          respondWithoutMemory(input, text, claimed.user.userId, attached?.images),
+        ),
+      );
     }
     const exchangeId = claimed.exchangeId ?? (await takeOver(claimed.user.userId, input));
     if (exchangeId === undefined) return { kind: "duplicate" };
     const user = claimed.exchangeId === undefined ? await readUser(claimed.user.userId) : claimed.user;
-    return withStillWorking(options, () =>
-      answerClaimed({
-        exchangeId,
-        userId: user.userId,
-        text,
-        channelId: input.channelId,
-        threadId: input.threadId,
-        user,
-        visibleConversation: input.visibleConversation,
-      }),
+    return noted(
+      await withStillWorking(options, () =>
+        answerClaimed({
+          exchangeId,
+          userId: user.userId,
+          text,
+          channelId: input.channelId,
+          threadId: input.threadId,
+          user,
+          visibleConversation: input.visibleConversation,
+          ...attached,
+        }),
+      ),
     );
   }
 
@@ -485,6 +522,10 @@ export function createConversation(deps: ConversationDeps) {
     user?: ReplyUser;
     /** The thread as people see it (RespondInput.visibleConversation); a recovered reply has none. */
     visibleConversation?: RespondInput["visibleConversation"];
+    /** Attached images (attachments.ts); a recovered reply has none (their bytes are not stored). */
+    images?: ChatImage[];
+    /** What is embedded for memory, when not `text` (a message with long files). */
+    embedText?: string;
   }): Promise<RespondResult> {
     const { exchangeId } = x;
     // The whole reply's budget starts now: the embedding, retries and waits all come out of it.
@@ -500,7 +541,7 @@ export function createConversation(deps: ConversationDeps) {
       // The visible thread is fetched meanwhile, within the same quarter (thread-context.ts).
       const quarter = Math.min(deadline, started + timeouts.totalMs / 4);
       const conversation = visibleLines(x, quarter);
-      const query = await embedQuery(x.text, quarter);
+      const query = await embedQuery(x.embedText ?? x.text, quarter);
       const context = await personalContext(
         user,
         exchangeId,
@@ -515,6 +556,8 @@ export function createConversation(deps: ConversationDeps) {
           message: x.text,
           ...context,
           conversation: await conversation,
+          // A person's own model may not see images (an open-weights adapter): then their text only.
+          images: x.images && acceptsImages(plan.model, attachmentSettings.visionModels) ? x.images : [],
         },
         deps.budget ?? defaultBudget,
       );
@@ -623,6 +666,7 @@ export function createConversation(deps: ConversationDeps) {
     input: RespondInput,
     text: string,
     userId: string,
+    images: ChatImage[] = [],
   ): Promise<RespondResult> {
     // The visible thread is not theirs to opt out of: it is shown, as to anyone, and not stored.
     const conversation = await visibleLines(input, Date.now() + timeouts.totalMs / 4);
@@ -634,6 +678,7 @@ export function createConversation(deps: ConversationDeps) {
         fewShot: [],
         recent: [],
         conversation,
+        images,
       },
       deps.budget ?? defaultBudget,
     );

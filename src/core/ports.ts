@@ -40,6 +40,26 @@ export interface RespondInput {
    * model for this one reply (src/core/thread-context.ts), never stored. Unset: no such conversation.
    */
   visibleConversation?: (limit: number) => Promise<VisibleMessage[]>;
+  /**
+   * Files attached to the message. Text files and images are read into it when it is answered
+   * (src/core/attachments.ts); the rest get a note in the reply.
+   */
+  attachments?: IncomingAttachment[];
+}
+
+/** A file attached to a person's message, as the platform describes it; fetched only if read. */
+export interface IncomingAttachment {
+  /** The file's name as the person gave it. */
+  name: string;
+  /** The MIME type the platform reports, if any (parameters such as `; charset=` allowed). */
+  contentType?: string;
+  /** Its size in bytes, as the platform reports it. */
+  size: number;
+  /**
+   * Fetches the bytes, stopping after `maxBytes + 1` (more than `maxBytes` back means too big).
+   * Throws when the platform refuses (a missing scope, an expired link).
+   */
+  download(maxBytes: number, signal: AbortSignal): Promise<Uint8Array>;
 }
 
 /** One message of the conversation a mention was written in (RespondInput.visibleConversation). */
@@ -241,6 +261,14 @@ export const systemClock: Clock = { now: () => new Date() };
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
+  /** Images the person attached (user messages only), for models that accept them. */
+  images?: ChatImage[];
+}
+
+/** An image sent with a chat message: its bytes, base64-encoded. */
+export interface ChatImage {
+  mimeType: string;
+  base64: string;
 }
 
 export interface ChatResult {

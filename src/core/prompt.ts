@@ -3,7 +3,7 @@
 // best-rated replies, then the recent turns of this channel or thread, then the new message.
 // Everything but the system prompt and the new message is optional and is cut, least valuable
 // first, to fit the token budget.
-import type { ChatMessage } from "./ports.ts";
+import type { ChatImage, ChatMessage } from "./ports.ts";
 import { conversationBlock } from "./thread-context.ts";
 import { countTokens } from "./tokens.ts";
 
@@ -23,6 +23,8 @@ export interface PromptParts {
    */
   conversation?: string[];
   message: string;
+  /** Images attached to the message (attachments.ts), sent with it; not counted against the budget. */
+  images?: ChatImage[];
 }
 
 export interface PromptBudget {
@@ -80,7 +82,7 @@ export function buildPrompt(parts: PromptParts, budget: PromptBudget = defaultBu
       { role: "system", content: system },
       ...pairs(fewShot, budget.maxItemChars),
       ...pairs(recent, budget.maxItemChars),
-      { role: "user", content: parts.message },
+      { role: "user", content: parts.message, ...(parts.images?.length ? { images: parts.images } : {}) },
     ];
   };
   // Each message's text is counted once: dropping a part re-assembles the prompt, but only the

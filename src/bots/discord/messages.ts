@@ -16,6 +16,7 @@ import { type InFlight, logFailure } from "../shared/in-flight.ts";
 import { postParts } from "../shared/post-parts.ts";
 import type { RecentIds } from "../shared/recent-ids.ts";
 import { splitMessage } from "../shared/split-message.ts";
+import { discordAttachments } from "./attachments.ts";
 import { NO_PINGS } from "./client.ts";
 import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
@@ -102,6 +103,7 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
         threadId: inThread ? channel.id : undefined,
         text: messageText(message),
         ...(visibleConversation ? { visibleConversation } : {}),
+        ...(message.attachments.size > 0 ? { attachments: discordAttachments(message) } : {}),
       },
       { onStillWorking },
     );

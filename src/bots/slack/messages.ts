@@ -5,6 +5,7 @@
 // messages are not ours to answer (only mentions are).
 import type { App, webApi } from "@slack/bolt";
 import { failureNotices } from "../../core/messages.ts";
+import { type SlackFile, slackAttachments } from "./attachments.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { fromSlackText } from "./mrkdwn.ts";
@@ -33,6 +34,8 @@ interface IncomingMessage {
   /** The thread the message was written in (its parent's ts); undefined: not in one. */
   writtenInThread: string | undefined;
   text: string;
+  /** Files shared with the message. */
+  files: readonly SlackFile[] | undefined;
 }
 
 export function registerMessageListeners(app: App, deps: ListenerDeps): void {
@@ -50,6 +53,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       replyThreadTs: thread,
       writtenInThread: event.thread_ts,
       text: event.text,
+      files: event.files,
     });
   });
 
@@ -69,6 +73,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       replyThreadTs: event.thread_ts,
       writtenInThread: event.thread_ts,
       text: event.text ?? "",
+      files: "files" in event ? event.files : undefined,
     });
   });
 
@@ -111,6 +116,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
                     }),
                   }
                 : {}),
+              ...(m.files?.length ? { attachments: slackAttachments(m.files, client.token) } : {}),
             },
             { onStillWorking },
           );
