@@ -141,10 +141,15 @@ describe("thread context on Slack", () => {
   });
 });
 
-describe("thread context on Slack, over its token budget", () => {
+describe("thread context on Slack, over its token budget, in pages of 5", () => {
   let h: SlackAppHarness;
   beforeAll(async () => {
-    h = await startSlackApp({ transport: "http", env: { THREAD_CONTEXT_TOKENS: "120" } });
+    // Slack may hand out fewer messages per page than asked (15 for some apps): the bot pages on.
+    h = await startSlackApp({
+      transport: "http",
+      env: { THREAD_CONTEXT_TOKENS: "120" },
+      emulator: { repliesPageMax: 5 },
+    });
   });
   afterAll(() => h?.stop());
 
@@ -172,6 +177,14 @@ describe("thread context on Slack, over its token budget", () => {
     expect(prompt).toContain("update number 11:");
     expect(prompt).not.toContain("update number 1:");
     expect(prompt).not.toContain("kick-off");
+    // 14 messages before the question, 5 a page: three pages, each after the last one's cursor.
+    const pages = h.emu.callsTo("conversations.replies");
+    expect(pages).toHaveLength(3);
+    expect(pages[0]?.args.cursor).toBeUndefined();
+    const first = pages[0]?.response.response_metadata as { next_cursor?: string } | undefined;
+    expect(pages[1]?.args.cursor).toBe(first?.next_cursor);
+    expect(first?.next_cursor).toBeTruthy();
+    expect(pages[2]?.response.has_more).toBe(false);
   });
 });
 

@@ -437,7 +437,8 @@ const HANDLERS: Record<string, Handler> = {
       start = inRange.findIndex((x) => compareTs(x.ts, from) >= 0);
       if (start < 0) start = inRange.length;
     }
-    const limit = Math.max(1, Number(str(args, "limit") ?? 1000) || 1000);
+    const asked = Math.max(1, Number(str(args, "limit") ?? 1000) || 1000);
+    const limit = Math.min(asked, state.options.repliesPageMax);
     const page = inRange.slice(start, start + limit);
     const next = inRange[start + limit];
     return {
