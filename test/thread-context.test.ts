@@ -254,6 +254,16 @@ describe("thread context on Discord", () => {
     expect(embedded(h.openai)).not.toContain("garden");
   });
 
+  it("starts a thread made from a message with that message, from the parent channel", async () => {
+    const starter = say(D_BOB, "Proposal: we move the standup to 10am", { channelId: GENERAL });
+    // Discord gives a thread started from a message the message's id.
+    h.emu.addChannel(GUILD_ID, { id: starter.id, name: "standup", type: 11, parentId: GENERAL });
+    await h.mention(D_ALICE, "what is being proposed here?", { channelId: starter.id });
+    const prompt = promptFor(h.openai, "what is being proposed here?");
+    // Only the parent channel holds it (discord.js had it cached from the gateway, so no GET here).
+    expect(prompt).toContain("- bob: Proposal: we move the standup to 10am");
+  });
+
   it("follows a reply chain in a channel, oldest first", async () => {
     const first = say(D_ALICE, "Which database should the new service use?", { channelId: GENERAL });
     const second = say(D_BOB, "Postgres, we already run it", { channelId: GENERAL, replyTo: first.id });

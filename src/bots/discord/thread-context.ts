@@ -1,6 +1,7 @@
 // The conversation a message was written in, as its readers see it, for the model's context
 // (src/core/thread-context.ts): in a thread, its latest messages before this one
-// (`GET /channels/{thread}/messages?before=`); elsewhere, when the message is a reply, the chain of
+// (`GET /channels/{thread}/messages?before=`), and the message it was started from when all of it
+// fits (`GET /channels/{parent}/messages/{thread}`); elsewhere, when the message is a reply, the chain of
 // messages it replies to, up to REPLY_CHAIN_LIMIT (each one from discord.js's cache, or
 // `GET /channels/{id}/messages/{id}`). Message text needs the Message Content intent (the bot asks
 // for it); reading history needs Read Message History. What Discord refuses throws; the core then
@@ -25,13 +26,16 @@ export function discordVisibleConversation(
   const visible = (m: Message) => toVisible(m, message, textOf);
   if (channel.isThread()) {
     return async (limit) => {
-      const page = await channel.messages.fetch({
-        limit: Math.max(1, Math.min(limit, PAGE_LIMIT)),
-        before: message.id,
-      });
-      return [...page.values()]
-        .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
-        .flatMap((m) => visible(m) ?? []);
+      const asked = Math.max(1, Math.min(limit, PAGE_LIMIT));
+      const page = await channel.messages.fetch({ limit: asked, before: message.id });
+      const messages = [...page.values()].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      // The whole thread fitted: a thread started from a message begins with that message, which
+      // lives in the parent channel under the thread's id. Other threads have none (404, ignored).
+      if (page.size < asked) {
+        const starter = await channel.fetchStarterMessage().catch(() => null);
+        if (starter) messages.unshift(starter);
+      }
+      return messages.flatMap((m) => visible(m) ?? []);
     };
   }
   if (!message.reference?.messageId) return undefined;
