@@ -254,11 +254,11 @@ export const settings = {
       "Largest text file (text/*, .md, .txt, .csv, .json, .log, code…) read into a message; bigger ones are skipped with a note. Read files are stored with the message, as the person's own words.",
     hint: "a number of bytes such as 100000",
   }),
-  ATTACHMENT_MAX_TOKENS: setting(int(0, 1_000_000).default(30_000), {
+  ATTACHMENT_MAX_TOKENS: setting(int(0, 1_000_000).default(50_000), {
     group: "Attachments",
     description:
-      "Tokens the text files of one message may bring together; a file that would go over is skipped with a note.",
-    hint: "a whole number of tokens such as 30000",
+      "Tokens the text files of one message may bring together (100 kB of a dense log is about 35,000); a file that would go over is skipped with a note.",
+    hint: "a whole number of tokens such as 50000",
   }),
   IMAGE_MAX_BYTES: setting(int(0, 20_000_000).default(5_000_000), {
     group: "Attachments",

@@ -117,9 +117,33 @@ describe("attachments on Slack", () => {
 describe("attachments on Slack, with a model that cannot see images", () => {
   let h: SlackAppHarness;
   beforeAll(async () => {
-    h = await startSlackApp({ transport: "http", env: { VISION_MODELS: "gpt-4o" } });
+    h = await startSlackApp({
+      transport: "http",
+      env: { VISION_MODELS: "gpt-4o", ATTACHMENT_MAX_TOKENS: "20" },
+    });
   });
   afterAll(() => h?.stop());
+
+  it("reads files up to ATTACHMENT_MAX_TOKENS for the message, and skips the one that would go over", async () => {
+    const small = h.emu.shareFile({
+      name: "a.txt",
+      mimetype: "text/plain",
+      content: "alpha beta gamma",
+      userId: ALICE,
+    });
+    const large = h.emu.shareFile({
+      name: "b.txt",
+      mimetype: "text/plain",
+      content: "delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau",
+      userId: ALICE,
+    });
+    const { ts } = await h.mention(ALICE, "two files", { files: [small, large] });
+    const reply = await h.replyTo(ts);
+    expect(String(reply.args.text)).toContain(
+      "I skipped b.txt: with the other files it would be over 20 tokens, the most one message can bring.",
+    );
+    expect(textOf(userTurns(h.openai).at(-1))).toBe("two files\n\n[file: a.txt]\nalpha beta gamma");
+  });
 
   it("answers the text and says it cannot see the image", async () => {
     const file = h.emu.shareFile({ name: "chart.png", mimetype: "image/png", content: PNG, userId: ALICE });
@@ -131,7 +155,8 @@ describe("attachments on Slack, with a model that cannot see images", () => {
     const turn = userTurns(h.openai).at(-1);
     expect(imagesOf(turn)).toEqual([]);
     expect(textOf(turn)).toBe("and what is 2+2?\n\n[image: chart.png]");
-    expect(h.emu.fileDownloads).toHaveLength(0);
+    // The image was never fetched (the two text files of the test before were).
+    expect(h.emu.fileDownloads.filter((d) => d.path.includes("chart.png"))).toHaveLength(0);
   });
 
   it("answers an image alone with the refusal, storing nothing and asking no model", async () => {

@@ -26,7 +26,7 @@ export interface AttachmentSettings {
 
 export const defaultAttachmentSettings: AttachmentSettings = {
   maxBytes: 100_000,
-  maxTokens: 30_000,
+  maxTokens: 50_000,
   imageMaxBytes: 5_000_000,
   visionModels: ["gpt-4o", "gpt-4.1", "gpt-5", "o3", "o4", "gemini-"],
   downloadTimeoutMs: 15_000,
@@ -194,7 +194,7 @@ export async function readAttachments(
     const block = `[file: ${name}]\n${text.trimEnd()}`;
     const tokens = countTokens(block);
     if (tokens > tokensLeft) {
-      notes.push(attachmentNotices.overTokens(name, settings.maxTokens));
+      notes.push(attachmentNotices.overTokens(name, settings.maxTokens, tokensLeft === settings.maxTokens));
       continue;
     }
     tokensLeft -= tokens;

@@ -730,8 +730,8 @@ function size(bytes: number): string {
 export const attachmentNotices = {
   tooBig: (name: string, max: number) => `I skipped ${name}: it is over ${size(max)}.`,
   imageTooBig: (name: string, max: number) => `I skipped ${name}: images over ${size(max)} are not read.`,
-  overTokens: (name: string, max: number) =>
-    `I skipped ${name}: with the other files it would be over ${max.toLocaleString("en")} tokens, the most one message can bring.`,
+  overTokens: (name: string, max: number, alone: boolean) =>
+    `I skipped ${name}: ${alone ? "it is" : "with the other files it would be"} over ${max.toLocaleString("en")} tokens, the most one message can bring.`,
   notText: (name: string) => `I skipped ${name}: it does not look like a text file.`,
   unsupported: (name: string) =>
     `I can't read ${name}: I read text files (.txt, .md, .csv, .json, .log, code…) and images only.`,
