@@ -229,17 +229,17 @@ export const settings = {
       'How many mentions may wait for a free reply slot. A mention arriving when the queue is full is answered at once with "I\'m busy right now, try again in a minute" and not stored.',
     hint: "a whole number such as 200 (0: no waiting)",
   }),
-  MEMORY_INDEX_MB: setting(int(0, 65536).default(512), {
-    group: "Language model",
-    description:
-      "Memory for the in-process search index of active users' embeddings (least recently used users leave first; 0 switches it off and every search runs in the database).",
-    hint: "a whole number of megabytes such as 512",
-  }),
   THREAD_CONTEXT_TOKENS: setting(int(0, 100_000).default(2000), {
     group: "Language model",
     description:
       "In a thread (Slack; Discord threads and reply chains), the latest visible messages of it, up to this many tokens, are fetched from the platform and shown to the model for that reply (never stored). 0 turns it off.",
     hint: "a whole number of tokens such as 2000 (0: off)",
+  }),
+  MEMORY_INDEX_MB: setting(int(0, 65536).default(512), {
+    group: "Language model",
+    description:
+      "Memory for the in-process search index of active users' embeddings (least recently used users leave first; 0 switches it off and every search runs in the database).",
+    hint: "a whole number of megabytes such as 512",
   }),
   RATING_EMOJI: setting(jsonRecord.pipe(z.record(z.string(), z.number().int().min(1).max(5))).optional(), {
     group: "Language model",
@@ -625,10 +625,10 @@ export interface Config {
     concurrency: number;
     /** Mentions that may wait for a slot (REPLY_QUEUE_LIMIT); the next gets the busy answer. */
     queueLimit: number;
-    /** Budget of the in-process memory index (MEMORY_INDEX_MB); 0: every search in the database. */
-    memoryIndexBytes: number;
     /** Tokens of the visible thread shown to the model (THREAD_CONTEXT_TOKENS); 0: not fetched. */
     threadContextTokens: number;
+    /** Budget of the in-process memory index (MEMORY_INDEX_MB); 0: every search in the database. */
+    memoryIndexBytes: number;
   };
   /** On SIGTERM: how long replies in flight may take before they are cancelled. */
   shutdownGraceMs: number;
@@ -843,8 +843,8 @@ export function loadConfig(
       stillWorkingAfterMs: r.REPLY_STILL_WORKING_SECONDS * 1000,
       concurrency: r.REPLY_CONCURRENCY,
       queueLimit: r.REPLY_QUEUE_LIMIT,
-      memoryIndexBytes: r.MEMORY_INDEX_MB * 1024 * 1024,
       threadContextTokens: r.THREAD_CONTEXT_TOKENS,
+      memoryIndexBytes: r.MEMORY_INDEX_MB * 1024 * 1024,
     },
     shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,

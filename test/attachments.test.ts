@@ -5,6 +5,7 @@
 // the text of the message is still answered. Assertions read the OpenAI emulator's requests, the
 // platform emulators' records and the database.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acceptsImages, defaultAttachmentSettings, imagesForModel } from "../src/core/attachments.ts";
 import type { OpenAIEmulator } from "./emulators/openai/index.ts";
 import { ALICE as D_ALICE, type DiscordApp, GENERAL, startDiscordApp } from "./support/discord-app.ts";
 import { startGeminiHarness } from "./support/llm-harness.ts";
@@ -272,5 +273,33 @@ describe("images in Gemini's wire format", () => {
     } finally {
       await gemini.close();
     }
+  });
+});
+
+describe("which models see images (VISION_MODELS)", () => {
+  const vision = defaultAttachmentSettings.visionModels;
+  it("counts a fine-tune by its base and open-weights models as blind", () => {
+    expect(acceptsImages("gpt-4.1-mini", vision)).toBe(true);
+    expect(acceptsImages("ft:gpt-4.1-mini-2025-04-14:org::abc123", vision)).toBe(true);
+    expect(acceptsImages("gemini-2.5-flash", vision)).toBe(true);
+    expect(acceptsImages("meta-llama/Llama-3.1-8B-Instruct", vision)).toBe(false);
+    expect(acceptsImages("gpt-3.5-turbo", vision)).toBe(false);
+    expect(acceptsImages("gpt-4.1-mini", [])).toBe(false);
+  });
+
+  it("drops the images of a prompt for a model that cannot see them, and keeps the text", () => {
+    const messages = [
+      { role: "system" as const, content: "Be brief." },
+      {
+        role: "user" as const,
+        content: "look",
+        images: [{ mimeType: "image/png", base64: PNG.toString("base64") }],
+      },
+    ];
+    expect(imagesForModel(messages, "gpt-4o-mini", vision)).toBe(messages);
+    expect(imagesForModel(messages, "user-adapter-7f3a", vision)).toEqual([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "look" },
+    ]);
   });
 });

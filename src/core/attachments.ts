@@ -7,8 +7,8 @@
 // Everything else (too big, binary, PDFs, images for a model that cannot see) gets a note before the
 // answer, and what the person typed is answered regardless.
 import { attachmentNotices } from "./messages.ts";
-import type { ChatImage, IncomingAttachment, Logger } from "./ports.ts";
-import { storableText } from "./storable-text.ts";
+import type { ChatImage, ChatMessage, IncomingAttachment, Logger } from "./ports.ts";
+import { clipStorable, storableText } from "./storable-text.ts";
 import { countTokens } from "./tokens.ts";
 
 export interface AttachmentSettings {
@@ -220,4 +220,22 @@ export function nothingReadText(read: ReadAttachments, chatModel: string): strin
 export function withAttachedText(typed: string, read: ReadAttachments | undefined): string {
   if (!read?.text) return typed;
   return typed ? `${typed}\n\n${read.text}` : read.text;
+}
+
+/** What is embedded for memory: embedding models take a few thousand tokens, so the start of a long message stands for it. */
+export function embeddingText(text: string): string {
+  return clipStorable(text, 4_000);
+}
+
+/**
+ * The messages as `model` can take them: unchanged for a model that sees images, without the
+ * images otherwise (a person's own open-weights model answering a message that had some).
+ */
+export function imagesForModel(
+  messages: ChatMessage[],
+  model: string,
+  visionModels: string[],
+): ChatMessage[] {
+  if (!messages.some((m) => m.images?.length) || acceptsImages(model, visionModels)) return messages;
+  return messages.map(({ images: _dropped, ...m }) => m);
 }

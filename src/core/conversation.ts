@@ -4,8 +4,9 @@ import type { Database } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import {
   type AttachmentSettings,
-  acceptsImages,
   defaultAttachmentSettings,
+  embeddingText,
+  imagesForModel,
   nothingReadText,
   readAttachments,
   withAttachedText,
@@ -40,7 +41,7 @@ import {
   type RetryPolicy,
   withRetry,
 } from "./retry.ts";
-import { clipStorable, storableText } from "./storable-text.ts";
+import { storableText } from "./storable-text.ts";
 import { conversationLines, fetchVisibleConversation } from "./thread-context.ts";
 import { COUNT_NEW_EXCHANGE } from "./user-counters.ts";
 import { ensureUser } from "./users.ts";
@@ -93,12 +94,12 @@ export interface ConversationDeps {
    * evaluation/reply-plan.ts). Unset: the person's active version, no trial, no holdout.
    */
   replyPlan?: ReplyPlanner;
-  /** Active users' embeddings in this process (memory-index.ts); without it every search is SQL. */
-  memoryIndex?: MemoryIndex;
   /** Tokens of the visible thread in the prompt (THREAD_CONTEXT_TOKENS; default 2000, 0: off). */
   threadContextTokens?: number;
   /** How attached files are read (ATTACHMENT_* settings, VISION_MODELS). */
   attachments?: AttachmentSettings;
+  /** Active users' embeddings in this process (memory-index.ts); without it every search is SQL. */
+  memoryIndex?: MemoryIndex;
 }
 
 /** The user's active model version as the reply's first statement reads it. */
@@ -129,6 +130,12 @@ const exchangeSelect = { id: true, userText: true, replyText: true } satisfies P
 export function claimLeaseMs(timeouts: ReplyTimeouts): number {
   return timeouts.totalMs + 60_000;
 }
+
+/** What a reply's prompt carries besides the system prompt and the message. */
+type ReplyContext = Pick<
+  Parameters<typeof buildPrompt>[0],
+  "memory" | "fewShot" | "recent" | "conversation" | "images"
+>;
 
 /** Statuses of an exchange nobody finished answering. */
 export const UNANSWERED = ["pending", "interrupted"] as const;
@@ -212,7 +219,7 @@ export function createConversation(deps: ConversationDeps) {
     exchangeId: bigint,
     input: { channelId: string; threadId?: string },
     query: { vector: number[]; space: string } | undefined,
-  ) {
+  ): Promise<ReplyContext> {
     const searcher =
       query && deps.memoryIndex
         ? await deps.memoryIndex.lookup(user.userId, query.space, query.vector.length, user.stamp)
@@ -393,7 +400,7 @@ export function createConversation(deps: ConversationDeps) {
     const attached = files && {
       images: files.images,
       // Embedding models take a few thousand tokens: the start of a long message stands for it.
-      embedText: clipStorable(text, 4_000),
+      embedText: embeddingText(text),
     };
     const noted = (r: RespondResult): RespondResult =>
       files?.notes.length && r.kind === "reply"
@@ -409,28 +416,24 @@ export function createConversation(deps: ConversationDeps) {
     }
     if (claimed.optedOut) {
       deps.memoryIndex?.dropUser(claimed.user.userId);
-      return noted(
-        await withStillWorking(options, () =>
-          respondWithoutMemory(input, text, claimed.user.userId, attached?.images),
-        ),
+      return withStillWorking(options, () =>
+        respondWithoutMemory(input, text, claimed.user.userId, attached?.images).then(noted),
       );
     }
     const exchangeId = claimed.exchangeId ?? (await takeOver(claimed.user.userId, input));
     if (exchangeId === undefined) return { kind: "duplicate" };
     const user = claimed.exchangeId === undefined ? await readUser(claimed.user.userId) : claimed.user;
-    return noted(
-      await withStillWorking(options, () =>
-        answerClaimed({
-          exchangeId,
-          userId: user.userId,
-          text,
-          channelId: input.channelId,
-          threadId: input.threadId,
-          user,
-          visibleConversation: input.visibleConversation,
-          ...attached,
-        }),
-      ),
+    return withStillWorking(options, () =>
+      answerClaimed({
+        exchangeId,
+        userId: user.userId,
+        text,
+        channelId: input.channelId,
+        threadId: input.threadId,
+        user,
+        visibleConversation: input.visibleConversation,
+        ...attached,
+      }).then(noted),
     );
   }
 
@@ -550,20 +553,22 @@ export function createConversation(deps: ConversationDeps) {
       );
       // The holdout is answered without memory and few-shot (the channel's recent turns stay).
       if (plan.holdout) Object.assign(context, { memory: [], fewShot: [] });
+      // The visible thread, fetched meanwhile, and the attached images go with the message.
+      context.conversation = await conversation;
+      context.images = x.images;
       const prompt = buildPrompt(
-        {
-          systemPrompt: deps.settings.systemPrompt,
-          message: x.text,
-          ...context,
-          conversation: await conversation,
-          // A person's own model may not see images (an open-weights adapter): then their text only.
-          images: x.images && acceptsImages(plan.model, attachmentSettings.visionModels) ? x.images : [],
-        },
+        { systemPrompt: deps.settings.systemPrompt, message: x.text, ...context },
         deps.budget ?? defaultBudget,
       );
       model = plan.model;
       const result = await withRetry(
-        (signal) => plan.provider.chat({ model, messages: prompt.messages, signal }),
+        // A model that cannot see (an open-weights adapter) gets the text of the message only.
+        (signal) =>
+          plan.provider.chat({
+            model,
+            messages: imagesForModel(prompt.messages, model, attachmentSettings.visionModels),
+            signal,
+          }),
         retry,
         bounds(deadline),
       );
@@ -668,8 +673,6 @@ export function createConversation(deps: ConversationDeps) {
     userId: string,
     images: ChatImage[] = [],
   ): Promise<RespondResult> {
-    // The visible thread is not theirs to opt out of: it is shown, as to anyone, and not stored.
-    const conversation = await visibleLines(input, Date.now() + timeouts.totalMs / 4);
     const prompt = buildPrompt(
       {
         systemPrompt: deps.settings.systemPrompt,
@@ -677,7 +680,8 @@ export function createConversation(deps: ConversationDeps) {
         memory: [],
         fewShot: [],
         recent: [],
-        conversation,
+        // The visible thread is not theirs to opt out of: it is shown, as to anyone, and not stored.
+        conversation: await visibleLines(input, Date.now() + timeouts.totalMs / 4),
         images,
       },
       deps.budget ?? defaultBudget,

@@ -21,32 +21,6 @@ export interface UserRef {
 // Inbound: the Assistant, as the platform adapters see it. Each platform event becomes one of
 // these calls and each answer is text the adapter renders: adapters translate, the core decides.
 
-/** A mention or a DM to answer. */
-export interface RespondInput {
-  /** Who wrote it. */
-  user: UserRef;
-  /** Platform id of the user's message: a replayed event with the same id gets no second reply. */
-  messageId: string;
-  /** The channel it was written in (Discord: a thread's parent; Slack: the conversation). */
-  channelId: string;
-  /** The thread it was written in, if any. */
-  threadId?: string;
-  /** What the person wrote, platform markup already turned into plain text. */
-  text: string;
-  /**
-   * The conversation the message was written in, as everyone in it sees it (a Slack thread, a
-   * Discord thread or reply chain), fetched from the platform only when called: at most `limit`
-   * messages, oldest first, the message being answered and anything after it left out. Shown to the
-   * model for this one reply (src/core/thread-context.ts), never stored. Unset: no such conversation.
-   */
-  visibleConversation?: (limit: number) => Promise<VisibleMessage[]>;
-  /**
-   * Files attached to the message. Text files and images are read into it when it is answered
-   * (src/core/attachments.ts); the rest get a note in the reply.
-   */
-  attachments?: IncomingAttachment[];
-}
-
 /** A file attached to a person's message, as the platform describes it; fetched only if read. */
 export interface IncomingAttachment {
   /** The file's name as the person gave it. */
@@ -71,6 +45,32 @@ export interface VisibleMessage {
   /** Tells authors apart (an opaque platform id): nameless others get one neutral label each. */
   authorKey: string;
   /** Plain text, platform markup already turned into text. */
+  text: string;
+}
+
+/** A mention or a DM to answer. */
+export interface RespondInput {
+  /** Who wrote it. */
+  user: UserRef;
+  /** Platform id of the user's message: a replayed event with the same id gets no second reply. */
+  messageId: string;
+  /** The channel it was written in (Discord: a thread's parent; Slack: the conversation). */
+  channelId: string;
+  /** The thread it was written in, if any. */
+  threadId?: string;
+  /**
+   * The conversation the message was written in, as everyone in it sees it (a Slack thread, a
+   * Discord thread or reply chain), fetched from the platform only when called: at most `limit`
+   * messages, oldest first, the message being answered and anything after it left out. Shown to the
+   * model for this one reply (src/core/thread-context.ts), never stored. Unset: no such conversation.
+   */
+  visibleConversation?: (limit: number) => Promise<VisibleMessage[]>;
+  /**
+   * Files attached to the message. Text files and images are read into it when it is answered
+   * (src/core/attachments.ts); the rest get a note in the reply.
+   */
+  attachments?: IncomingAttachment[];
+  /** What the person wrote, platform markup already turned into plain text. */
   text: string;
 }
 

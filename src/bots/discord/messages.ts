@@ -101,9 +101,9 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
         messageId: message.id,
         channelId: inThread ? (channel.parentId ?? channel.id) : channel.id,
         threadId: inThread ? channel.id : undefined,
-        text: messageText(message),
         ...(visibleConversation ? { visibleConversation } : {}),
         ...(message.attachments.size > 0 ? { attachments: discordAttachments(message) } : {}),
+        text: messageText(message),
       },
       { onStillWorking },
     );

@@ -33,9 +33,9 @@ interface IncomingMessage {
   replyThreadTs: string | undefined;
   /** The thread the message was written in (its parent's ts); undefined: not in one. */
   writtenInThread: string | undefined;
-  text: string;
   /** Files shared with the message. */
   files: readonly SlackFile[] | undefined;
+  text: string;
 }
 
 export function registerMessageListeners(app: App, deps: ListenerDeps): void {
@@ -52,8 +52,8 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       threadId: thread,
       replyThreadTs: thread,
       writtenInThread: event.thread_ts,
-      text: event.text,
       files: event.files,
+      text: event.text,
     });
   });
 
@@ -72,8 +72,8 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
       threadId: event.thread_ts,
       replyThreadTs: event.thread_ts,
       writtenInThread: event.thread_ts,
-      text: event.text ?? "",
       files: "files" in event ? event.files : undefined,
+      text: event.text ?? "",
     });
   });
 
@@ -104,7 +104,6 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
               messageId: m.ts,
               channelId: m.channel,
               ...(m.threadId !== undefined ? { threadId: m.threadId } : {}),
-              text: fromSlackText(m.text, workspace.botUserId),
               // In a thread the model also sees the thread (fetched only if the core asks).
               ...(m.writtenInThread !== undefined
                 ? {
@@ -117,6 +116,7 @@ export function registerMessageListeners(app: App, deps: ListenerDeps): void {
                   }
                 : {}),
               ...(m.files?.length ? { attachments: slackAttachments(m.files, client.token) } : {}),
+              text: fromSlackText(m.text, workspace.botUserId),
             },
             { onStillWorking },
           );
