@@ -31,10 +31,10 @@ interface IncomingMessage {
   threadId: string | undefined;
   /** Where the answer goes; undefined: top level. */
   replyThreadTs: string | undefined;
-  /** The thread the message was written in (its parent's ts); undefined: not in one. */
-  writtenInThread: string | undefined;
+  /** The thread the message was written in (its parent's ts): the model sees it. Unset: not in one. */
+  writtenInThread?: string;
   /** Files shared with the message. */
-  files: readonly SlackFile[] | undefined;
+  files?: readonly SlackFile[];
   text: string;
 }
 
