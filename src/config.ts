@@ -235,6 +235,12 @@ export const settings = {
       'How many mentions may wait for a free reply slot. A mention arriving when the queue is full is answered at once with "I\'m busy right now, try again in a minute" and not stored.',
     hint: "a whole number such as 200 (0: no waiting)",
   }),
+  THREAD_CONTEXT_TOKENS: setting(int(0, 100_000).default(2000), {
+    group: "Language model",
+    description:
+      "In a thread (Slack; Discord threads and reply chains), the latest visible messages of it, up to this many tokens, are fetched from the platform and shown to the model for that reply (never stored). 0 turns it off.",
+    hint: "a whole number of tokens such as 2000 (0: off)",
+  }),
   MEMORY_INDEX_MB: setting(int(0, 65536).default(512), {
     group: "Language model",
     description:
@@ -272,6 +278,40 @@ export const settings = {
     hint: 'a JSON object such as {"👍":5,"👎":1}',
   }),
   // Fine-tuning
+  ATTACHMENT_MAX_BYTES: setting(int(0, 10_000_000).default(100_000), {
+    group: "Attachments",
+    description:
+      "Largest text file (text/*, .md, .txt, .csv, .json, .log, code…) read into a message; bigger ones are skipped with a note. Read files are stored with the message, as the person's own words.",
+    hint: "a number of bytes such as 100000",
+  }),
+  ATTACHMENT_MAX_TOKENS: setting(int(0, 1_000_000).default(50_000), {
+    group: "Attachments",
+    description:
+      "Tokens the text files of one message may bring together (100 kB of a dense log is about 35,000); a file that would go over is skipped with a note.",
+    hint: "a whole number of tokens such as 50000",
+  }),
+  IMAGE_MAX_BYTES: setting(int(0, 20_000_000).default(5_000_000), {
+    group: "Attachments",
+    description: "Largest image sent to the model; bigger ones are skipped with a note.",
+    hint: "a number of bytes such as 5000000",
+  }),
+  VISION_MODELS: setting(
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "" && s.toLowerCase() !== "none"),
+      )
+      .default(["gpt-4o", "gpt-4.1", "gpt-5", "o3", "o4", "gemini-"]),
+    {
+      group: "Attachments",
+      description:
+        "Model name prefixes that can see images (a fine-tune counts by its base: `ft:gpt-4.1-mini:…` matches `gpt-4.1`). Images sent with a message for any other model get the answer that it cannot see them. `none`: images are never sent.",
+      hint: "comma-separated prefixes such as gpt-4o,gpt-4.1,gemini- (or none)",
+    },
+  ),
   FINETUNE_PROVIDER: setting(
     z.enum(["together", "self-hosted", "openai", "vertex", "none"]).default("none"),
     {
@@ -636,6 +676,8 @@ export interface Config {
     concurrency: number;
     /** Mentions that may wait for a slot (REPLY_QUEUE_LIMIT); the next gets the busy answer. */
     queueLimit: number;
+    /** Tokens of the visible thread shown to the model (THREAD_CONTEXT_TOKENS); 0: not fetched. */
+    threadContextTokens: number;
     /** Budget of the in-process memory index (MEMORY_INDEX_MB); 0: every search in the database. */
     memoryIndexBytes: number;
     /** MEMORY_SCOPE: whether memory and few-shot stay within one server. */
@@ -646,6 +688,8 @@ export interface Config {
   /** On SIGTERM: how long replies in flight may take before they are cancelled. */
   shutdownGraceMs: number;
   ratingEmoji?: Record<string, number>;
+  /** How attached files are read (ATTACHMENT_*, IMAGE_MAX_BYTES, VISION_MODELS). */
+  attachments: { maxBytes: number; maxTokens: number; imageMaxBytes: number; visionModels: string[] };
   fineTune: {
     provider: "together" | "self-hosted" | "openai" | "vertex" | "none";
     baseModel: string;
@@ -863,12 +907,19 @@ export function loadConfig(
       stillWorkingAfterMs: r.REPLY_STILL_WORKING_SECONDS * 1000,
       concurrency: r.REPLY_CONCURRENCY,
       queueLimit: r.REPLY_QUEUE_LIMIT,
+      threadContextTokens: r.THREAD_CONTEXT_TOKENS,
       memoryIndexBytes: r.MEMORY_INDEX_MB * 1024 * 1024,
       memoryScope: r.MEMORY_SCOPE,
     },
     serverChatModels: serverChatModels(r, gemini),
     shutdownGraceMs: r.SHUTDOWN_GRACE_SECONDS * 1000,
     ratingEmoji: r.RATING_EMOJI,
+    attachments: {
+      maxBytes: r.ATTACHMENT_MAX_BYTES,
+      maxTokens: r.ATTACHMENT_MAX_TOKENS,
+      imageMaxBytes: r.IMAGE_MAX_BYTES,
+      visionModels: r.VISION_MODELS,
+    },
     fineTune: {
       provider: r.FINETUNE_PROVIDER,
       baseModel: r.FINETUNE_BASE_MODEL ?? DEFAULT_BASE_MODELS[r.FINETUNE_PROVIDER],

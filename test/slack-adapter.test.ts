@@ -109,9 +109,13 @@ describe.each(["http", "socket"] as const)("Slack adapter over %s", (transport) 
       return e?.replyMessageId ? e : undefined;
     }, "the file_share exchange");
     expect(exchange.userText).toBe("what is in this file?");
+    // The file object carries no download address: the answer says so first (attachments.ts).
     await h.emu.waitForCall(
       "chat.postMessage",
-      (c) => c.args.channel === channel && c.args.text === exchange.replyText,
+      (c) =>
+        c.args.channel === channel &&
+        c.args.text ===
+          `_I couldn't download notes.txt from the chat platform, so I answered without it._\n\n${exchange.replyText}`,
     );
   });
 

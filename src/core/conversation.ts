@@ -3,6 +3,15 @@
 import type { Database } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import {
+  type AttachmentSettings,
+  defaultAttachmentSettings,
+  embeddingText,
+  imagesForModel,
+  nothingReadText,
+  readAttachments,
+  withAttachedText,
+} from "./attachments.ts";
+import {
   createReplyPlanner,
   type PlanInput,
   type ReplyPlanner,
@@ -11,9 +20,10 @@ import {
 } from "./evaluation/reply-plan.ts";
 import { embeddingSpace, nearestExchanges, storeAnswer } from "./exchange-embeddings.ts";
 import type { MemoryIndex, MemoryStamp } from "./memory-index.ts";
-import { replyNotices } from "./messages.ts";
+import { attachmentNotices, replyNotices } from "./messages.ts";
 import type {
   ChatBudget,
+  ChatImage,
   Clock,
   LlmProvider,
   Logger,
@@ -34,6 +44,7 @@ import {
 } from "./retry.ts";
 import { type MemoryScope, placePrompt, type ServerReplySettings, scopeFilter } from "./server-reply.ts";
 import { storableText } from "./storable-text.ts";
+import { conversationLines, fetchVisibleConversation } from "./thread-context.ts";
 import { COUNT_NEW_EXCHANGE } from "./user-counters.ts";
 import { ensureUser } from "./users.ts";
 
@@ -85,6 +96,10 @@ export interface ConversationDeps {
    * evaluation/reply-plan.ts). Unset: the person's active version, no trial, no holdout.
    */
   replyPlan?: ReplyPlanner;
+  /** Tokens of the visible thread in the prompt (THREAD_CONTEXT_TOKENS; default 2000, 0: off). */
+  threadContextTokens?: number;
+  /** How attached files are read (ATTACHMENT_* settings, VISION_MODELS). */
+  attachments?: AttachmentSettings;
   /** Active users' embeddings in this process (memory-index.ts); without it every search is SQL. */
   memoryIndex?: MemoryIndex;
   /** Operators' per-server prompt and model (server-settings.ts, cached); unset: the global ones only. */
@@ -126,6 +141,12 @@ export function claimLeaseMs(timeouts: ReplyTimeouts): number {
   return timeouts.totalMs + 60_000;
 }
 
+/** What a reply's prompt carries besides the system prompt and the message. */
+type ReplyContext = Pick<
+  Parameters<typeof buildPrompt>[0],
+  "memory" | "fewShot" | "recent" | "conversation" | "images"
+>;
+
 /** Statuses of an exchange nobody finished answering. */
 export const UNANSWERED = ["pending", "interrupted"] as const;
 
@@ -136,6 +157,17 @@ export function createConversation(deps: ConversationDeps) {
   const retry: RetryPolicy = { ...(deps.retry ?? defaultRetryPolicy), attemptTimeoutMs: timeouts.attemptMs };
   const instanceId = deps.instanceId ?? crypto.randomUUID();
   const leaseMs = claimLeaseMs(timeouts);
+  const attachmentSettings = deps.attachments ?? defaultAttachmentSettings;
+  const visibleSettings = {
+    maxTokens: deps.threadContextTokens ?? 2_000,
+    maxItemChars: (deps.budget ?? defaultBudget).maxItemChars,
+  };
+  /** The thread as people see it, fetched by `deadline`; [] without one or on failure. */
+  const visibleLines = async (input: Pick<RespondInput, "visibleConversation">, deadline: number) =>
+    conversationLines(
+      await fetchVisibleConversation(input.visibleConversation, visibleSettings, deadline, log),
+      visibleSettings,
+    );
   const planner =
     deps.replyPlan ??
     createReplyPlanner({
@@ -197,7 +229,7 @@ export function createConversation(deps: ConversationDeps) {
     exchangeId: bigint,
     input: { channelId: string; threadId?: string; serverId?: string | null },
     query: { vector: number[]; space: string } | undefined,
-  ) {
+  ): Promise<ReplyContext> {
     const searcher =
       query && deps.memoryIndex && deps.memoryScope !== "user-server"
         ? await deps.memoryIndex.lookup(user.userId, query.space, query.vector.length, user.stamp)
@@ -362,16 +394,34 @@ export function createConversation(deps: ConversationDeps) {
   async function respond(input: RespondInput, options: RespondOptions = {}): Promise<RespondResult> {
     // What cannot be stored (NUL, lone surrogates) becomes U+FFFD here, so the model is asked with
     // exactly the text that is stored and later remembered.
-    const text = storableText(input.text).trim();
-    if (!text) return { kind: "rejected", reason: "empty", text: replyNotices.empty };
-    if (text.length > MAX_MESSAGE_CHARS)
+    const typed = storableText(input.text).trim();
+    if (!typed && !input.attachments?.length)
+      return { kind: "rejected", reason: "empty", text: replyNotices.empty };
+    if (typed.length > MAX_MESSAGE_CHARS)
       return {
         kind: "rejected",
         reason: "too_long",
-        text: replyNotices.tooLong(text.length, MAX_MESSAGE_CHARS),
+        text: replyNotices.tooLong(typed.length, MAX_MESSAGE_CHARS),
       };
     if (deps.chatBudget && !(await deps.chatBudget.checkChat()).ok)
       return { kind: "rejected", reason: "chat_budget", text: replyNotices.chatBudget };
+    // Attached files become part of the message that is stored (attachments.ts); notes on the
+    // files that were not read go before the answer.
+    const files = input.attachments?.length
+      ? await readAttachments(input.attachments, attachmentSettings, deps.settings.chatModel, log)
+      : undefined;
+    if (files && !typed && !files.readSome)
+      return { kind: "rejected", reason: "empty", text: nothingReadText(files, deps.settings.chatModel) };
+    const text = withAttachedText(typed, files);
+    const attached = files && {
+      images: files.images,
+      // Embedding models take a few thousand tokens: the start of a long message stands for it.
+      embedText: embeddingText(text),
+    };
+    const noted = (r: RespondResult): RespondResult =>
+      files?.notes.length && r.kind === "reply"
+        ? { ...r, text: attachmentNotices.withNotes(files.notes, r.text) }
+        : r;
 
     let claimed = await claimMessage(input, text);
     if (!claimed) {
@@ -383,7 +433,7 @@ export function createConversation(deps: ConversationDeps) {
     if (claimed.optedOut) {
       deps.memoryIndex?.dropUser(claimed.user.userId);
       return withStillWorking(options, () =>
-        respondWithoutMemory(input, text, claimed.user.userId, options.onText),
+        respondWithoutMemory(input, text, claimed.user.userId, attached?.images, options.onText).then(noted),
       );
     }
     const exchangeId = claimed.exchangeId ?? (await takeOver(claimed.user.userId, input));
@@ -400,7 +450,9 @@ export function createConversation(deps: ConversationDeps) {
         serverId: input.serverId ?? null,
         user,
         onText: options.onText,
-      }),
+        visibleConversation: input.visibleConversation,
+        ...attached,
+      }).then(noted),
     );
   }
 
@@ -495,6 +547,12 @@ export function createConversation(deps: ConversationDeps) {
     user?: ReplyUser;
     /** Streams the answer to the platform as it is written (RespondOptions.onText). */
     onText?: (textSoFar: string) => void;
+    /** The thread as people see it (RespondInput.visibleConversation); a recovered reply has none. */
+    visibleConversation?: RespondInput["visibleConversation"];
+    /** Attached images (attachments.ts); a recovered reply has none (their bytes are not stored). */
+    images?: ChatImage[];
+    /** What is embedded for memory, when not `text` (a message with long files). */
+    embedText?: string;
   }): Promise<RespondResult> {
     const { exchangeId } = x;
     // The whole reply's budget starts now: the embedding, retries and waits all come out of it.
@@ -516,7 +574,10 @@ export function createConversation(deps: ConversationDeps) {
       // the figures the first statement read.
       const plan = await planner.plan(x.userId, exchangeId, user.plan);
       // Memory is optional: the embedding may use a quarter of the budget, then memory is recency.
-      const query = await embedQuery(x.text, Math.min(deadline, started + timeouts.totalMs / 4));
+      // The visible thread is fetched meanwhile, within the same quarter (thread-context.ts).
+      const quarter = Math.min(deadline, started + timeouts.totalMs / 4);
+      const conversation = visibleLines(x, quarter);
+      const query = await embedQuery(x.embedText ?? x.text, quarter);
       const context = await personalContext(
         user,
         exchangeId,
@@ -525,6 +586,9 @@ export function createConversation(deps: ConversationDeps) {
       );
       // The holdout is answered without memory and few-shot (the channel's recent turns stay).
       if (plan.holdout) Object.assign(context, { memory: [], fewShot: [] });
+      // The visible thread, fetched meanwhile, and the attached images go with the message.
+      context.conversation = await conversation;
+      context.images = x.images;
       const prompt = buildPrompt(
         { systemPrompt: placePrompt(deps.settings.systemPrompt, here), message: x.text, ...context },
         deps.budget ?? defaultBudget,
@@ -532,8 +596,14 @@ export function createConversation(deps: ConversationDeps) {
       // The server's model answers base-model replies; a person's own model (or trial) still wins.
       model = !plan.versionId && here?.chatModel ? here.chatModel : plan.model;
       const result = await withRetry(
+        // A model that cannot see (an open-weights adapter) gets the text of the message only.
         (signal) =>
-          plan.provider.chat({ model, messages: prompt.messages, signal, ...preview(x.onText, signal) }),
+          plan.provider.chat({
+            model,
+            messages: imagesForModel(prompt.messages, model, attachmentSettings.visionModels),
+            signal,
+            ...preview(x.onText, signal),
+          }),
         retry,
         bounds(deadline),
       );
@@ -567,6 +637,7 @@ export function createConversation(deps: ConversationDeps) {
         model,
         memory: prompt.used.memory,
         fewShot: prompt.used.fewShot,
+        conversation: prompt.used.conversation,
         promptTokens: result.promptTokens,
         ms: Date.now() - started,
       });
@@ -654,6 +725,7 @@ export function createConversation(deps: ConversationDeps) {
     input: RespondInput,
     text: string,
     userId: string,
+    images: ChatImage[] = [],
     onText?: (textSoFar: string) => void,
   ): Promise<RespondResult> {
     const here = input.serverId
@@ -670,13 +742,22 @@ export function createConversation(deps: ConversationDeps) {
         memory: [],
         fewShot: [],
         recent: [],
+        // The visible thread is not theirs to opt out of: it is shown, as to anyone, and not stored.
+        conversation: await visibleLines(input, Date.now() + timeouts.totalMs / 4),
+        images,
       },
       deps.budget ?? defaultBudget,
     );
     const model = here?.chatModel ?? deps.settings.chatModel;
     try {
       const result = await withRetry(
-        (signal) => deps.llm.chat({ model, messages: prompt.messages, signal, ...preview(onText, signal) }),
+        (signal) =>
+          deps.llm.chat({
+            model,
+            messages: imagesForModel(prompt.messages, model, attachmentSettings.visionModels),
+            signal,
+            ...preview(onText, signal),
+          }),
         retry,
         bounds(Date.now() + timeouts.totalMs),
       );

@@ -129,6 +129,11 @@ export function createCore(deps: CoreDeps) {
     },
     stopping: deps.stopping,
     retry: deps.retry,
+    threadContextTokens: config.replies.threadContextTokens,
+    attachments: {
+      ...config.attachments,
+      downloadTimeoutMs: Math.min(15_000, config.replies.totalTimeoutMs / 4),
+    },
     replyPlan: createReplyPlanner({
       db,
       clock,

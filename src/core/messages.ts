@@ -754,3 +754,29 @@ export const LIMIT_OUTCOME = {
   total_month_spend: "limit.total_month_spend",
   user_month_trainings: "limit.user_month_trainings",
 } as const satisfies Record<TrainingRefusalReason, OutcomeCode>;
+
+// ---------------------------------------------------------------------------------------------
+// Notes on a message's attachments, shown before the answer (attachments.ts)
+
+/** "100 kB", "5 MB": sizes for people, in decimal units as the platforms show them. */
+function size(bytes: number): string {
+  if (bytes >= 1_000_000) return `${Number((bytes / 1_000_000).toFixed(1)).toLocaleString("en")} MB`;
+  return `${Math.max(1, Math.round(bytes / 1000)).toLocaleString("en")} kB`;
+}
+
+export const attachmentNotices = {
+  tooBig: (name: string, max: number) => `I skipped ${name}: it is over ${size(max)}.`,
+  imageTooBig: (name: string, max: number) => `I skipped ${name}: images over ${size(max)} are not read.`,
+  overTokens: (name: string, max: number, alone: boolean) =>
+    `I skipped ${name}: ${alone ? "it is" : "with the other files it would be"} over ${max.toLocaleString("en")} tokens, the most one message can bring.`,
+  notText: (name: string) => `I skipped ${name}: it does not look like a text file.`,
+  unsupported: (name: string) =>
+    `I can't read ${name}: I read text files (.txt, .md, .csv, .json, .log, code…) and images only.`,
+  noVision: (model: string) => `I can't see images with this model (${model}), so I answered your text only.`,
+  noVisionNoText: (model: string) =>
+    `I can't see images with this model (${model}). Describe the image in words, or ask an operator for a model that can see images.`,
+  failed: (name: string) => `I couldn't download ${name} from the chat platform, so I answered without it.`,
+  /** The notes, then the answer. */
+  withNotes: (notes: string[], answer: string) =>
+    notes.length ? `${notes.map((n) => `_${n}_`).join("\n")}\n\n${answer}` : answer,
+};

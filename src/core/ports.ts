@@ -21,6 +21,33 @@ export interface UserRef {
 // Inbound: the Assistant, as the platform adapters see it. Each platform event becomes one of
 // these calls and each answer is text the adapter renders: adapters translate, the core decides.
 
+/** A file attached to a person's message, as the platform describes it; fetched only if read. */
+export interface IncomingAttachment {
+  /** The file's name as the person gave it. */
+  name: string;
+  /** The MIME type the platform reports, if any (parameters such as `; charset=` allowed). */
+  contentType?: string;
+  /** Its size in bytes, as the platform reports it. */
+  size: number;
+  /**
+   * Fetches the bytes, stopping after `maxBytes + 1` (more than `maxBytes` back means too big).
+   * Throws when the platform refuses (a missing scope, an expired link).
+   */
+  download(maxBytes: number, signal: AbortSignal): Promise<Uint8Array>;
+}
+
+/** One message of the conversation a mention was written in (RespondInput.visibleConversation). */
+export interface VisibleMessage {
+  /** The person asking now, the bot itself, or anyone else (people and other bots). */
+  from: "asker" | "assistant" | "other";
+  /** The author's display name, when the platform gives it without another request. */
+  name?: string;
+  /** Tells authors apart (an opaque platform id): nameless others get one neutral label each. */
+  authorKey: string;
+  /** Plain text, platform markup already turned into text. */
+  text: string;
+}
+
 /** A mention or a DM to answer. */
 export interface RespondInput {
   /** Who wrote it. */
@@ -31,6 +58,18 @@ export interface RespondInput {
   channelId: string;
   /** The thread it was written in, if any. */
   threadId?: string;
+  /**
+   * The conversation the message was written in, as everyone in it sees it (a Slack thread, a
+   * Discord thread or reply chain), fetched from the platform only when called: at most `limit`
+   * messages, oldest first, the message being answered and anything after it left out. Shown to the
+   * model for this one reply (src/core/thread-context.ts), never stored. Unset: no such conversation.
+   */
+  visibleConversation?: (limit: number) => Promise<VisibleMessage[]>;
+  /**
+   * Files attached to the message. Text files and images are read into it when it is answered
+   * (src/core/attachments.ts); the rest get a note in the reply.
+   */
+  attachments?: IncomingAttachment[];
   /** What the person wrote, platform markup already turned into plain text. */
   text: string;
   /** The server it was written in (Discord guild id, Slack team id); undefined in DMs. */
@@ -263,6 +302,14 @@ export const systemClock: Clock = { now: () => new Date() };
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
+  /** Images the person attached (user messages only), for models that accept them. */
+  images?: ChatImage[];
+}
+
+/** An image sent with a chat message: its bytes, base64-encoded. */
+export interface ChatImage {
+  mimeType: string;
+  base64: string;
 }
 
 export interface ChatResult {

@@ -17,6 +17,7 @@ import type { PrismaClient } from "../../src/generated/prisma/client.ts";
 import {
   type DiscordEmulator,
   type InteractionResponse,
+  type SendMessageOptions,
   type SlashCommandOptions,
   startDiscordEmulator,
 } from "../emulators/discord/index.ts";
@@ -64,7 +65,13 @@ export interface DiscordApp {
   mention(
     userId: string,
     text: string,
-    options?: { channelId?: string; dm?: boolean; mentionsBot?: boolean; replyTo?: string },
+    options?: {
+      channelId?: string;
+      dm?: boolean;
+      mentionsBot?: boolean;
+      replyTo?: string;
+      attachments?: SendMessageOptions["attachments"];
+    },
   ): Promise<MentionResult>;
   /** The bot's messages that reply to `messageId`. */
   repliesTo(messageId: string): APIMessage[];
@@ -169,6 +176,7 @@ export async function startDiscordApp(options: DiscordAppOptions = {}): Promise<
         mentionsBot: opts.dm ? false : (opts.mentionsBot ?? true),
         channelId: opts.dm ? undefined : (opts.channelId ?? GENERAL),
         replyTo: opts.replyTo,
+        attachments: opts.attachments,
       });
       // Done when the reply is recorded on the exchange, or (no exchange: a rejection) posted.
       const replies = await vi.waitUntil(

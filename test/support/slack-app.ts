@@ -69,6 +69,8 @@ export interface MentionOptions extends Pick<SendEventOptions, "eventId" | "retr
   threadTs?: string;
   /** The message's ts; default: a fresh one. Reuse one to model the same message delivered again. */
   ts?: string;
+  /** Files shared with it (file objects from `emu.shareFile`). */
+  files?: Record<string, unknown>[];
 }
 
 export interface SlackAppHarness {
@@ -253,6 +255,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<SlackAppH
         text,
         ...(o.ts !== undefined ? { ts: o.ts } : {}),
         ...(o.threadTs !== undefined ? { threadTs: o.threadTs } : {}),
+        ...(o.files !== undefined ? { files: o.files } : {}),
       });
       const delivery = await emu.sendEvent(event, eventOptions(o));
       return { event, ts: String(event.ts), delivery };
@@ -266,6 +269,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<SlackAppH
         text,
         ...(o.ts !== undefined ? { ts: o.ts } : {}),
         ...(o.threadTs !== undefined ? { threadTs: o.threadTs } : {}),
+        ...(o.files !== undefined ? { files: o.files } : {}),
       });
       const delivery = await emu.sendEvent(event, eventOptions(o));
       return { event, ts: String(event.ts), channel, delivery };

@@ -17,10 +17,12 @@ import { postParts } from "../shared/post-parts.ts";
 import type { RecentIds } from "../shared/recent-ids.ts";
 import { splitMessage } from "../shared/split-message.ts";
 import { createStreamedReply, type StreamedReply } from "../shared/streamed-reply.ts";
+import { discordAttachments } from "./attachments.ts";
 import { NO_PINGS } from "./client.ts";
 import { discordText } from "./format.ts";
 import { userRef } from "./identity.ts";
 import { ratingRow } from "./rating-buttons.ts";
+import { discordVisibleConversation } from "./thread-context.ts";
 
 /** Discord shows "typing…" for 10 s per request: refresh a little before it runs out. */
 export const TYPING_REFRESH_MS = 8_000;
@@ -109,6 +111,8 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
       })
     : undefined;
   let result: Awaited<ReturnType<Assistant["mention"]>>;
+  // In a thread or a reply chain the model also sees it (fetched only if the core asks).
+  const visibleConversation = discordVisibleConversation(message, messageText);
   try {
     result = await assistant.mention(
       {
@@ -116,6 +120,8 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
         messageId: message.id,
         channelId: inThread ? (channel.parentId ?? channel.id) : channel.id,
         threadId: inThread ? channel.id : undefined,
+        ...(visibleConversation ? { visibleConversation } : {}),
+        ...(message.attachments.size > 0 ? { attachments: discordAttachments(message) } : {}),
         text: messageText(message),
         ...(message.inGuild()
           ? { serverId: message.guildId, roleIds: [...(message.member?.roles.cache.keys() ?? [])] }

@@ -82,6 +82,9 @@ export function createAssistantThread(deps: ListenerDeps, answer: AnswerMessage)
           ts: message.ts,
           threadId: message.thread_ts,
           replyThreadTs: message.thread_ts,
+          // The model sees the assistant thread so far, as in any thread (read, never stored).
+          writtenInThread: message.thread_ts,
+          files: "files" in message ? message.files : undefined,
           text,
           // An assistant thread lives in the person's DM with the bot (no server settings apply).
           dm: true,

@@ -5,11 +5,13 @@
 // messages are not ours to answer (only mentions are).
 import type { App, webApi } from "@slack/bolt";
 import { failureNotices } from "../../core/messages.ts";
+import { type SlackFile, slackAttachments } from "./attachments.ts";
 import { slackUserRef } from "./identity.ts";
 import { errorFields, type ListenerDeps } from "./listener-deps.ts";
 import { fromSlackText } from "./mrkdwn.ts";
 import { postReply } from "./post-reply.ts";
 import { createSlackReplyStream } from "./stream-reply.ts";
+import { slackVisibleConversation } from "./thread-context.ts";
 
 /** Said when answering failed in a way the core did not turn into a reply (e.g. the database is down). */
 /**
@@ -30,6 +32,10 @@ export interface IncomingMessage {
   threadId: string | undefined;
   /** Where the answer goes; undefined: top level. */
   replyThreadTs: string | undefined;
+  /** The thread the message was written in (its parent's ts): the model sees it. Unset: not in one. */
+  writtenInThread?: string;
+  /** Files shared with the message. */
+  files?: readonly SlackFile[];
   text: string;
   /** A direct message (no server settings apply). */
   dm: boolean;
@@ -57,6 +63,8 @@ export function registerMessageListeners(
       ts: event.ts,
       threadId: thread,
       replyThreadTs: thread,
+      writtenInThread: event.thread_ts,
+      files: event.files,
       text: event.text,
       dm: false,
     });
@@ -76,6 +84,8 @@ export function registerMessageListeners(
       ts: event.ts,
       threadId: event.thread_ts,
       replyThreadTs: event.thread_ts,
+      writtenInThread: event.thread_ts,
+      files: "files" in event ? event.files : undefined,
       text: event.text ?? "",
       dm: true,
     });
@@ -121,6 +131,18 @@ export function registerMessageListeners(
               messageId: m.ts,
               channelId: m.channel,
               ...(m.threadId !== undefined ? { threadId: m.threadId } : {}),
+              // In a thread the model also sees the thread (fetched only if the core asks).
+              ...(m.writtenInThread !== undefined
+                ? {
+                    visibleConversation: slackVisibleConversation(client, workspace, {
+                      channel: m.channel,
+                      threadTs: m.writtenInThread,
+                      ts: m.ts,
+                      userId: m.userId,
+                    }),
+                  }
+                : {}),
+              ...(m.files?.length ? { attachments: slackAttachments(m.files, client.token) } : {}),
               text: fromSlackText(m.text, workspace.botUserId),
               // A DM has no server; a channel's server is the workspace (Slack has no roles).
               ...(m.dm ? {} : { serverId: workspace.teamId }),

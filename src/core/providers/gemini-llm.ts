@@ -3,6 +3,7 @@
 import { ApiError, GoogleGenAI, type GoogleGenAIOptions } from "@google/genai";
 import { type ChatResult, type LlmProvider, ProviderError, StreamCutError } from "../ports.ts";
 import { storableText } from "../storable-text.ts";
+import { geminiContents } from "./chat-parts.ts";
 
 export interface GeminiProviderOptions {
   apiKey?: string;
@@ -52,9 +53,7 @@ export function createGeminiProvider(options: GeminiProviderOptions): LlmProvide
         .filter((m) => m.role === "system")
         .map((m) => m.content)
         .join("\n\n");
-      const contents = messages
-        .filter((m) => m.role !== "system")
-        .map((m) => ({ role: m.role === "assistant" ? "model" : "user", parts: [{ text: m.content }] }));
+      const contents = geminiContents(messages);
       const request = {
         model,
         contents,

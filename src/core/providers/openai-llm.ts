@@ -3,7 +3,6 @@
 // decides, so the apology path and the retry counts are the same for every provider.
 import OpenAI from "openai";
 import {
-  type ChatMessage,
   type ChatRequest,
   type ChatResult,
   type LlmProvider,
@@ -12,6 +11,7 @@ import {
 } from "../ports.ts";
 import { retryAfterFromHeaders } from "../retry.ts";
 import { storableText } from "../storable-text.ts";
+import { openAIMessages } from "./chat-parts.ts";
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -52,7 +52,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): LlmProvide
       const { model, messages, signal } = request;
       try {
         const res = await client.chat.completions.create(
-          { model, messages: messages.map((m: ChatMessage) => ({ role: m.role, content: m.content })) },
+          { model, messages: openAIMessages(messages) },
           { signal },
         );
         return {
@@ -95,7 +95,7 @@ async function streamChat(
     const stream = await client.chat.completions.create(
       {
         model,
-        messages: messages.map((m: ChatMessage) => ({ role: m.role, content: m.content })),
+        messages: openAIMessages(messages),
         stream: true,
         stream_options: { include_usage: true },
       },

@@ -336,6 +336,11 @@ export class DiscordEmulator {
 
   // ------------------------------------------------------------------------------ records
 
+  /** Every GET of an attachment's bytes, with its status. */
+  get attachmentDownloads(): ReadonlyArray<{ path: string; status: number; at: number }> {
+    return this.rest.attachmentDownloads;
+  }
+
   get sent(): RecordedRequest[] {
     return this.rest.sent;
   }

@@ -26,7 +26,17 @@ export interface SendMessageOptions {
   mentionsBot?: boolean;
   /** Makes this a reply (type 19) to that message. */
   replyTo?: string;
-  attachments?: Array<{ filename: string; contentType?: string; size?: number; url?: string }>;
+  /**
+   * Files attached to it. With `data`, the bytes are served at the attachment's `url` (a GET of
+   * `/attachments/...` on the emulator, like Discord's CDN) and `size` defaults to their length.
+   */
+  attachments?: Array<{
+    filename: string;
+    contentType?: string;
+    size?: number;
+    url?: string;
+    data?: Buffer | string;
+  }>;
   embeds?: APIEmbed[];
 }
 
@@ -157,11 +167,14 @@ export function sendUserMessage(state: DiscordState, options: SendMessageOptions
   }
   const attachments = (options.attachments ?? []).map((a) => {
     const id = snowflake();
-    const url = a.url ?? `${state.config.baseUrl()}/attachments/${channel.id}/${id}/${a.filename}`;
+    const path = `/attachments/${channel.id}/${id}/${a.filename}`;
+    const url = a.url ?? `${state.config.baseUrl()}${encodeURI(path)}`;
+    const data = a.data === undefined ? undefined : Buffer.from(a.data);
+    if (data) state.files.set(path, { data, contentType: a.contentType ?? "application/octet-stream" });
     return {
       id,
       filename: a.filename,
-      size: a.size ?? 0,
+      size: a.size ?? data?.length ?? 0,
       url,
       proxy_url: url,
       ...(a.contentType ? { content_type: a.contentType } : {}),

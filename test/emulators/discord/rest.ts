@@ -64,6 +64,8 @@ export interface DiscordRestOptions {
 
 export class DiscordRest {
   readonly sent: RecordedRequest[] = [];
+  /** Every GET of an attachment's bytes (`/attachments/...`, Discord's CDN), with its status. */
+  readonly attachmentDownloads: Array<{ path: string; status: number; at: number }> = [];
   private readonly router = new Router();
   private readonly failures: RestFailure[] = [];
   private readonly waiters: Array<{
@@ -117,6 +119,8 @@ export class DiscordRest {
 
     if (method === "GET" && url.pathname.startsWith("/attachments/")) {
       const file = this.state.files.get(decodeURIComponent(url.pathname));
+      const path = decodeURIComponent(url.pathname);
+      this.attachmentDownloads.push({ path, status: file ? 200 : 404, at: Date.now() });
       if (!file) return void sendJson(res, 404, { message: "404: Not Found", code: 0 });
       res.writeHead(200, { "content-type": file.contentType, "content-length": file.data.length });
       res.end(file.data);

@@ -47,6 +47,7 @@ export async function chatCompletion(req: RecordedRequest, ctx: ChatContext): Pr
       { param: "messages", code: "empty_array" },
     );
   ctx.models.served(body.model, "chat");
+  checkImageParts(body.messages);
   const request = body as ChatCompletionRequest;
   let content = await ctx.reply()(request);
   let finishReason = "stop";
@@ -124,4 +125,34 @@ function streamChunks(
   if (includeUsage) events.push(chunk([], { usage }));
   events.push("[DONE]");
   return events;
+}
+
+/**
+ * Image content parts as OpenAI checks them: `image_url.url` is an http(s) URL or a base64 data
+ * URL of PNG, JPEG, GIF or WebP (anything else: 400 invalid_image_format), and only user messages
+ * carry them.
+ */
+function checkImageParts(messages: ChatMessage[]): void {
+  messages.forEach((m, i) => {
+    if (!Array.isArray(m.content)) return;
+    for (const part of m.content as Array<{ type?: string; image_url?: { url?: unknown } }>) {
+      if (part.type !== "image_url") continue;
+      if (m.role !== "user")
+        openaiFail(
+          400,
+          `Image URLs are only allowed for messages with role 'user', but this message with role '${m.role}' contains an image URL.`,
+          { param: `messages.[${i}].content`, code: "invalid_value" },
+        );
+      const url = part.image_url?.url;
+      const ok =
+        typeof url === "string" &&
+        (/^https?:\/\//.test(url) || /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*$/.test(url));
+      if (!ok)
+        openaiFail(
+          400,
+          "You uploaded an unsupported image. Please make sure your image has of one the following formats: ['png', 'jpeg', 'gif', 'webp'].",
+          { param: `messages.[${i}].content`, code: "invalid_image_format" },
+        );
+    }
+  });
 }

@@ -108,6 +108,7 @@ import {
   triggerId,
   waitFor,
 } from "./state.ts";
+import { type FileDownload, type SharedFileSpec, UserFiles } from "./user-files.ts";
 import { handleApiCall, messageJson, parseApiArgs, tokenFrom } from "./web-api.ts";
 
 export type { AssistantThreadRecord, PublishedHomeView } from "./assistant-api.ts";
@@ -159,6 +160,12 @@ export interface SlackEmulator {
   readonly acks: readonly RecordedAck[];
   /** Every file upload started (files.getUploadURLExternal), oldest first, as far as it got. */
   readonly files: readonly StoredFile[];
+  /**
+   * A file a person shares (user-files.ts): the file object to put in an event's `files`; its
+   * url_private answers the bytes to the bot token only. `fileDownloads` records every GET of one.
+   */
+  shareFile(spec: SharedFileSpec): Record<string, unknown>;
+  readonly fileDownloads: readonly FileDownload[];
   /** Open Socket Mode connections right now. */
   readonly socketConnections: number;
   /** Socket Mode connections accepted since start (reconnects included). */
@@ -239,6 +246,7 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
   let baseUrl = "";
   let target: DeliveryTarget | undefined;
   const socket = new SocketModeServer(state, () => baseUrl.replace(/^http/, "ws"));
+  const userFiles = new UserFiles(() => baseUrl, o.teamId, o.botToken);
 
   const server = createServer((req, res) => {
     handleHttp(req, res).catch((err: unknown) => {
@@ -250,6 +258,7 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const bytes = await readBody(req);
+    if (userFiles.handle(req, res, url.pathname)) return;
     const upload = /^\/upload\/v1\/([a-z0-9]+)$/.exec(url.pathname);
     if (upload?.[1] && req.method === "POST") {
       await receiveUpload(upload[1], req.headers["content-type"], bytes, res);
@@ -445,6 +454,10 @@ export async function startSlackEmulator(options: SlackEmulatorOptions = {}): Pr
     },
     get files() {
       return state.allFiles();
+    },
+    shareFile: (spec) => userFiles.share(spec),
+    get fileDownloads() {
+      return userFiles.downloads;
     },
     get socketConnections() {
       return socket.openConnections;

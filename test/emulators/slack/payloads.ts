@@ -65,6 +65,8 @@ export function eventBuilders(o: ResolvedOptions, clock: TsClock) {
       text: string;
       ts?: string;
       threadTs?: string;
+      /** File objects (emulator `shareFile`) shared with the mention. */
+      files?: Record<string, unknown>[];
     }): SlackEvent {
       const ts = a.ts ?? clock.next();
       const text = a.text.includes(mentionTag) ? a.text : `${mentionTag} ${a.text}`;
@@ -77,6 +79,7 @@ export function eventBuilders(o: ResolvedOptions, clock: TsClock) {
         channel: a.channelId,
         event_ts: ts,
         ...(a.threadTs !== undefined ? { thread_ts: a.threadTs } : {}),
+        ...(a.files?.length ? { files: a.files, upload: false } : {}),
       };
     },
     /** A plain user `message` (channel_type follows the channel id: D -> im, G -> mpim, else channel). */
@@ -86,9 +89,12 @@ export function eventBuilders(o: ResolvedOptions, clock: TsClock) {
       text: string;
       ts?: string;
       threadTs?: string;
+      /** File objects (emulator `shareFile`): the message becomes a `file_share`, as Slack sends it. */
+      files?: Record<string, unknown>[];
     }): SlackEvent {
       const ts = a.ts ?? clock.next();
       return {
+        ...(a.files?.length ? { subtype: "file_share", files: a.files, upload: false } : {}),
         type: "message",
         user: a.userId,
         text: a.text,

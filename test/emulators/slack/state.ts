@@ -37,6 +37,11 @@ export interface SlackEmulatorOptions {
   longText?: "truncate" | "reject";
   /** How long a Socket Mode delivery waits for the app's ack (Slack: 3 s, then retries). */
   ackTimeoutMs?: number;
+  /**
+   * Most messages one conversations.replies page holds, whatever `limit` asks (default 1000; Slack
+   * cut it to 15 for apps distributed outside the Marketplace in 2025).
+   */
+  repliesPageMax?: number;
 }
 
 export type ResolvedOptions = Required<Omit<SlackEmulatorOptions, "users">> & { users: SlackUserSeed[] };
@@ -56,6 +61,7 @@ export function resolveOptions(o: SlackEmulatorOptions): ResolvedOptions {
     users: o.users ?? [],
     longText: o.longText ?? "truncate",
     ackTimeoutMs: o.ackTimeoutMs ?? 3000,
+    repliesPageMax: o.repliesPageMax ?? 1000,
   };
 }
 

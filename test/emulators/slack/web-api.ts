@@ -485,7 +485,37 @@ const HANDLERS: Record<string, Handler> = {
       .filter((m) => m.channel === ch.channel && isVisible(m) && (m.ts === ts || m.thread_ts === ts))
       .sort((a, b) => compareTs(a.ts, b.ts));
     if (thread.length === 0) return fail("thread_not_found");
-    return { ok: true, messages: thread.map((m) => messageJson(state, m)), has_more: false };
+    // Slack's paging: oldest first, `latest`/`oldest` bound the range (exclusive unless
+    // `inclusive`), `limit` per page (default 1000), `response_metadata.next_cursor` for the rest.
+    const inclusive = args.inclusive === true || args.inclusive === "true" || args.inclusive === "1";
+    const latest = str(args, "latest");
+    const oldest = str(args, "oldest");
+    const inRange = thread.filter(
+      (m) =>
+        (latest === undefined || (inclusive ? compareTs(m.ts, latest) <= 0 : compareTs(m.ts, latest) < 0)) &&
+        (oldest === undefined || (inclusive ? compareTs(m.ts, oldest) >= 0 : compareTs(m.ts, oldest) > 0)),
+    );
+    const cursor = str(args, "cursor");
+    let start = 0;
+    if (cursor !== undefined) {
+      const m = /^next_ts:(\d+\.\d+)$/.exec(Buffer.from(cursor, "base64").toString("utf8"));
+      if (!m?.[1]) return fail("invalid_cursor");
+      const from = m[1];
+      start = inRange.findIndex((x) => compareTs(x.ts, from) >= 0);
+      if (start < 0) start = inRange.length;
+    }
+    const asked = Math.max(1, Number(str(args, "limit") ?? 1000) || 1000);
+    const limit = Math.min(asked, state.options.repliesPageMax);
+    const page = inRange.slice(start, start + limit);
+    const next = inRange[start + limit];
+    return {
+      ok: true,
+      messages: page.map((m) => messageJson(state, m)),
+      has_more: next !== undefined,
+      ...(next !== undefined
+        ? { response_metadata: { next_cursor: Buffer.from(`next_ts:${next.ts}`).toString("base64") } }
+        : {}),
+    };
   },
 
   "users.info": ({ state, args }) => {
