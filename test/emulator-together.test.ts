@@ -352,6 +352,20 @@ describe("Together emulator: fine-tuning", () => {
     expect(reply.model).toBe(done.model_output_name);
     expect(reply.choices[0]!.message.content).toBe(`echo(${done.model_output_name}): hello`);
     expect(emu.answers.at(-1)).toMatchObject({ kind: "fine-tune", baseModel: "Qwen/Qwen3-8B" });
+    // Streamed, the same answer arrives piece by piece, with the usage in the last chunk.
+    const stream = await openai.chat.completions.create({
+      model: done.model_output_name!,
+      messages: [{ role: "user", content: "hello" }],
+      stream: true,
+    });
+    let streamed = "";
+    let streamUsage: unknown;
+    for await (const chunk of stream) {
+      streamed += chunk.choices[0]?.delta.content ?? "";
+      streamUsage = chunk.usage ?? streamUsage;
+    }
+    expect(streamed).toBe(`echo(${done.model_output_name}): hello`);
+    expect(streamUsage).toMatchObject({ completion_tokens: reply.usage!.completion_tokens });
 
     emu.setServerlessLora(false);
     const closed = await openai.chat.completions

@@ -52,6 +52,32 @@ describe("vLLM emulator", () => {
     expect(emu.answers.map((a) => a.adapter?.name ?? null)).toEqual(["u-1", null]);
   });
 
+  it("streams an adapter's answer as SSE chunks, with usage when asked, as vLLM does", async () => {
+    const { emu, openai } = await vllm();
+    emu.addAdapterSource("/adapters/u-2", { rank: 16 });
+    await post(emu, "/v1/load_lora_adapter", { lora_name: "u-2", lora_path: "/adapters/u-2" });
+    const stream = await openai.chat.completions.create({
+      model: "u-2",
+      messages: [{ role: "user", content: "hello there" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let chunks = 0;
+    let usage: { completion_tokens: number } | undefined;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe("echo(lora:u-2): hello there");
+    expect(chunks).toBeGreaterThan(3);
+    expect(finish).toBe("stop");
+    expect(usage?.completion_tokens).toBeGreaterThan(0);
+  });
+
   it("answers an unknown model with vLLM's 404, in the nested or the legacy shape", async () => {
     const { openai } = await vllm();
     const error = await ask(openai, "u-404").catch((e: unknown) => e);

@@ -61,7 +61,6 @@ export function chatCompletion(req: RecordedRequest, deps: ChatDeps) {
     togetherFail(400, "Missing required field: model", { param: "model" });
   if (!Array.isArray(body.messages) || body.messages.length === 0)
     togetherFail(400, "messages must be a non-empty array", { param: "messages" });
-  if (body.stream === true) togetherFail(400, "The emulator does not stream chat completions.");
   const request = body as ChatRequest;
   const answer = resolve(request.model, deps);
   deps.answers.push(answer);
@@ -119,4 +118,33 @@ function resolve(model: string, deps: ChatDeps): ChatAnswer {
     `Unable to access model ${model}. Please visit https://api.together.xyz to see the list of supported models or contact the owner to request access.`,
     { code: "model_not_found" },
   );
+}
+
+/**
+ * `stream: true`: the same completion as server-sent chunks in the OpenAI-compatible shape
+ * Together streams (a role chunk, the text piece by piece, the finish reason, the usage with the
+ * last chunk), then [DONE].
+ */
+export function chatCompletionEvents(completion: ReturnType<typeof chatCompletion>): string[] {
+  const { id, created, model } = completion;
+  const choice = completion.choices[0]!;
+  const chunk = (
+    delta: Record<string, unknown>,
+    finish: string | null,
+    extra: Record<string, unknown> = {},
+  ) =>
+    JSON.stringify({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      ...extra,
+    });
+  return [
+    chunk({ role: "assistant", content: "" }, null),
+    ...(choice.message.content.match(/\S+\s*|\s+/g) ?? []).map((piece) => chunk({ content: piece }, null)),
+    chunk({}, choice.finish_reason, { usage: completion.usage }),
+    "[DONE]",
+  ];
 }

@@ -35,7 +35,13 @@ import {
   type RecordedRequest,
   startEmulatorServer,
 } from "../http-recorder.ts";
-import { type ChatAnswer, type ChatReply, chatCompletion, defaultChatReply } from "./chat.ts";
+import {
+  type ChatAnswer,
+  type ChatReply,
+  chatCompletion,
+  chatCompletionEvents,
+  defaultChatReply,
+} from "./chat.ts";
 import {
   type AdapterTimings,
   DEFAULT_ADAPTER_TIMINGS,
@@ -182,8 +188,11 @@ export async function startTogetherEmulator(
       return result === undefined ? notFound(req) : { json: result };
     }
     if (version !== "v1") return notFound(req);
-    if (req.method === "POST" && rest.join("/") === "chat/completions")
-      return { json: chatCompletion(req, chatDeps) };
+    if (req.method === "POST" && rest.join("/") === "chat/completions") {
+      const completion = chatCompletion(req, chatDeps);
+      const stream = (req.body as { stream?: unknown } | undefined)?.stream === true;
+      return stream ? { sse: chatCompletionEvents(completion) } : { json: completion };
+    }
     const [resource, id, action] = rest;
     const route = `${req.method} ${[resource, id && (resource === "fine-tunes" && ["estimate-price", "models"].includes(id) ? id : ":id"), action].filter(Boolean).join("/")}`;
     switch (route) {

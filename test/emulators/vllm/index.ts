@@ -189,6 +189,34 @@ export async function startVllmEmulator(options: VllmEmulatorOptions = {}): Prom
     const content = reply({ model, messages }, answer);
     const promptTokens = messages.reduce((sum, m) => sum + 4 + countTokens(String(m.content ?? "")), 0);
     const completionTokens = countTokens(content);
+    const usage = {
+      prompt_tokens: promptTokens,
+      total_tokens: promptTokens + completionTokens,
+      completion_tokens: completionTokens,
+      prompt_tokens_details: null,
+    };
+    // `stream: true`: vLLM's OpenAI-compatible SSE (serving_chat.py chat_completion_stream_generator):
+    // a first chunk with the role, one per piece of text, one with finish_reason, then a usage
+    // chunk with no choices when stream_options.include_usage asks for it, then [DONE].
+    if (body.stream === true) {
+      const id = `chatcmpl-${hex()}`;
+      const created = Math.floor(Date.now() / 1000);
+      const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+        JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices, ...extra });
+      const events = [
+        chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]),
+        ...(content.match(/\S+\s*|\s+/g) ?? []).map((piece) =>
+          chunk([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }]),
+        ),
+        chunk([
+          { index: 0, delta: { content: "" }, logprobs: null, finish_reason: "stop", stop_reason: null },
+        ]),
+      ];
+      const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
+      if (streamOptions?.include_usage === true) events.push(chunk([], { usage }));
+      events.push("[DONE]");
+      return { sse: events };
+    }
     return {
       json: {
         id: `chatcmpl-${hex()}`,
@@ -215,12 +243,7 @@ export async function startVllmEmulator(options: VllmEmulatorOptions = {}): Prom
         ],
         service_tier: null,
         system_fingerprint: null,
-        usage: {
-          prompt_tokens: promptTokens,
-          total_tokens: promptTokens + completionTokens,
-          completion_tokens: completionTokens,
-          prompt_tokens_details: null,
-        },
+        usage,
         prompt_logprobs: null,
         kv_transfer_params: null,
       },
