@@ -475,9 +475,20 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
   }
 
   async function checkChat(): Promise<ChatCheck> {
-    const { chatPerDayUsd: limit } = await getLimits();
-    if (limit === null) return { ok: true };
-    const used = await chatToday();
+    // Before every reply, so one raw statement (the limit, and today's spend only when there is a
+    // limit): getLimits() then chatToday() cost two statements and Prisma's query compiler ~1 ms.
+    const { start, end } = utcDay(clock.now());
+    const [row] = await db.$queryRaw<Array<{ limit: string | null; used: string | null }>>`
+      SELECT l."chatPerDayUsd"::text AS "limit",
+             CASE WHEN l."chatPerDayUsd" IS NOT NULL THEN (
+               SELECT coalesce(sum("amountUsd"), 0)::text FROM "CostLedgerEntry"
+               WHERE "kind" = 'chat' AND "status" = 'settled'
+                 AND "createdAt" >= (${start.toISOString()}::timestamptz AT TIME ZONE 'UTC')
+                 AND "createdAt" < (${end.toISOString()}::timestamptz AT TIME ZONE 'UTC')) END AS "used"
+      FROM (SELECT 1) AS one LEFT JOIN "AdminLimits" l ON l."id" = 1`;
+    if (row?.limit === null || row?.limit === undefined) return { ok: true };
+    const limit = Number(row.limit);
+    const used = dec(row.used);
     // At the limit counts as reached: the next answer would cost something and pass it.
     return used.lt(limit) ? { ok: true } : { ok: false, limit, used: Number(used) };
   }

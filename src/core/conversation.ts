@@ -195,10 +195,10 @@ export function createConversation(deps: ConversationDeps) {
     if (!searcher || !query) return personalContextInDatabase(user.userId, exchangeId, input, query);
     const minRating = deps.settings.fewShotMinRating;
     // The recent exchanges (at most limits.recent) are left out of both: ask for that many more.
-    const memoryFound = limits.memory ? searcher.nearest(query.vector, limits.memory + limits.recent) : [];
-    const fewShotFound = limits.fewShot
-      ? searcher.nearest(query.vector, limits.fewShot + limits.recent, minRating)
-      : [];
+    const [memoryFound = [], fewShotFound = []] = searcher.search(query.vector, [
+      { limit: limits.memory ? limits.memory + limits.recent : 0 },
+      { limit: limits.fewShot ? limits.fewShot + limits.recent : 0, minRating },
+    ]);
     const candidates = [...new Set([...memoryFound, ...fewShotFound].map((n) => n.id))];
     const thread = input.threadId ? Prisma.sql`= ${input.threadId}` : Prisma.sql`IS NULL`;
     const rows = await db.$queryRaw<
@@ -627,10 +627,10 @@ export function createConversation(deps: ConversationDeps) {
   /** The adapter posted the reply (maybe in several parts): ratings arrive by these ids. */
   async function recordReplyMessages(exchangeId: bigint, messageIds: string[]): Promise<void> {
     if (!messageIds.length) return;
-    await db.exchange.update({
-      where: { id: exchangeId },
-      data: { replyMessageId: messageIds[0], replyMessageIds: messageIds },
-    });
+    // Raw: Prisma's query compiler cost more than the statement itself, once per reply.
+    await db.$executeRaw`
+      UPDATE "Exchange" SET "replyMessageId" = ${messageIds[0]}, "replyMessageIds" = ${messageIds}::text[]
+      WHERE "id" = ${exchangeId}`;
   }
 
   return { respond, recordReplyMessages, claim, answerClaimed, instanceId, leaseMs };

@@ -250,7 +250,13 @@ export function createCore(deps: CoreDeps) {
   });
   const queueLog = log.child({ part: "reply-queue" });
   const mention: CoreAssistant["mention"] = async (input, options) => {
-    const admission = replyQueue.offer(() => conversation.respond(input, options));
+    // The queue runs the work inside offer() when a slot is free: set afterwards, it was queued.
+    let offered = false;
+    const admission = replyQueue.offer(() => {
+      options?.onStarted?.({ queued: offered });
+      return conversation.respond(input, options);
+    });
+    offered = true;
     if (!admission.admitted) {
       queueLog.warn("reply queue full; answered busy", {
         running: admission.running,

@@ -39,6 +39,11 @@ export interface RespondInput {
 export interface RespondOptions {
   /** Called once when the reply takes longer than `stillWorkingAfterMs`: show it on the platform. */
   onStillWorking?: () => void;
+  /**
+   * Called when work on the reply starts: at once (`queued: false`), or after it waited in the reply
+   * queue behind others (`queued: true`, a burst). Not called for a mention answered busy.
+   */
+  onStarted?: (start: { queued: boolean }) => void;
 }
 
 /** How a mention was answered. */

@@ -3,7 +3,7 @@
 // thread, then the new message. Everything but the system prompt and the new message is optional
 // and is cut, least valuable first, to fit the token budget.
 import type { ChatMessage } from "./ports.ts";
-import { countTokens } from "./tokens.ts";
+import { cachedTokenCount } from "./token-cache.ts";
 
 export interface PastExchange {
   userText: string;
@@ -72,12 +72,13 @@ export function buildPrompt(parts: PromptParts, budget: PromptBudget = defaultBu
     ];
   };
   // Each message's text is counted once: dropping a part re-assembles the prompt, but only the
-  // system message (when memory shrinks) has new text. Tokenising is most of a prompt's CPU time.
+  // system message (when memory shrinks) has new text; and texts of earlier replies' prompts (the
+  // recent turns, the examples) are remembered across replies. Tokenising is most of a prompt's CPU.
   const counted = new Map<string, number>();
   const tokensOf = (text: string) => {
     let n = counted.get(text);
     if (n === undefined) {
-      n = countTokens(text);
+      n = cachedTokenCount(text);
       counted.set(text, n);
     }
     return n;

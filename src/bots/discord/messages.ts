@@ -73,7 +73,13 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   if (!channel.isSendable()) return;
   const inThread = channel.isThread();
   const reply = replyTo(message, channel, log);
-  const stopTyping = keepTyping(channel, log);
+  // "typing…" only for a reply that starts at once. In a burst the replies that wait in the queue
+  // skip it: typing calls would take half of discord.js's REST budget (50 requests a second for
+  // the whole bot) and push every answer back; a busy answer is posted at once anyway.
+  let stopTyping = () => {};
+  const onStarted = ({ queued }: { queued: boolean }) => {
+    if (!queued) stopTyping = keepTyping(channel, log);
+  };
   // "typing…" alone says nothing after a while: a long reply also gets a short note, removed when
   // the answer (or the apology) is posted, so the conversation keeps only the answer.
   let note: Promise<Message | undefined> | undefined;
@@ -99,7 +105,7 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
         threadId: inThread ? channel.id : undefined,
         text: messageText(message),
       },
-      { onStillWorking },
+      { onStillWorking, onStarted },
     );
   } catch (error) {
     stopTyping();
