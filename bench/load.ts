@@ -12,7 +12,7 @@
 // Slack: 200 app_mention events from 50 users, sent at once as signed HTTP requests to Bolt's
 // /slack/events; ack latency = the HTTP response time. Discord: 200 MESSAGE_CREATE dispatches over
 // the gateway to discord.js, one channel each; ack latency = dispatch to the bot's first REST call
-// for it (the typing indicator). Also a statement's round trip in-process vs over the worker's socket.
+// for it (the typing indicator, or the reply for one that waited in the queue). Also a statement's round trip in-process vs over the worker's socket.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -209,10 +209,17 @@ async function discordBurst(
       }
       return byId;
     };
-    // The acks are read once every mention has an answer (the typing requests are recorded by then).
+    // The acks are read once every mention has an answer (the requests are recorded by then). The
+    // first REST call for a mention is its typing indicator, or its reply when it waited in the
+    // queue (queued replies skip typing: see src/bots/discord/messages.ts).
     await waitAll(() => answers().size, mentions, 180_000);
     const acks = sent.map((s) => {
-      const first = emu.typingIn(s.channelId).find((r) => r.at >= s.at);
+      const first = emu.sent.find(
+        (r) =>
+          r.method === "POST" &&
+          r.at >= s.at &&
+          (r.path === `/channels/${s.channelId}/typing` || r.path === `/channels/${s.channelId}/messages`),
+      );
       return first ? first.at - s.at : Number.NaN;
     });
     return { acks: acks.filter((a) => !Number.isNaN(a)), answers };
