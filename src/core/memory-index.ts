@@ -172,7 +172,11 @@ class UserVectors {
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let k = 0; k < this.dims; k++) q[k] = query[k]! * inv;
     const quantised = this.words > 0 && this.size > this.rerank;
-    const distance = quantised ? this.hammingDistances(q) : undefined;
+    // Rows no request can take (all of them want a rating above theirs) need no distance.
+    const floor = requests.every((r) => r.minRating !== undefined)
+      ? Math.min(...requests.map((r) => r.minRating!))
+      : undefined;
+    const distance = quantised ? this.hammingDistances(q, floor) : undefined;
     // Similarities already computed by an earlier request of this search.
     const seen = new Map<number, number>();
     const similarity = (i: number) => {
@@ -196,14 +200,15 @@ class UserVectors {
     });
   }
 
-  /** Each row's Hamming distance to q's sign bits. */
-  private hammingDistances(q: Float64Array): Uint16Array {
+  /** Each row's Hamming distance to q's sign bits (rows rated below `floor` left at 0: never asked). */
+  private hammingDistances(q: Float64Array, floor: number | undefined): Uint16Array {
     const words = this.words;
     const bits = this.bits;
     const qb = new Uint32Array(words);
     for (let k = 0; k < this.dims; k++) if (q[k]! > 0) qb[k >>> 5]! |= 1 << (k & 31);
     const distance = new Uint16Array(this.size);
     for (let i = 0; i < this.size; i++) {
+      if (floor !== undefined && this.ratings[i]! < floor) continue;
       let h = 0;
       const w0 = i * words;
       for (let w = 0; w < words; w++) {
