@@ -7,6 +7,7 @@ import { createConversation } from "../src/core/conversation.ts";
 import { embeddingSpace, nearestExchanges } from "../src/core/exchange-embeddings.ts";
 import { createMemoryIndex, type MemoryIndex } from "../src/core/memory-index.ts";
 import type { Clock, Logger } from "../src/core/ports.ts";
+import { startCpuProfile } from "./cpu-profile.ts";
 import {
   createVocabularyTables,
   EMBEDDING_MODEL,
@@ -218,11 +219,13 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
     log.reset();
     // Warm-up: up to `warmup` replies or a second and a half, whichever comes first (at least 2).
     let warmup = o.warmup;
+    let stopProfile: ((name: string) => Promise<void>) | undefined;
     for (let i = 0; i < warmup + total; i++) {
       if (i < warmup && i >= 2 && performance.now() - start > 1_500) warmup = i;
       if (i === warmup) {
         log.reset();
         options.resetCalls?.();
+        if (indexed && !options.db) stopProfile = await startCpuProfile();
         start = performance.now();
       }
       if (i >= warmup + o.minSamples && performance.now() - start > o.maxCellMs) break;
@@ -249,6 +252,7 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
         cpuSamples.push((cpu.user + cpu.system) / 1000 - provider.spentMs);
       }
     }
+    await stopProfile?.(`${bench.kind}-w${o.width}-h${o.histories[userNo - 1]}-cell${cell}`);
     // Put the user back as they were, so every cell sees the same history.
     await db.$executeRawUnsafe(
       `DELETE FROM "CostLedgerEntry" WHERE "exchangeId" IN (SELECT "id" FROM "Exchange" WHERE "userMessageId" LIKE 'bench-live-${cell}-%')`,

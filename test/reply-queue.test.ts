@@ -7,7 +7,14 @@ import { describe, expect, it } from "vitest";
 import { outcome } from "../src/core/outcomes.ts";
 import { createReplyQueue } from "../src/core/reply-queue.ts";
 import { defaultChatReply } from "./emulators/openai/index.ts";
-import { ALICE as DISCORD_ALICE, BOB as DISCORD_BOB, startDiscordApp } from "./support/discord-app.ts";
+import {
+  ALICE as DISCORD_ALICE,
+  BOB as DISCORD_BOB,
+  GENERAL,
+  GUILD_ID,
+  RANDOM,
+  startDiscordApp,
+} from "./support/discord-app.ts";
 import { CHANNEL, eventually, startSlackApp } from "./support/slack-app.ts";
 
 const TINY_QUEUE = {
@@ -127,6 +134,47 @@ describe("the reply queue under overload", () => {
       expect(stored).toBe(2);
       const metrics = await h.app.metrics.registry.metrics();
       expect(metrics).toContain(`bot_outcomes_total{code="reply.busy"} ${BURST - 2}`);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe("typing under a burst (Discord)", () => {
+  it("shows typing for a reply that starts at once, not for one that waits in the queue or is answered busy", {
+    timeout: 60_000,
+  }, async () => {
+    const h = await startDiscordApp({ env: TINY_QUEUE });
+    const THIRD = "2003";
+    h.emu.addChannel(GUILD_ID, { id: THIRD, name: "third" });
+    try {
+      const gate = modelGate();
+      h.openai.setReply(gate.reply);
+      // One slot, one place in the queue: the first runs, the second waits, the third is refused.
+      const [running, queued, refused] = [GENERAL, RANDOM, THIRD].map((channelId, i) =>
+        h.emu.sendMessage({
+          authorId: DISCORD_ALICE,
+          content: `question ${i}`,
+          mentionsBot: true,
+          channelId,
+        }),
+      ) as [
+        ReturnType<typeof h.emu.sendMessage>,
+        ReturnType<typeof h.emu.sendMessage>,
+        ReturnType<typeof h.emu.sendMessage>,
+      ];
+      const textsTo = (id: string) => h.repliesTo(id).map((m) => m.content);
+      await eventually(() => textsTo(refused.id).includes(BUSY), "the busy answer", 30_000);
+      await eventually(() => h.emu.typingIn(GENERAL).length > 0, "typing for the running reply", 30_000);
+      gate.open();
+      await eventually(
+        () => textsTo(running.id).length > 0 && textsTo(queued.id).length > 0,
+        "both answers",
+        30_000,
+      );
+      expect(textsTo(queued.id)[0]).toMatch(/^echo\(/);
+      expect(h.emu.typingIn(RANDOM)).toEqual([]);
+      expect(h.emu.typingIn(THIRD)).toEqual([]);
     } finally {
       await h.stop();
     }

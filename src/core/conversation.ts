@@ -130,8 +130,6 @@ export interface ReplyUser {
   plan: PlanInput;
 }
 
-const exchangeSelect = { id: true, userText: true, replyText: true } satisfies Prisma.ExchangeSelect;
-
 /**
  * How long a claim on an exchange holds: longer than any reply can take (the whole reply budget,
  * plus time for the database and the platform), so a claim older than this belongs to a process
@@ -238,10 +236,10 @@ export function createConversation(deps: ConversationDeps) {
     if (!searcher || !query) return personalContextInDatabase(user.userId, exchangeId, input, query);
     const minRating = deps.settings.fewShotMinRating;
     // The recent exchanges (at most limits.recent) are left out of both: ask for that many more.
-    const memoryFound = limits.memory ? searcher.nearest(query.vector, limits.memory + limits.recent) : [];
-    const fewShotFound = limits.fewShot
-      ? searcher.nearest(query.vector, limits.fewShot + limits.recent, minRating)
-      : [];
+    const [memoryFound = [], fewShotFound = []] = searcher.search(query.vector, [
+      { limit: limits.memory ? limits.memory + limits.recent : 0 },
+      { limit: limits.fewShot ? limits.fewShot + limits.recent : 0, minRating },
+    ]);
     const candidates = [...new Set([...memoryFound, ...fewShotFound].map((n) => n.id))];
     const thread = input.threadId ? Prisma.sql`= ${input.threadId}` : Prisma.sql`IS NULL`;
     const rows = await db.$queryRaw<
@@ -283,20 +281,33 @@ export function createConversation(deps: ConversationDeps) {
     };
   }
 
-  /** The user's most recently rated exchanges at or over the few-shot rating, with their texts. */
-  function recentlyRated(userId: string, exclude: bigint[], take: number) {
-    return db.exchange.findMany({
-      where: {
-        userId,
-        status: "answered",
-        replyText: { not: null },
-        rating: { gte: deps.settings.fewShotMinRating },
-        id: { notIn: exclude },
-      },
-      orderBy: [{ ratedAt: "desc" }, { createdAt: "desc" }],
-      take,
-      select: exchangeSelect,
-    });
+  /**
+   * The user's most recently rated exchanges at or over the few-shot rating, with their texts. Raw:
+   * it runs on most replies of anyone with fewer than `limits.fewShot` good ratings, and Prisma's
+   * query compiler cost more than the statement.
+   */
+  async function recentlyRated(userId: string, exclude: bigint[], take: number) {
+    const rows = await db.$queryRaw<Array<{ id: bigint; userText: string; replyText: string | null }>>`
+      SELECT "id", "userText", "replyText" FROM "Exchange"
+      WHERE "userId" = ${userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
+        AND "rating" >= ${deps.settings.fewShotMinRating}::int AND NOT ("id" = ANY(${exclude}::bigint[]))
+      ORDER BY "ratedAt" DESC, "createdAt" DESC LIMIT ${take}::int`;
+    return rows.map((r) => ({ ...r, id: BigInt(r.id) }));
+  }
+
+  /** The recent exchanges of this channel or thread (newest first), raw for the reason above. */
+  async function recentExchanges(
+    userId: string,
+    exchangeId: bigint,
+    input: { channelId: string; threadId?: string },
+  ) {
+    const thread = input.threadId ? Prisma.sql`= ${input.threadId}` : Prisma.sql`IS NULL`;
+    const rows = await db.$queryRaw<Array<{ id: bigint; userText: string; replyText: string | null }>>`
+      SELECT "id", "userText", "replyText" FROM "Exchange"
+      WHERE "userId" = ${userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
+        AND "channelId" = ${input.channelId} AND "threadId" ${thread} AND "id" <> ${exchangeId}
+      ORDER BY "createdAt" DESC LIMIT ${limits.recent}::int`;
+    return rows.map((r) => ({ ...r, id: BigInt(r.id) }));
   }
 
   async function personalContextInDatabase(
@@ -313,17 +324,7 @@ export function createConversation(deps: ConversationDeps) {
       replyText: { not: null },
       ...(scope ?? {}),
     } satisfies Prisma.ExchangeWhereInput;
-    const recentRows = await db.exchange.findMany({
-      where: {
-        ...answered,
-        channelId: input.channelId,
-        threadId: input.threadId ?? null,
-        id: { not: exchangeId },
-      },
-      orderBy: { createdAt: "desc" },
-      take: limits.recent,
-      select: exchangeSelect,
-    });
+    const recentRows = await recentExchanges(userId, exchangeId, input);
     const exclude = [exchangeId, ...recentRows.map((r) => r.id)];
 
     let memoryIds: bigint[] = [];
@@ -362,26 +363,22 @@ export function createConversation(deps: ConversationDeps) {
     }
     // Few-shot: relevance first, then the most recently rated, so a new high rating counts at once
     // even before (or without) an embedding.
+    const filled: Array<{ id: bigint; userText: string; replyText: string | null }> = [];
     if (fewShotIds.length < limits.fewShot) {
-      const more = await db.exchange.findMany({
-        where: {
-          ...answered,
-          rating: { gte: deps.settings.fewShotMinRating },
-          id: { notIn: [...exclude, ...fewShotIds] },
-        },
-        orderBy: [{ ratedAt: "desc" }, { createdAt: "desc" }],
-        take: limits.fewShot - fewShotIds.length,
-        select: { id: true },
-      });
-      fewShotIds.push(...more.map((r) => r.id));
+      filled.push(
+        ...(await recentlyRated(userId, [...exclude, ...fewShotIds], limits.fewShot - fewShotIds.length)),
+      );
+      fewShotIds.push(...filled.map((r) => r.id));
     }
     // An exchange used as an example need not also be in the memory block.
     memoryIds = memoryIds.filter((id) => !fewShotIds.includes(id));
-    const rows = await db.exchange.findMany({
-      where: { userId, id: { in: [...memoryIds, ...fewShotIds] } },
-      select: exchangeSelect,
-    });
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const wanted = [...memoryIds, ...fewShotIds].filter((id) => !filled.some((r) => r.id === id));
+    const rows = wanted.length
+      ? await db.$queryRaw<Array<{ id: bigint; userText: string; replyText: string | null }>>`
+          SELECT "id", "userText", "replyText" FROM "Exchange"
+          WHERE "userId" = ${userId}::uuid AND "id" = ANY(${wanted}::bigint[])`
+      : [];
+    const byId = new Map([...rows, ...filled].map((r) => [BigInt(r.id), r]));
     return {
       memory: pickTexts(byId, memoryIds),
       fewShot: pickTexts(byId, fewShotIds),
@@ -778,10 +775,10 @@ export function createConversation(deps: ConversationDeps) {
   /** The adapter posted the reply (maybe in several parts): ratings arrive by these ids. */
   async function recordReplyMessages(exchangeId: bigint, messageIds: string[]): Promise<void> {
     if (!messageIds.length) return;
-    await db.exchange.update({
-      where: { id: exchangeId },
-      data: { replyMessageId: messageIds[0], replyMessageIds: messageIds },
-    });
+    // Raw: Prisma's query compiler cost more than the statement itself, once per reply.
+    await db.$executeRaw`
+      UPDATE "Exchange" SET "replyMessageId" = ${messageIds[0]}, "replyMessageIds" = ${messageIds}::text[]
+      WHERE "id" = ${exchangeId}`;
   }
 
   return { respond, recordReplyMessages, claim, answerClaimed, instanceId, leaseMs };

@@ -292,12 +292,17 @@ export function createCore(deps: CoreDeps) {
       );
       if (!admitted.ok) return { kind: "ignored", reason: admitted.reason };
     }
-    try {
-      options?.onAnswering?.();
-    } catch (e) {
-      queueLog.warn("the answering hook failed", { error: e });
-    }
-    const admission = replyQueue.offer(() => conversation.respond(input, options));
+    // The queue runs the work inside offer() when a slot is free: set afterwards, it was queued.
+    let offered = false;
+    const admission = replyQueue.offer(() => {
+      try {
+        options?.onAnswering?.({ queued: offered });
+      } catch (e) {
+        queueLog.warn("the answering hook failed", { error: e });
+      }
+      return conversation.respond(input, options);
+    });
+    offered = true;
     if (!admission.admitted) {
       queueLog.warn("reply queue full; answered busy", {
         running: admission.running,

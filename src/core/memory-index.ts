@@ -2,10 +2,13 @@
 // Float32Array (a few ms) instead of a scan of the user's rows in the database (17-87 ms at 10k
 // exchanges on PGlite, 13-62 ms on a server, growing with the width and with how the rows lie).
 //
-// Results are those of the exact search in exchange-embeddings.ts: at small widths every vector is
-// compared in full; at large widths (>= BINARY_FROM) the sign bits of each vector pick candidates by
-// Hamming distance and the best RERANK of them are compared in full (the bench prints recall@5
-// against exact search).
+// Results are those of the exact search in exchange-embeddings.ts: a short history is compared in
+// full; a longer one (more rows than the rerank count) goes through the sign bits of each vector,
+// which pick candidates by Hamming distance, and the best of them are compared in full (the bench
+// prints recall@5 against exact search). The rerank count grows as the width shrinks, so every width
+// compares about the same number of components in full (RERANK_COMPONENTS): at width 256 the 1,536
+// nearest by sign bits, at 1536 the 256 nearest. A reply's two searches (memory, and few-shot among
+// the rated rows) share one Hamming pass and one set of full comparisons (`search`).
 //
 // Consistency, including with other processes on the same database: every change search cares about
 // bumps the owner's User.memoryVersion and stamps the exchange with the new value (memorySeq), under
@@ -21,10 +24,17 @@ import type { Database } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import type { Logger } from "./ports.ts";
 
-/** From this width on, candidates come from sign bits and only the best are compared in full. */
-export const BINARY_FROM = 512;
-/** How many Hamming candidates are compared in full. */
-export const RERANK = 256;
+/** From this width on, a long history keeps sign bits, and candidates come from them. */
+export const BINARY_FROM = 128;
+/** Components compared in full per search over a long history: RERANK_COMPONENTS / width rows. */
+export const RERANK_COMPONENTS = 256 * 1536;
+/** The fewest Hamming candidates compared in full, at any width. */
+export const MIN_RERANK = 256;
+
+/** How many Hamming candidates a search compares in full at this width. */
+export function rerankCount(dims: number, components = RERANK_COMPONENTS): number {
+  return Math.max(MIN_RERANK, Math.floor(components / Math.max(1, dims)));
+}
 /** Rows read per statement while loading (the embedded database answers others in between). */
 const LOAD_PAGE = 1_000;
 
@@ -37,6 +47,12 @@ export interface IndexedRow {
 export interface MemoryMatch {
   id: bigint;
   similarity: number;
+}
+
+/** One search of a reply: the `limit` nearest rows, rated at least `minRating` if given. */
+export interface SearchRequest {
+  limit: number;
+  minRating?: number;
 }
 
 /** One user's searchable exchanges in one embedding space. */
@@ -55,6 +71,8 @@ class UserVectors {
   constructor(
     readonly dims: number,
     capacity: number,
+    /** Hamming candidates compared in full (rerankCount); histories up to this size are scanned in full. */
+    readonly rerank: number = rerankCount(dims),
   ) {
     this.words = dims >= BINARY_FROM ? Math.ceil(dims / 32) : 0;
     this.vectors = new Float32Array(Math.max(1, capacity) * dims);
@@ -139,62 +157,91 @@ class UserVectors {
 
   /** The `limit` rows most similar to `query`, most similar first (rated >= minRating if given). */
   nearest(query: readonly number[], limit: number, minRating?: number): MemoryMatch[] {
-    if (limit <= 0 || this.size === 0 || query.length !== this.dims) return [];
+    return this.search(query, [{ limit, minRating }])[0] ?? [];
+  }
+
+  /**
+   * Several searches with one query vector (a reply's memory and few-shot searches): the query is
+   * normalised, its Hamming distances computed and each row compared in full at most once.
+   */
+  search(query: readonly number[], requests: readonly SearchRequest[]): MemoryMatch[][] {
+    if (this.size === 0 || query.length !== this.dims) return requests.map(() => []);
     const q = new Float64Array(this.dims);
     let norm = 0;
     for (let k = 0; k < this.dims; k++) norm += query[k]! * query[k]!;
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let k = 0; k < this.dims; k++) q[k] = query[k]! * inv;
-    const eligible = (i: number) => minRating === undefined || this.ratings[i]! >= minRating;
-
-    let candidates: number[];
-    if (this.words && this.size > RERANK) {
-      candidates = this.hammingCandidates(q, eligible);
-    } else {
-      candidates = [];
-      for (let i = 0; i < this.size; i++) if (eligible(i)) candidates.push(i);
-    }
-    const top = new TopK(limit);
-    for (const i of candidates) top.offer(i, this.similarity(i, q));
-    return top.sorted().map(({ item, score }) => ({ id: this.ids[item]!, similarity: score }));
+    const quantised = this.words > 0 && this.size > this.rerank;
+    // Rows no request can take (all of them want a rating above theirs) need no distance.
+    const floor = requests.every((r) => r.minRating !== undefined)
+      ? Math.min(...requests.map((r) => r.minRating!))
+      : undefined;
+    const distance = quantised ? this.hammingDistances(q, floor) : undefined;
+    // Similarities already computed by an earlier request of this search.
+    const seen = new Map<number, number>();
+    const similarity = (i: number) => {
+      let s = seen.get(i);
+      if (s === undefined) {
+        s = this.similarity(i, q);
+        seen.set(i, s);
+      }
+      return s;
+    };
+    return requests.map(({ limit, minRating }) => {
+      if (limit <= 0) return [];
+      const eligible = (i: number) => minRating === undefined || this.ratings[i]! >= minRating;
+      const top = new TopK(limit);
+      if (distance) {
+        for (const i of this.closestByBits(distance, eligible)) top.offer(i, similarity(i));
+      } else {
+        for (let i = 0; i < this.size; i++) if (eligible(i)) top.offer(i, this.similarity(i, q));
+      }
+      return top.sorted().map(({ item, score }) => ({ id: this.ids[item]!, similarity: score }));
+    });
   }
 
-  /** The RERANK eligible rows nearest to q's sign bits. */
-  private hammingCandidates(q: Float64Array, eligible: (i: number) => boolean): number[] {
+  /** Each row's Hamming distance to q's sign bits (rows rated below `floor` left at 0: never asked). */
+  private hammingDistances(q: Float64Array, floor: number | undefined): Uint16Array {
     const words = this.words;
+    const bits = this.bits;
     const qb = new Uint32Array(words);
     for (let k = 0; k < this.dims; k++) if (q[k]! > 0) qb[k >>> 5]! |= 1 << (k & 31);
     const distance = new Uint16Array(this.size);
-    const histogram = new Uint32Array(this.dims + 1);
-    let eligibleRows = 0;
     for (let i = 0; i < this.size; i++) {
-      if (!eligible(i)) {
-        distance[i] = 0xffff;
-        continue;
-      }
-      eligibleRows++;
+      if (floor !== undefined && this.ratings[i]! < floor) continue;
       let h = 0;
       const w0 = i * words;
       for (let w = 0; w < words; w++) {
-        let x = (this.bits[w0 + w]! ^ qb[w]!) >>> 0;
+        let x = (bits[w0 + w]! ^ qb[w]!) >>> 0;
         x -= (x >>> 1) & 0x55555555;
         x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
         h += (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
       }
       distance[i] = h;
-      histogram[h]!++;
     }
-    // The distance below which RERANK rows lie; rows at the cut-off distance fill up to RERANK.
+    return distance;
+  }
+
+  /** The `rerank` eligible rows nearest by Hamming distance (rows at the cut-off distance fill up). */
+  private closestByBits(distance: Uint16Array, eligible: (i: number) => boolean): number[] {
+    const histogram = new Uint32Array(this.dims + 1);
+    let eligibleRows = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (!eligible(i)) continue;
+      eligibleRows++;
+      histogram[distance[i]!]!++;
+    }
     let cut = 0;
     let below = 0;
-    const wanted = Math.min(RERANK, eligibleRows);
+    const wanted = Math.min(this.rerank, eligibleRows);
     while (cut <= this.dims && below + histogram[cut]! < wanted) below += histogram[cut++]!;
     let atCut = wanted - below;
     const out: number[] = [];
     for (let i = 0; i < this.size; i++) {
       const h = distance[i]!;
+      if (h > cut || !eligible(i)) continue;
       if (h < cut) out.push(i);
-      else if (h === cut && atCut > 0) {
+      else if (atCut > 0) {
         out.push(i);
         atCut--;
       }
@@ -262,7 +309,13 @@ interface RowOut {
   bytes: Uint8Array | null;
 }
 
-export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: number }) {
+export function createMemoryIndex(deps: {
+  db: Database;
+  log: Logger;
+  maxBytes: number;
+  /** Components compared in full per search of a long history (RERANK_COMPONENTS; tests lower it). */
+  rerankComponents?: number;
+}) {
   const { db, log, maxBytes } = deps;
   /** Insertion order is recency: a use moves the entry to the end, eviction takes from the front. */
   const entries = new Map<string, Entry>();
@@ -306,7 +359,11 @@ export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: n
     if (!stamp) return;
     const expected = Number(stamp.n);
     // Room for the new exchanges of a while without growing.
-    const vectors = new UserVectors(dims, expected + Math.max(64, Math.ceil(expected / 50)));
+    const vectors = new UserVectors(
+      dims,
+      expected + Math.max(64, Math.ceil(expected / 50)),
+      rerankCount(dims, deps.rerankComponents),
+    );
     if (vectors.bytes > maxBytes) {
       tooBig.set(key, stamp.epoch);
       log.info("memory index: user too large for MEMORY_INDEX_MB; their searches stay in the database", {
@@ -394,6 +451,7 @@ export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: n
     return {
       rows: vectors.size,
       nearest: (query, limit, minRating) => vectors.nearest(query, limit, minRating),
+      search: (query, requests) => vectors.search(query, requests),
     };
   }
 
@@ -431,6 +489,8 @@ export function createMemoryIndex(deps: { db: Database; log: Logger; maxBytes: n
 export interface Searcher {
   rows: number;
   nearest(query: readonly number[], limit: number, minRating?: number): MemoryMatch[];
+  /** Several searches with one query, sharing the work (see UserVectors.search). */
+  search(query: readonly number[], requests: readonly SearchRequest[]): MemoryMatch[][];
 }
 
 export type MemoryIndex = ReturnType<typeof createMemoryIndex>;

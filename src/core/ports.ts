@@ -83,11 +83,12 @@ export interface RespondOptions {
   /** Called once when the reply takes longer than `stillWorkingAfterMs`: show it on the platform. */
   onStillWorking?: () => void;
   /**
-   * Called once when the core has decided to answer (the server's settings allow it here), before
-   * the reply is written: the adapter shows "typing…" from then on, so a channel where the bot is
-   * kept quiet sees nothing at all.
+   * Called once when the core has decided to answer (the server's settings allow it here) and work
+   * on the reply starts: at once (`queued: false`), or after it waited in the reply queue behind
+   * others (`queued: true`, a burst). Not called where the bot is kept quiet, nor for a mention
+   * answered busy. The adapter shows "typing…" from then on (Discord: for `queued: false` only).
    */
-  onAnswering?: () => void;
+  onAnswering?: (start: { queued: boolean }) => void;
   /**
    * Show the answer while it is written: called with the whole text so far each time more arrives
    * (a retried attempt starts again from its first piece). Only a preview: what the result carries

@@ -5,7 +5,7 @@
 // first, to fit the token budget.
 import type { ChatImage, ChatMessage } from "./ports.ts";
 import { conversationBlock } from "./thread-context.ts";
-import { countTokens } from "./tokens.ts";
+import { cachedTokenCount } from "./token-cache.ts";
 
 export interface PastExchange {
   userText: string;
@@ -86,12 +86,13 @@ export function buildPrompt(parts: PromptParts, budget: PromptBudget = defaultBu
     ];
   };
   // Each message's text is counted once: dropping a part re-assembles the prompt, but only the
-  // system message (when memory shrinks) has new text. Tokenising is most of a prompt's CPU time.
+  // system message (when memory shrinks) has new text; and texts of earlier replies' prompts (the
+  // recent turns, the examples) are remembered across replies. Tokenising is most of a prompt's CPU.
   const counted = new Map<string, number>();
   const tokensOf = (text: string) => {
     let n = counted.get(text);
     if (n === undefined) {
-      n = countTokens(text);
+      n = cachedTokenCount(text);
       counted.set(text, n);
     }
     return n;

@@ -78,11 +78,13 @@ async function answer(message: Message, deps: MessageDeps): Promise<void> {
   if (!channel.isSendable()) return;
   const inThread = channel.isThread();
   const reply = replyTo(message, channel, log);
-  // "typing…" starts once the core has decided to answer: where the server's operators keep the
-  // bot quiet, nothing at all shows.
+  // "typing…" starts once the core has decided to answer (where the server's operators keep the
+  // bot quiet, nothing at all shows), and only for a reply that starts at once: in a burst the
+  // replies that wait in the queue skip it, since typing calls would take half of discord.js's REST
+  // budget (50 requests a second for the whole bot) and push every answer back.
   let stopTyping = () => {};
-  const onAnswering = () => {
-    stopTyping = keepTyping(channel, log);
+  const onAnswering = ({ queued }: { queued: boolean }) => {
+    if (!queued) stopTyping = keepTyping(channel, log);
   };
   // "typing…" alone says nothing after a while: a long reply also gets a short note, removed when
   // the answer (or the apology) is posted, so the conversation keeps only the answer.
