@@ -9,6 +9,7 @@ import { GREETING, THINKING, TITLE_CHARS } from "../src/bots/slack/assistant-thr
 import { HOME_LABELS } from "../src/bots/slack/home-view.ts";
 import { toSlackMrkdwn } from "../src/bots/slack/mrkdwn.ts";
 import { OUTCOMES } from "../src/core/messages.ts";
+import { CONVERSATION_HEADER } from "../src/core/thread-context.ts";
 import type { PublishedHomeView, RecordedCall } from "./emulators/slack/index.ts";
 import { eventually, SLACK_IDS, type SlackAppHarness, startSlackApp } from "./support/slack-app.ts";
 
@@ -174,6 +175,17 @@ describe.each(["http", "socket"] as const)("Slack assistant surface over %s", (t
     await waitForPost(thread.threadTs, from2);
     await statusCleared(thread.threadTs, from2);
     expect(h.emu.callsTo("assistant.threads.setTitle").length).toBe(before);
+    // The model sees the assistant thread so far, read from Slack at reply time, as in any thread.
+    expect(
+      h.emu.calls
+        .slice(from2)
+        .some((c) => c.method === "conversations.replies" && c.args.ts === thread.threadTs),
+    ).toBe(true);
+    const lastPrompt = JSON.stringify(
+      h.openai.requests.filter((r) => r.path.endsWith("/chat/completions")).at(-1)!.body,
+    );
+    expect(lastPrompt).toContain(JSON.stringify(CONVERSATION_HEADER).slice(1, 30));
+    expect(lastPrompt).toContain("Explain how tides work");
   });
 
   it("a replayed event gets no second reply, and its status does not stay up", async () => {
