@@ -160,11 +160,18 @@ async function slackBurst(
     }),
   );
   const tsOf = new Set(events.map((e) => String(e.ts)));
+  // An answer starts as a post in the mention's thread, or (STREAM_REPLIES, the default) as a
+  // stream started there.
+  const answerCalls = () =>
+    [...emu.callsTo("chat.postMessage"), ...emu.callsTo("chat.startStream")].filter(
+      (c) => c.response.ok === true,
+    );
   const postsFor = () => {
     const byTs = new Map<string, string[]>();
-    for (const c of emu.callsTo("chat.postMessage")) {
+    for (const c of answerCalls()) {
       const ts = String(c.args.thread_ts);
-      if (tsOf.has(ts)) byTs.set(ts, [...(byTs.get(ts) ?? []), String(c.args.text)]);
+      if (tsOf.has(ts))
+        byTs.set(ts, [...(byTs.get(ts) ?? []), String(c.args.text ?? c.args.markdown_text ?? "")]);
     }
     return byTs;
   };
@@ -182,7 +189,9 @@ async function slackBurst(
   let sentAt = 0;
   const answerTimes = () =>
     events.flatMap((e) => {
-      const first = emu.callsTo("chat.postMessage").find((c) => String(c.args.thread_ts) === String(e.ts));
+      const first = answerCalls()
+        .filter((c) => String(c.args.thread_ts) === String(e.ts))
+        .sort((a, b) => a.at - b.at)[0];
       return first ? [first.at - sentAt] : [];
     });
   return burst(rig, db, "slack", mentions, users, async () => {
