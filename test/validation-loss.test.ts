@@ -15,6 +15,26 @@ import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { rateReplies } from "./support/rate-replies.ts";
 import { RecordingNotifier } from "./support/recording-notifier.ts";
 
+type Person = { externalId: string; platform: "discord" };
+
+/** Twenty rated replies, the offer, its approval, the provider's job run to its end: the ready DM. */
+async function trainOnce(
+  core: ReturnType<typeof createCore>,
+  notifier: RecordingNotifier,
+  runJobs: () => void,
+  u: Person,
+  topic: string,
+): Promise<string> {
+  // 20 examples or more: the dataset is split 90/10 and the job gets a validation file.
+  await rateReplies(core.assistant, u, 20, (i, n) => `Question ${n} about ${topic} ${i}`);
+  await core.lifecycle.readiness();
+  const prompt = notifier.prompts.at(-1)!.prompt;
+  await core.assistant.approvalClick({ user: u, proposalId: prompt.proposalId, action: "approve" });
+  runJobs();
+  await core.lifecycle.monitor();
+  return notifier.dms.at(-1)!.text;
+}
+
 describe("validation loss from the provider", () => {
   let t: TestDatabase;
   let emu: OpenAIEmulator;
@@ -52,16 +72,8 @@ describe("validation loss from the provider", () => {
       notifiers: { discord: notifier },
     });
 
-  async function train(core: ReturnType<typeof build>, u: { externalId: string; platform: "discord" }) {
-    // 20 examples or more: the dataset is split 90/10 and the job gets a validation file.
-    await rateReplies(core.assistant, u, 20, (i, n) => `Question ${n} about kayaks ${i}`);
-    await core.lifecycle.readiness();
-    const prompt = notifier.prompts.at(-1)!.prompt;
-    await core.assistant.approvalClick({ user: u, proposalId: prompt.proposalId, action: "approve" });
-    emu.runJobs();
-    await core.lifecycle.monitor();
-    return notifier.dms.at(-1)!.text;
-  }
+  const train = (core: ReturnType<typeof build>, u: Person) =>
+    trainOnce(core, notifier, () => emu.runJobs(), u, "kayaks");
 
   it("stores full_valid_loss of the last checkpoint and flags a version worse than the one before", async () => {
     const u = { externalId: "discord:5001", platform: "discord" as const };
@@ -139,15 +151,8 @@ describe("validation loss from Vertex AI", () => {
       googleAuthOptions: offlineVertexAuth(),
     });
 
-  async function train(core: ReturnType<typeof build>, u: { externalId: string; platform: "discord" }) {
-    await rateReplies(core.assistant, u, 20, (i, n) => `Question ${n} about canoes ${i}`);
-    await core.lifecycle.readiness();
-    const prompt = notifier.prompts.at(-1)!.prompt;
-    await core.assistant.approvalClick({ user: u, proposalId: prompt.proposalId, action: "approve" });
-    gemini.runJobs();
-    await core.lifecycle.monitor();
-    return notifier.dms.at(-1)!.text;
-  }
+  const train = (core: ReturnType<typeof build>, u: Person) =>
+    trainOnce(core, notifier, () => gemini.runJobs(), u, "canoes");
 
   it("reads /eval_total_loss from the job's experiment and flags a version worse than the one before", async () => {
     const u = { externalId: "discord:5002", platform: "discord" as const };

@@ -43,6 +43,14 @@ export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
 /** The words `config channels` / `config roles` take. */
 const LIST_ACTIONS = ["add", "remove", "clear"] as const;
 
+/** `--channel <#id>` on a setting: that channel's override instead of the server's value. */
+const ONE_CHANNEL: CommandSpec["target"] = {
+  kind: "channel",
+  name: "channel",
+  help: "Only in this channel (wins over the server's)",
+  flag: true,
+};
+
 export const COMMANDS: readonly CommandSpec[] = [
   { name: "status", help: "What I remember about you and how close you are to your own model" },
   { name: "train", help: "Ask for a fine-tune of your own model now" },
@@ -118,24 +126,14 @@ export const COMMANDS: readonly CommandSpec[] = [
       required: true,
       maxLength: 1000,
     },
-    target: {
-      kind: "channel",
-      name: "channel",
-      help: "Only in this channel (wins over the server's)",
-      flag: true,
-    },
+    target: ONE_CHANNEL,
     operatorsOnly: true,
   },
   {
     name: "config model",
     help: "The chat model for answers in this server (or one channel)",
     argument: { name: "name", help: 'A chat model name, or "clear"', required: true, maxLength: 100 },
-    target: {
-      kind: "channel",
-      name: "channel",
-      help: "Only in this channel (wins over the server's)",
-      flag: true,
-    },
+    target: ONE_CHANNEL,
     operatorsOnly: true,
   },
   {
