@@ -211,7 +211,7 @@ def run_prepared(db, name: str, statement: str, *args):
 
 
 def test_the_sql_the_readme_gives_the_bot_does_what_it_says(db, queue):
-    insert, poll, cancel = readme_sql()
+    insert, poll, cancel, give_up = readme_sql()
     first = enqueue(db, base_model="m", train_jsonl=JSONL)
     # Queueing the same bot job again changes nothing: the retried launch then reads the row.
     again = run_prepared(db, "q", insert, first["fine_tune_job_id"], "m", "other", None, "x", "{}")
@@ -237,3 +237,23 @@ def test_the_sql_the_readme_gives_the_bot_does_what_it_says(db, queue):
     assert (row["state"], row["error"]) == ("cancelled", "cancelled on request at step 3")
     # A job that already ended is left as it is.
     assert run_prepared(db, "c", cancel, second["fine_tune_job_id"]).rowcount == 0
+
+    # Giving up on a job no worker took: only a queued one, and only after the timeout.
+    third = enqueue(db, base_model="m", train_jsonl=JSONL)
+    assert run_prepared(db, "g", give_up, third["fine_tune_job_id"]).rowcount == 0
+    db.execute(
+        """UPDATE "TrainerJob" SET "updatedAt" = now() - interval '25 hours' WHERE id = %s""",
+        (third["id"],),
+    )
+    assert run_prepared(db, "g", give_up, third["fine_tune_job_id"]).rowcount == 1
+    row = job_row(db, third["id"])
+    assert (row["state"], row["error"]) == ("failed", "no trainer worker took the job within 24 hours")
+    assert queue("b").claim() is None
+    # A running job is never given up on by the bot (its lease is the workers' business).
+    fourth = enqueue(db, base_model="m", train_jsonl=JSONL)
+    queue("c").claim()
+    db.execute(
+        """UPDATE "TrainerJob" SET "updatedAt" = now() - interval '25 hours' WHERE id = %s""",
+        (fourth["id"],),
+    )
+    assert run_prepared(db, "g", give_up, fourth["fine_tune_job_id"]).rowcount == 0
