@@ -7,7 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acceptsImages, defaultAttachmentSettings, imagesForModel } from "../src/core/attachments.ts";
 import type { OpenAIEmulator } from "./emulators/openai/index.ts";
-import { ALICE as D_ALICE, type DiscordApp, GENERAL, startDiscordApp } from "./support/discord-app.ts";
+import {
+  ALICE as D_ALICE,
+  type DiscordApp,
+  GENERAL,
+  GUILD_ID,
+  startDiscordApp,
+} from "./support/discord-app.ts";
 import { startGeminiHarness } from "./support/llm-harness.ts";
 import { ALICE, eventually, SLACK_IDS, type SlackAppHarness, startSlackApp } from "./support/slack-app.ts";
 
@@ -239,6 +245,31 @@ describe("attachments on Discord, with a model that cannot see images", () => {
     expect(replies[0]?.content).toContain("echo(");
     expect(imagesOf(userTurns(h.openai).at(-1))).toEqual([]);
     expect(h.emu.attachmentDownloads).toHaveLength(0);
+  });
+});
+
+describe("attachments on Discord, where the server's model cannot see images", () => {
+  let h: DiscordApp;
+  beforeAll(async () => {
+    // CHAT_MODEL (gpt-4.1-mini) sees images; the server's own model (gpt-4o) does not, here.
+    h = await startDiscordApp({ env: { VISION_MODELS: "gpt-4.1-mini" } });
+    await h.database.db.serverSetting.create({
+      data: { platform: "discord", serverId: GUILD_ID, channelId: "", chatModel: "gpt-4o" },
+    });
+  });
+  afterAll(() => h?.stop());
+
+  it("answers the text with the server's model and says that model cannot see the image", async () => {
+    const { replies } = await h.mention(D_ALICE, "what is in this picture?", {
+      channelId: GENERAL,
+      attachments: [{ filename: "dot.png", contentType: "image/png", data: PNG }],
+    });
+    const last = h.openai.requests.filter((r) => r.path.endsWith("/chat/completions")).at(-1)!;
+    expect((last.body as { model: string }).model).toBe("gpt-4o");
+    expect(imagesOf(userTurns(h.openai).at(-1))).toEqual([]);
+    expect(replies.map((r) => r.content).join("\n")).toContain(
+      "I can't see images with this model (gpt-4o), so I answered your text only.",
+    );
   });
 });
 

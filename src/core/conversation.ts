@@ -4,6 +4,7 @@ import type { Database } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import {
   type AttachmentSettings,
+  acceptsImages,
   defaultAttachmentSettings,
   embeddingText,
   imagesForModel,
@@ -388,6 +389,16 @@ export function createConversation(deps: ConversationDeps) {
     };
   }
 
+  /**
+   * The images were read for CHAT_MODEL; the model that answered (a server's, or an adapter) may be
+   * blind, and then was sent the text only (imagesForModel): say so, as readAttachments does when
+   * CHAT_MODEL is.
+   */
+  function noteUnseen(images: ChatImage[] | undefined, model: string, text: string): string {
+    if (!images?.length || acceptsImages(model, attachmentSettings.visionModels)) return text;
+    return attachmentNotices.withNotes([attachmentNotices.noVision(model)], text);
+  }
+
   async function respond(input: RespondInput, options: RespondOptions = {}): Promise<RespondResult> {
     // What cannot be stored (NUL, lone surrogates) becomes U+FFFD here, so the model is asked with
     // exactly the text that is stored and later remembered.
@@ -638,7 +649,13 @@ export function createConversation(deps: ConversationDeps) {
         promptTokens: result.promptTokens,
         ms: Date.now() - started,
       });
-      return { kind: "reply", exchangeId, text: result.text, model, failed: false };
+      return {
+        kind: "reply",
+        exchangeId,
+        text: noteUnseen(x.images, model, result.text),
+        model,
+        failed: false,
+      };
     } catch (e) {
       if (e instanceof CancelledError) {
         // Not answered, not failed: the restart (or a redelivery) answers it.
@@ -759,7 +776,7 @@ export function createConversation(deps: ConversationDeps) {
         bounds(Date.now() + timeouts.totalMs),
       );
       log.info("replied (opted out, nothing stored)", { userId, channel: input.channelId });
-      return { kind: "reply", text: result.text, model, failed: false };
+      return { kind: "reply", text: noteUnseen(images, model, result.text), model, failed: false };
     } catch (e) {
       if (e instanceof CancelledError)
         return { kind: "interrupted", text: replyNotices.restartingNothingStored };
