@@ -141,6 +141,15 @@ function tickingClock(start: Date): Clock {
   };
 }
 
+/** A raw statement's first words (its parameters left out), so the breakdown tells statements apart. */
+function statementLabel(args: unknown): string {
+  // $queryRaw`...` reaches the extension as [TemplateStringsArray, ...values] or a Prisma.Sql.
+  const first = Array.isArray(args) ? args[0] : args;
+  const strings = (first as { strings?: unknown } | undefined)?.strings ?? first;
+  if (!Array.isArray(strings) || typeof strings[0] !== "string") return "";
+  return ` ${strings.join("?").replace(/\s+/g, " ").trim().slice(0, 60)}`;
+}
+
 export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<ReplyResults> {
   const { db } = bench;
   const space = embeddingSpace(EMBEDDING_MODEL, o.width);
@@ -313,7 +322,7 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
       async $allOperations({ model, operation, args, query }) {
         const t0 = performance.now();
         const result = await query(args);
-        const key = model ? `${model}.${operation}` : operation;
+        const key = (model ? `${model}.${operation}` : operation) + statementLabel(args);
         const list = calls.get(key) ?? [];
         list.push(performance.now() - t0);
         calls.set(key, list);

@@ -47,6 +47,21 @@ describe.each(llmHarnesses)("personalisation core (%s)", (_name, startHarness) =
     expect(Number(row.costUsd)).toBeGreaterThan(0);
     expect(row.embeddingModel).toBe(`${llm.embeddingModel}@${llm.embeddingDimensions}`);
     expect(row.replyMessageId).toBe(r.replyMessageId);
+    // The cost is booked once, against this exchange, by the statement that stored the answer.
+    const ledger = await t.db.costLedgerEntry.findMany({ where: { exchangeId: row.id } });
+    expect(ledger).toMatchObject([{ kind: "chat", status: "settled", userId: row.userId }]);
+    // The ledger rounds up to the micro-dollar (budgets.ts usd), the exchange to the nearest.
+    const booked = Number(ledger[0]!.amountUsd);
+    expect(booked).toBeGreaterThanOrEqual(Number(row.costUsd));
+    expect(booked - Number(row.costUsd)).toBeLessThan(0.0000011);
+  });
+
+  it("books nothing for a reply the provider failed", async () => {
+    llm.failChat(3, 503);
+    const r = await say(alice, "This one will fail, sorry");
+    expect(r).toMatchObject({ kind: "reply", failed: true });
+    const row = await t.db.exchange.findFirstOrThrow({ where: { userText: "This one will fail, sorry" } });
+    expect(await t.db.costLedgerEntry.count({ where: { exchangeId: row.id } })).toBe(0);
   });
 
   it("puts the user's relevant old exchange into the memory block of the request", async () => {

@@ -260,6 +260,13 @@ export interface Budgets {
   anonymiseUser(tx: TrainingTx, person: { userId: string; externalId: string }): Promise<number>;
   /** Records the cost of one answer. A second call for the same exchange records nothing. */
   recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }): Promise<void>;
+  /** The same, as the statement storeAnswer runs with the answer (chatLedgerInsert). */
+  chatLedgerRow(input: {
+    userId: string | null;
+    exchangeId: bigint;
+    amountUsd: number;
+    at: Date;
+  }): Prisma.Sql;
   /** Whether today's chat spend is still under the daily limit. */
   checkChat(): Promise<ChatCheck>;
   /** This month's spend, for everyone and (when asked) for one user. */
@@ -281,6 +288,29 @@ async function lockLimits(tx: Tx): Promise<Limits> {
 
 /** How long checkChat trusts a read that found no chat limit (real time, not the injected clock). */
 const NO_LIMIT_CACHE_MS = 1_000;
+
+/**
+ * The ledger row of one chat reply's cost, as a statement of its own (recordChat) or inside the
+ * statement that stores the answer (storeAnswer), so an answer is never kept without its cost.
+ * No lock: answers are frequent and the chat limit is checked before an answer whose cost is only
+ * known afterwards, so it can be overshot by the answers in flight anyway. Duplicates are prevented
+ * upstream (one exchange per platform message); the unique (kind, exchangeId) covers retries, in
+ * the same statement.
+ */
+export function chatLedgerInsert(input: {
+  userId: string | null;
+  exchangeId: bigint;
+  amountUsd: number;
+  at: Date;
+}): Prisma.Sql {
+  const amount = usd(input.amountUsd, "amountUsd");
+  const at = input.at.toISOString();
+  return Prisma.sql`
+    INSERT INTO "CostLedgerEntry" ("kind", "status", "userId", "exchangeId", "amountUsd", "period", "createdAt", "settledAt")
+    VALUES ('chat', 'settled', ${input.userId}::uuid, ${input.exchangeId}, ${amount.toFixed(6)}::numeric, ${periodOf(input.at)},
+            (${at}::timestamptz AT TIME ZONE 'UTC'), (${at}::timestamptz AT TIME ZONE 'UTC'))
+    ON CONFLICT ("kind", "exchangeId") DO NOTHING`;
+}
 
 export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
   const { db, clock } = deps;
@@ -455,18 +485,8 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
   }
 
   async function recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }) {
-    const amount = usd(input.amountUsd, "amountUsd");
-    // No lock: answers are frequent and the chat limit is checked before an answer whose cost is
-    // only known afterwards, so it can be overshot by the answers in flight anyway. Duplicates are
-    // already prevented upstream (one exchange per platform message); the unique (kind, exchangeId)
-    // covers retries, in the same statement.
     // The clock's time, not the database's, so the UTC day and month follow the injected clock.
-    const now = clock.now();
-    await db.$executeRaw`
-      INSERT INTO "CostLedgerEntry" ("kind", "status", "userId", "exchangeId", "amountUsd", "period", "createdAt", "settledAt")
-      VALUES ('chat', 'settled', ${input.userId}::uuid, ${input.exchangeId}, ${amount.toFixed(6)}::numeric, ${periodOf(now)},
-              (${now.toISOString()}::timestamptz AT TIME ZONE 'UTC'), (${now.toISOString()}::timestamptz AT TIME ZONE 'UTC'))
-      ON CONFLICT ("kind", "exchangeId") DO NOTHING`;
+    await db.$executeRaw(chatLedgerInsert({ ...input, at: clock.now() }));
   }
 
   async function chatToday(userId?: string): Promise<Decimal> {
@@ -549,6 +569,7 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     withTrainingLock,
     anonymiseUser,
     recordChat,
+    chatLedgerRow: chatLedgerInsert,
     checkChat,
     spend,
   };

@@ -243,16 +243,20 @@ export function createConversation(deps: ConversationDeps) {
     ]);
     const candidates = [...new Set([...memoryFound, ...fewShotFound].map((n) => n.id))];
     const thread = input.threadId ? Prisma.sql`= ${input.threadId}` : Prisma.sql`IS NULL`;
+    // The candidates by primary key first (MATERIALIZED), then checked to be this person's: left to
+    // itself, the embedded database (never analysed) also scanned the person's whole index to AND it
+    // with the ids, 0.4 ms at 10k exchanges.
     const rows = await db.$queryRaw<
       Array<{ id: bigint; userText: string; replyText: string; recent: boolean }>
     >`
+      WITH c AS MATERIALIZED (
+        SELECT "id", "userId", "userText", "replyText" FROM "Exchange" WHERE "id" = ANY(${candidates}::bigint[]))
       (SELECT "id", "userText", "replyText", TRUE AS recent FROM "Exchange"
        WHERE "userId" = ${user.userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
          AND "channelId" = ${input.channelId} AND "threadId" ${thread} AND "id" <> ${exchangeId}
-       ORDER BY "createdAt" DESC LIMIT ${limits.recent}::int)
+       ORDER BY ${RECENT_ORDER} LIMIT ${limits.recent}::int)
       UNION ALL
-      (SELECT "id", "userText", "replyText", FALSE AS recent FROM "Exchange"
-       WHERE "userId" = ${user.userId}::uuid AND "id" = ANY(${candidates}::bigint[]))`;
+      (SELECT "id", "userText", "replyText", FALSE AS recent FROM c WHERE "userId" = ${user.userId}::uuid)`;
     const recentRows = rows.filter((r) => r.recent);
     const byId = new Map(rows.filter((r) => !r.recent).map((r) => [BigInt(r.id), r]));
     const excluded = new Set([exchangeId, ...recentRows.map((r) => BigInt(r.id))]);
@@ -307,7 +311,7 @@ export function createConversation(deps: ConversationDeps) {
       SELECT "id", "userText", "replyText" FROM "Exchange"
       WHERE "userId" = ${userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
         AND "channelId" = ${input.channelId} AND "threadId" ${thread} AND "id" <> ${exchangeId}
-      ORDER BY "createdAt" DESC LIMIT ${limits.recent}::int`;
+      ORDER BY ${RECENT_ORDER} LIMIT ${limits.recent}::int`;
     return rows.map((r) => ({ ...r, id: BigInt(r.id) }));
   }
 
@@ -376,8 +380,9 @@ export function createConversation(deps: ConversationDeps) {
     const wanted = [...memoryIds, ...fewShotIds].filter((id) => !filled.some((r) => r.id === id));
     const rows = wanted.length
       ? await db.$queryRaw<Array<{ id: bigint; userText: string; replyText: string | null }>>`
-          SELECT "id", "userText", "replyText" FROM "Exchange"
-          WHERE "userId" = ${userId}::uuid AND "id" = ANY(${wanted}::bigint[])`
+          WITH c AS MATERIALIZED (
+            SELECT "id", "userId", "userText", "replyText" FROM "Exchange" WHERE "id" = ANY(${wanted}::bigint[]))
+          SELECT "id", "userText", "replyText" FROM c WHERE "userId" = ${userId}::uuid`
       : [];
     const byId = new Map([...rows, ...filled].map((r) => [BigInt(r.id), r]));
     return {
@@ -621,6 +626,7 @@ export function createConversation(deps: ConversationDeps) {
         (result.promptTokens * deps.settings.priceInputPer1M +
           result.completionTokens * deps.settings.priceOutputPer1M) /
         1_000_000;
+      const answeredAt = clock.now();
       const version = await storeAnswer(db, {
         exchangeId,
         userId: x.userId,
@@ -629,9 +635,20 @@ export function createConversation(deps: ConversationDeps) {
         promptTokens: result.promptTokens,
         completionTokens: result.completionTokens,
         costUsd: costUsd.toFixed(6),
-        answeredAt: clock.now(),
+        answeredAt,
         ...(query ? { embedding: query } : {}),
         record: recordOf(plan, prompt.used, result.answeredBy),
+        // The cost in the same statement: one write less per reply, and never an answer unbooked.
+        ...(deps.chatBudget
+          ? {
+              ledger: deps.chatBudget.chatLedgerRow({
+                userId: x.userId,
+                exchangeId,
+                amountUsd: costUsd,
+                at: answeredAt,
+              }),
+            }
+          : {}),
       });
       if (query)
         deps.memoryIndex?.written(x.userId, query.space, version, {
@@ -639,7 +656,6 @@ export function createConversation(deps: ConversationDeps) {
           rating: null,
           vector: Float32Array.from(query.vector),
         });
-      await deps.chatBudget?.recordChat({ userId: x.userId, exchangeId, amountUsd: costUsd });
       log.info("replied", {
         exchangeId,
         model,
@@ -816,6 +832,14 @@ function pickTexts(
  * The active version's and a trial version's columns, for the reply plan (evaluation/reply-plan.ts):
  * read in the reply's first statement, so the plan needs no lookup of its own.
  */
+/**
+ * The recent turns' order. "threadId" first changes nothing (the statement asks for one thread, or
+ * for none), but it lets the index (userId, channelId, threadId, createdAt DESC) deliver the rows in
+ * order: Postgres does not treat "threadId" IS NULL as fixing that column, and otherwise read every
+ * exchange of the person in the channel and sorted them (3 ms at 10k exchanges, more as it grows).
+ */
+const RECENT_ORDER = Prisma.sql`"threadId", "createdAt" DESC`;
+
 const VERSION_COLUMNS = Prisma.sql`m."id"::text AS "versionId", m."modelId", m."adapterName", m."provider", m."status", m."shutdownDate",
   c."id"::text AS "cId", c."modelId" AS "cModelId", c."adapterName" AS "cAdapterName", c."provider" AS "cProvider",
   c."status" AS "cStatus", c."shutdownDate" AS "cShutdownDate"`;

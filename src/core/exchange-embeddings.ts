@@ -137,14 +137,17 @@ export interface StoredAnswer {
   embedding?: { vector: readonly number[]; space: string };
   /** How the reply was answered (evaluation/reply-plan.ts `recordOf`): version, arm, level, holdout. */
   record?: { modelVersionId: string | null; arm: string | null; level: string; holdout: boolean };
+  /** The cost's ledger row (budgets.ts `chatLedgerInsert`), written by the same statement. */
+  ledger?: Prisma.Sql;
 }
 
 /**
  * Marks the exchange answered and stores its embedding, in one statement written after the model
  * answered (the embedding is not needed for this reply: the exchange is never its own memory). It
  * bumps the owner's memoryVersion and stamps the row with it (memory-index.ts), and returns the new
- * version. A crash before it leaves the exchange pending: the restart answers it (recovery.ts) and
- * embeds the message again.
+ * version, and books the reply's cost when given its ledger row. A crash before it leaves the
+ * exchange pending and nothing booked: the restart answers it (recovery.ts) and embeds the message
+ * again.
  */
 export async function storeAnswer(db: Database, a: StoredAnswer): Promise<bigint> {
   const embedding = a.embedding
@@ -154,10 +157,12 @@ export async function storeAnswer(db: Database, a: StoredAnswer): Promise<bigint
   const record = r
     ? Prisma.sql`"modelVersionId" = ${r.modelVersionId}::uuid, "arm" = ${r.arm}, "level" = ${r.level}, "holdout" = ${r.holdout},`
     : Prisma.empty;
+  // A data-modifying WITH runs whether or not the rest reads it.
+  const ledger = a.ledger ? Prisma.sql`, ledger AS (${a.ledger})` : Prisma.empty;
   const rows = await db.$queryRaw<Array<{ version: bigint }>>`
     WITH v AS (
       UPDATE "User" SET "memoryVersion" = "memoryVersion" + 1 WHERE "id" = ${a.userId}::uuid
-      RETURNING "memoryVersion")
+      RETURNING "memoryVersion") ${ledger}
     UPDATE "Exchange" SET
       "status" = 'answered', "replyText" = ${a.replyText}, "model" = ${a.model},
       "promptTokens" = ${a.promptTokens}::int, "completionTokens" = ${a.completionTokens}::int,

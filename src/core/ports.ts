@@ -2,6 +2,7 @@
 // (src/bots) call, and the values they pass and get back. Outbound: what the core needs from the
 // outside world (logging, time, language models, fine-tuning, the platforms' notifiers), which
 // adapters, providers (src/core/providers) and tests implement. The core depends only on these.
+import type { Prisma } from "../generated/prisma/client.ts";
 import type { ClickOutcome, Outcome } from "./outcomes.ts";
 import type { UserStatus } from "./status.ts";
 import { storableText } from "./storable-text.ts";
@@ -284,8 +285,11 @@ export interface Clock {
 export interface ChatBudget {
   /** Whether one more chat reply fits the month's limits. */
   checkChat(): Promise<{ ok: true } | { ok: false }>;
-  /** Books what a reply cost, against the user and the exchange. */
-  recordChat(input: { userId: string; exchangeId: bigint; amountUsd: number }): Promise<void>;
+  /**
+   * What a reply cost, against the user and the exchange, as the ledger row's statement: the one
+   * that stores the answer writes it (storeAnswer), so an answer is never kept unbooked.
+   */
+  chatLedgerRow(input: { userId: string; exchangeId: bigint; amountUsd: number; at: Date }): Prisma.Sql;
 }
 
 /**
