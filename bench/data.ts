@@ -9,6 +9,7 @@
 // against exact search means something). The in-process provider (provider.ts) embeds any text the
 // same way, so the query vectors of the timed replies live in the same space as the stored ones.
 import type { PGlite } from "@electric-sql/pglite";
+import { countTokens } from "../src/core/tokens.ts";
 import type { Database } from "../src/database/open-database.ts";
 import { gaussian, hash32, randomVector, rng } from "./random.ts";
 
@@ -325,4 +326,28 @@ export async function userId(db: Database, no: number): Promise<string> {
   );
   if (!rows[0]) throw new Error(`bench user ${no} does not exist`);
   return rows[0].id;
+}
+
+/**
+ * Exchange.textTokens for the users' rows, as a live bot stores it with each answer (the exact
+ * count of both texts): the prompt then counts remembered exchanges by it instead of tokenising
+ * them. Counted here in JavaScript, a page at a time; SQL cannot tokenise.
+ */
+export async function countTexts(db: Database, fromNo: number, toNo: number): Promise<void> {
+  const page = 5_000;
+  let after = 0n;
+  for (;;) {
+    const rows = await db.$queryRawUnsafe<Array<{ id: bigint; userText: string; replyText: string | null }>>(
+      `SELECT e."id", e."userText", e."replyText" FROM "Exchange" e JOIN "_bench_user" b ON b."id" = e."userId"
+       WHERE b."no" BETWEEN ${fromNo} AND ${toNo} AND e."id" > ${after} ORDER BY e."id" LIMIT ${page}`,
+    );
+    if (!rows.length) return;
+    const ids = rows.map((r) => String(r.id));
+    const counts = rows.map((r) => countTokens(r.userText) + countTokens(r.replyText ?? ""));
+    await db.$executeRawUnsafe(
+      `UPDATE "Exchange" e SET "textTokens" = c.n
+       FROM unnest('{${ids.join(",")}}'::bigint[], '{${counts.join(",")}}'::int[]) AS c(id, n) WHERE e."id" = c.id`,
+    );
+    after = BigInt(rows[rows.length - 1]!.id);
+  }
 }

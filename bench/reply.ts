@@ -9,6 +9,7 @@ import { createMemoryIndex, type MemoryIndex } from "../src/core/memory-index.ts
 import type { Clock, Logger } from "../src/core/ports.ts";
 import { startCpuProfile } from "./cpu-profile.ts";
 import {
+  countTexts,
   createVocabularyTables,
   EMBEDDING_MODEL,
   insertExchanges,
@@ -168,6 +169,7 @@ export async function replySuite(bench: OpenBench, o: ReplyOptions): Promise<Rep
     `  loading ${heavy.map((h) => h.history.toLocaleString("en")).join(" + ")} exchanges, interleaved`,
   );
   await insertInterleaved(db, { users: heavy, space });
+  await countTexts(db, 1, heavy.length);
   await refreshCounters(db, 1, heavy.length);
   let loadMs = performance.now() - loadStart;
 

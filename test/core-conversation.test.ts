@@ -2,6 +2,7 @@
 // The same behaviour list runs for OpenAI and for Gemini.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MEMORY_HEADER } from "../src/core/prompt.ts";
+import { countTokens } from "../src/core/tokens.ts";
 import { buildCore, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { type LlmHarness, llmHarnesses } from "./support/llm-harness.ts";
@@ -47,6 +48,8 @@ describe.each(llmHarnesses)("personalisation core (%s)", (_name, startHarness) =
     expect(Number(row.costUsd)).toBeGreaterThan(0);
     expect(row.embeddingModel).toBe(`${llm.embeddingModel}@${llm.embeddingDimensions}`);
     expect(row.replyMessageId).toBe(r.replyMessageId);
+    // Both texts' tokens, for later prompts that remember it.
+    expect(row.textTokens).toBe(countTokens(row.userText) + countTokens(row.replyText!));
     // The cost is booked once, against this exchange, by the statement that stored the answer.
     const ledger = await t.db.costLedgerEntry.findMany({ where: { exchangeId: row.id } });
     expect(ledger).toMatchObject([{ kind: "chat", status: "settled", userId: row.userId }]);
@@ -77,6 +80,23 @@ describe.each(llmHarnesses)("personalisation core (%s)", (_name, startHarness) =
     const sent = llm.lastChatText();
     expect(sent).toContain(MEMORY_HEADER);
     expect(sent).toContain("My cat Miso loves salmon treats");
+  });
+
+  it("fits remembered exchanges into the prompt by the token count stored with them", async () => {
+    await say(alice, "My cat Miso loves salmon treats and sleeps on the radiator", "pets");
+    await say(alice, "My dog Rex loves long walks on the beach at dawn", "pets");
+    await say(alice, "What does my dog Rex love?", "questions");
+    expect(llm.lastChatText()).toContain("My cat Miso loves salmon treats");
+    // As if Miso's exchange were longer than the prompt's budget: the least relevant memory, it is
+    // left out, though its texts are short, and Rex's (counted as stored) stays.
+    await t.db.exchange.updateMany({
+      where: { userText: { startsWith: "My cat Miso" } },
+      data: { textTokens: 50_000 },
+    });
+    await say(alice, "What does my dog Rex love?", "elsewhere");
+    const sent = llm.lastChatText();
+    expect(sent).toContain("My dog Rex loves long walks");
+    expect(sent).not.toContain("My cat Miso loves salmon treats");
   });
 
   it("uses a reply rated 5 as a few-shot pair in the user's very next request", async () => {

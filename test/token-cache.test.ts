@@ -1,6 +1,7 @@
 // Token counts remembered across replies (src/core/token-cache.ts): always the counter's own count,
 // for a text seen before, for one that only shares a prefix with it, and after the cache has
-// turned over; and the prompt built twice from the same parts counts the same.
+// turned over; and the prompt built twice from the same parts counts the same (prompt-tokens.test.ts
+// checks that count against the tokenizer's).
 import { describe, expect, it } from "vitest";
 import { buildPrompt } from "../src/core/prompt.ts";
 import { cachedTokenCount } from "../src/core/token-cache.ts";
@@ -34,10 +35,6 @@ describe("cached token counts", () => {
       recent: [{ userText: long(11), replyText: long(12) }],
       message: "and now?",
     };
-    const first = buildPrompt(parts);
-    const again = buildPrompt(parts);
-    const fresh = first.messages.reduce((n, m) => n + 4 + countTokens(m.content), 3);
-    expect(first.tokens).toBe(fresh);
-    expect(again.tokens).toBe(fresh);
+    expect(buildPrompt(parts).tokens).toBe(buildPrompt(parts).tokens);
   });
 });

@@ -46,6 +46,8 @@ import {
 import { type MemoryScope, placePrompt, type ServerReplySettings, scopeFilter } from "./server-reply.ts";
 import { storableText } from "./storable-text.ts";
 import { conversationLines, fetchVisibleConversation } from "./thread-context.ts";
+import { cachedTokenCount } from "./token-cache.ts";
+import { countTokens } from "./tokens.ts";
 import { COUNT_NEW_EXCHANGE } from "./user-counters.ts";
 import { ensureUser } from "./users.ts";
 
@@ -247,16 +249,16 @@ export function createConversation(deps: ConversationDeps) {
     // itself, the embedded database (never analysed) also scanned the person's whole index to AND it
     // with the ids, 0.4 ms at 10k exchanges.
     const rows = await db.$queryRaw<
-      Array<{ id: bigint; userText: string; replyText: string; recent: boolean }>
+      Array<{ id: bigint; userText: string; replyText: string; textTokens: number | null; recent: boolean }>
     >`
       WITH c AS MATERIALIZED (
-        SELECT "id", "userId", "userText", "replyText" FROM "Exchange" WHERE "id" = ANY(${candidates}::bigint[]))
-      (SELECT "id", "userText", "replyText", TRUE AS recent FROM "Exchange"
+        SELECT "id", "userId", "userText", "replyText", "textTokens" FROM "Exchange" WHERE "id" = ANY(${candidates}::bigint[]))
+      (SELECT "id", "userText", "replyText", "textTokens", TRUE AS recent FROM "Exchange"
        WHERE "userId" = ${user.userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
          AND "channelId" = ${input.channelId} AND "threadId" ${thread} AND "id" <> ${exchangeId}
        ORDER BY ${RECENT_ORDER} LIMIT ${limits.recent}::int)
       UNION ALL
-      (SELECT "id", "userText", "replyText", FALSE AS recent FROM c WHERE "userId" = ${user.userId}::uuid)`;
+      (SELECT "id", "userText", "replyText", "textTokens", FALSE AS recent FROM c WHERE "userId" = ${user.userId}::uuid)`;
     const recentRows = rows.filter((r) => r.recent);
     const byId = new Map(rows.filter((r) => !r.recent).map((r) => [BigInt(r.id), r]));
     const excluded = new Set([exchangeId, ...recentRows.map((r) => BigInt(r.id))]);
@@ -282,7 +284,9 @@ export function createConversation(deps: ConversationDeps) {
     return {
       memory: pickTexts(byId, memoryIds),
       fewShot: pickTexts(byId, fewShotIds),
-      recent: recentRows.reverse().map((r) => ({ userText: r.userText, replyText: r.replyText })),
+      recent: recentRows
+        .reverse()
+        .map((r) => ({ userText: r.userText, replyText: r.replyText, tokens: r.textTokens })),
     };
   }
 
@@ -292,8 +296,8 @@ export function createConversation(deps: ConversationDeps) {
    * query compiler cost more than the statement.
    */
   async function recentlyRated(userId: string, exclude: bigint[], take: number) {
-    const rows = await db.$queryRaw<Array<{ id: bigint; userText: string; replyText: string | null }>>`
-      SELECT "id", "userText", "replyText" FROM "Exchange"
+    const rows = await db.$queryRaw<Array<TextRow>>`
+      SELECT "id", "userText", "replyText", "textTokens" FROM "Exchange"
       WHERE "userId" = ${userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
         AND "rating" >= ${deps.settings.fewShotMinRating}::int AND NOT ("id" = ANY(${exclude}::bigint[]))
       ORDER BY "ratedAt" DESC, "createdAt" DESC LIMIT ${take}::int`;
@@ -307,8 +311,8 @@ export function createConversation(deps: ConversationDeps) {
     input: { channelId: string; threadId?: string },
   ) {
     const thread = input.threadId ? Prisma.sql`= ${input.threadId}` : Prisma.sql`IS NULL`;
-    const rows = await db.$queryRaw<Array<{ id: bigint; userText: string; replyText: string | null }>>`
-      SELECT "id", "userText", "replyText" FROM "Exchange"
+    const rows = await db.$queryRaw<Array<TextRow>>`
+      SELECT "id", "userText", "replyText", "textTokens" FROM "Exchange"
       WHERE "userId" = ${userId}::uuid AND "status" = 'answered' AND "replyText" IS NOT NULL
         AND "channelId" = ${input.channelId} AND "threadId" ${thread} AND "id" <> ${exchangeId}
       ORDER BY ${RECENT_ORDER} LIMIT ${limits.recent}::int`;
@@ -368,7 +372,7 @@ export function createConversation(deps: ConversationDeps) {
     }
     // Few-shot: relevance first, then the most recently rated, so a new high rating counts at once
     // even before (or without) an embedding.
-    const filled: Array<{ id: bigint; userText: string; replyText: string | null }> = [];
+    const filled: Array<TextRow> = [];
     if (fewShotIds.length < limits.fewShot) {
       filled.push(
         ...(await recentlyRated(userId, [...exclude, ...fewShotIds], limits.fewShot - fewShotIds.length)),
@@ -379,10 +383,10 @@ export function createConversation(deps: ConversationDeps) {
     memoryIds = memoryIds.filter((id) => !fewShotIds.includes(id));
     const wanted = [...memoryIds, ...fewShotIds].filter((id) => !filled.some((r) => r.id === id));
     const rows = wanted.length
-      ? await db.$queryRaw<Array<{ id: bigint; userText: string; replyText: string | null }>>`
+      ? await db.$queryRaw<Array<TextRow>>`
           WITH c AS MATERIALIZED (
-            SELECT "id", "userId", "userText", "replyText" FROM "Exchange" WHERE "id" = ANY(${wanted}::bigint[]))
-          SELECT "id", "userText", "replyText" FROM c WHERE "userId" = ${userId}::uuid`
+            SELECT "id", "userId", "userText", "replyText", "textTokens" FROM "Exchange" WHERE "id" = ANY(${wanted}::bigint[]))
+          SELECT "id", "userText", "replyText", "textTokens" FROM c WHERE "userId" = ${userId}::uuid`
       : [];
     const byId = new Map([...rows, ...filled].map((r) => [BigInt(r.id), r]));
     return {
@@ -390,7 +394,9 @@ export function createConversation(deps: ConversationDeps) {
       fewShot: pickTexts(byId, fewShotIds),
       recent: recentRows
         .reverse()
-        .flatMap((r) => (r.replyText ? [{ userText: r.userText, replyText: r.replyText }] : [])),
+        .flatMap((r) =>
+          r.replyText ? [{ userText: r.userText, replyText: r.replyText, tokens: r.textTokens }] : [],
+        ),
     };
   }
 
@@ -636,6 +642,9 @@ export function createConversation(deps: ConversationDeps) {
         completionTokens: result.completionTokens,
         costUsd: costUsd.toFixed(6),
         answeredAt,
+        // Counted once here for every later prompt that remembers this exchange (prompt.ts); the
+        // message was just counted for this one.
+        textTokens: cachedTokenCount(x.text) + countTokens(result.text),
         ...(query ? { embedding: query } : {}),
         record: recordOf(plan, prompt.used, result.answeredBy),
         // The cost in the same statement: one write less per reply, and never an answer unbooked.
@@ -817,21 +826,22 @@ export function createConversation(deps: ConversationDeps) {
   return { respond, recordReplyMessages, claim, answerClaimed, instanceId, leaseMs };
 }
 
+/** An exchange's texts as the reply's statements read them (textTokens: null before it was kept). */
+interface TextRow {
+  id: bigint;
+  userText: string;
+  replyText: string | null;
+  textTokens: number | null;
+}
+
 /** The texts of the exchanges `ids`, in that order (those without a reply left out). */
-function pickTexts(
-  byId: Map<bigint, { userText: string; replyText: string | null }>,
-  ids: bigint[],
-): PastExchange[] {
+function pickTexts(byId: Map<bigint, Omit<TextRow, "id">>, ids: bigint[]): PastExchange[] {
   return ids.flatMap((id) => {
     const r = byId.get(id);
-    return r?.replyText ? [{ userText: r.userText, replyText: r.replyText }] : [];
+    return r?.replyText ? [{ userText: r.userText, replyText: r.replyText, tokens: r.textTokens }] : [];
   });
 }
 
-/**
- * The active version's and a trial version's columns, for the reply plan (evaluation/reply-plan.ts):
- * read in the reply's first statement, so the plan needs no lookup of its own.
- */
 /**
  * The recent turns' order. "threadId" first changes nothing (the statement asks for one thread, or
  * for none), but it lets the index (userId, channelId, threadId, createdAt DESC) deliver the rows in
@@ -839,6 +849,11 @@ function pickTexts(
  * exchange of the person in the channel and sorted them (3 ms at 10k exchanges, more as it grows).
  */
 const RECENT_ORDER = Prisma.sql`"threadId", "createdAt" DESC`;
+
+/**
+ * The active version's and a trial version's columns, for the reply plan (evaluation/reply-plan.ts):
+ * read in the reply's first statement, so the plan needs no lookup of its own.
+ */
 
 const VERSION_COLUMNS = Prisma.sql`m."id"::text AS "versionId", m."modelId", m."adapterName", m."provider", m."status", m."shutdownDate",
   c."id"::text AS "cId", c."modelId" AS "cModelId", c."adapterName" AS "cAdapterName", c."provider" AS "cProvider",

@@ -137,6 +137,8 @@ export interface StoredAnswer {
   embedding?: { vector: readonly number[]; space: string };
   /** How the reply was answered (evaluation/reply-plan.ts `recordOf`): version, arm, level, holdout. */
   record?: { modelVersionId: string | null; arm: string | null; level: string; holdout: boolean };
+  /** Tokens of the exchange's userText plus replyText, for later prompts (Exchange.textTokens). */
+  textTokens?: number;
   /** The cost's ledger row (budgets.ts `chatLedgerInsert`), written by the same statement. */
   ledger?: Prisma.Sql;
 }
@@ -167,7 +169,7 @@ export async function storeAnswer(db: Database, a: StoredAnswer): Promise<bigint
       "status" = 'answered', "replyText" = ${a.replyText}, "model" = ${a.model},
       "promptTokens" = ${a.promptTokens}::int, "completionTokens" = ${a.completionTokens}::int,
       "costUsd" = ${a.costUsd}::numeric, "answeredAt" = (${a.answeredAt.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
-      "claimedAt" = NULL, ${embedding} ${record}
+      "claimedAt" = NULL, "textTokens" = ${a.textTokens ?? null}::int, ${embedding} ${record}
       "memorySeq" = (SELECT "memoryVersion" FROM v)
     WHERE "id" = ${a.exchangeId}
     RETURNING "memorySeq" AS version`;

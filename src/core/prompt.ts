@@ -10,6 +10,11 @@ import { cachedTokenCount } from "./token-cache.ts";
 export interface PastExchange {
   userText: string;
   replyText: string;
+  /**
+   * Tokens of userText plus replyText, counted when the answer was stored (Exchange.textTokens);
+   * absent for rows stored before that column: then they are counted here.
+   */
+  tokens?: number | null;
 }
 
 export interface PromptParts {
@@ -43,13 +48,15 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
 
+const ITEM_SAID = "- They said: ";
+const ITEM_ANSWERED = "\n  You answered: ";
+
+function memoryItem(m: PastExchange, maxChars: number): string {
+  return `${ITEM_SAID}${clip(m.userText, maxChars)}${ITEM_ANSWERED}${clip(m.replyText, maxChars)}`;
+}
+
 function memoryBlock(memory: PastExchange[], maxChars: number): string {
-  return [
-    MEMORY_HEADER,
-    ...memory.map(
-      (m) => `- They said: ${clip(m.userText, maxChars)}\n  You answered: ${clip(m.replyText, maxChars)}`,
-    ),
-  ].join("\n");
+  return [MEMORY_HEADER, ...memory.map((m) => memoryItem(m, maxChars))].join("\n");
 }
 
 function pairs(items: PastExchange[], maxChars: number): ChatMessage[] {
@@ -64,6 +71,14 @@ export interface BuiltPrompt {
   tokens: number;
   used: { memory: number; fewShot: number; recent: number; conversation: number };
 }
+
+/** Tokens around each message's content (role and separators), and priming the model's reply. */
+const MESSAGE_FRAME = 4;
+const PRIMING = 3;
+/** One token more where two separately counted texts meet (see buildPrompt). */
+const SEAM = 1;
+/** "\n\n" between the system message's paragraphs, and its two seams. */
+const PARAGRAPH = 1 + 2 * SEAM;
 
 export function buildPrompt(parts: PromptParts, budget: PromptBudget = defaultBudget): BuiltPrompt {
   const memory = [...parts.memory];
@@ -85,33 +100,51 @@ export function buildPrompt(parts: PromptParts, budget: PromptBudget = defaultBu
       { role: "user", content: parts.message, ...(parts.images?.length ? { images: parts.images } : {}) },
     ];
   };
-  // Each message's text is counted once: dropping a part re-assembles the prompt, but only the
-  // system message (when memory shrinks) has new text; and texts of earlier replies' prompts (the
-  // recent turns, the examples) are remembered across replies. Tokenising is most of a prompt's CPU.
-  const counted = new Map<string, number>();
-  const tokensOf = (text: string) => {
-    let n = counted.get(text);
-    if (n === undefined) {
-      n = cachedTokenCount(text);
-      counted.set(text, n);
-    }
-    return n;
-  };
-  const count = (messages: ChatMessage[]) => messages.reduce((n, m) => n + 4 + tokensOf(m.content), 3);
-  let messages = assemble();
-  let tokens = count(messages);
+  // The total is counted by parts and kept up to date as parts are dropped, instead of tokenising
+  // the assembled messages: the system message (memory block included) is new text every reply, and
+  // tokenising it was most of a prompt's CPU. A past exchange's count comes from when it was stored
+  // (PastExchange.tokens), the other texts' from token-cache.ts. Where two parts meet, BPE can merge
+  // across the seam or split differently, so each seam counts one token more: the total is an upper
+  // bound of the exact count, a few tokens over it.
+  const pastTokens = (p: PastExchange) =>
+    p.tokens != null && p.userText.length <= budget.maxItemChars && p.replyText.length <= budget.maxItemChars
+      ? p.tokens
+      : cachedTokenCount(clip(p.userText, budget.maxItemChars)) +
+        cachedTokenCount(clip(p.replyText, budget.maxItemChars));
+  const pairTokens = (p: PastExchange) => 2 * MESSAGE_FRAME + pastTokens(p);
+  // "\n", the two labels, and the seams between labels and texts.
+  const itemTokens = (p: PastExchange) =>
+    1 + cachedTokenCount(ITEM_SAID) + cachedTokenCount(ITEM_ANSWERED) + 4 * SEAM + pastTokens(p);
+  const conversationTokens = () =>
+    conversation.length ? PARAGRAPH + cachedTokenCount(conversationBlock(conversation)) : 0;
+  const memoryHeaderTokens = PARAGRAPH + cachedTokenCount(MEMORY_HEADER);
+  let tokens =
+    PRIMING +
+    MESSAGE_FRAME +
+    cachedTokenCount(parts.systemPrompt) +
+    (memory.length ? memoryHeaderTokens : 0) +
+    memory.reduce((n, m) => n + itemTokens(m), 0) +
+    conversationTokens() +
+    [...fewShot, ...recent].reduce((n, p) => n + pairTokens(p), 0) +
+    MESSAGE_FRAME +
+    cachedTokenCount(parts.message);
   // Drop, in order: the oldest recent turn, the least relevant memory, the least relevant example,
   // the oldest message of the visible conversation. Recent turns go first because the memory block
   // already carries what matters most from the past; the conversation goes last because it is what
   // the person is asking about ("summarise this thread"), and has its own budget already.
   while (tokens > budget.total && (recent.length || memory.length || fewShot.length || conversation.length)) {
-    if (recent.length) recent.shift();
-    else if (memory.length) memory.pop();
-    else if (fewShot.length) fewShot.pop();
-    else conversation.shift();
-    messages = assemble();
-    tokens = count(messages);
+    if (recent.length) tokens -= pairTokens(recent.shift()!);
+    else if (memory.length) {
+      tokens -= itemTokens(memory.pop()!);
+      if (!memory.length) tokens -= memoryHeaderTokens;
+    } else if (fewShot.length) tokens -= pairTokens(fewShot.pop()!);
+    else {
+      const before = conversationTokens();
+      conversation.shift();
+      tokens += conversationTokens() - before;
+    }
   }
+  const messages = assemble();
   return {
     messages,
     tokens,
