@@ -3,7 +3,7 @@
 // when another process (a replica on the same database) answers, rates or deletes.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { embeddingSpace, nearestExchanges, storeAnswer } from "../src/core/exchange-embeddings.ts";
-import { createMemoryIndex } from "../src/core/memory-index.ts";
+import { createMemoryIndex, type MemoryMatch } from "../src/core/memory-index.ts";
 import { runRetention } from "../src/core/retention.ts";
 import { buildCore, memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
@@ -33,6 +33,53 @@ describe("memory index", () => {
     await t.close();
   });
 
+  async function addExchange(
+    userId: string,
+    i: number,
+    vector: number[],
+    space: string,
+    rating: number | null,
+  ) {
+    const ex = await t.db.exchange.create({
+      data: {
+        userId,
+        platform: "discord",
+        channelId: "c",
+        userMessageId: `m${i}`,
+        userText: `q${i}`,
+        rating,
+      },
+    });
+    await storeAnswer(t.db, {
+      exchangeId: ex.id,
+      userId,
+      replyText: `a${i}`,
+      model: "m",
+      promptTokens: 1,
+      completionTokens: 1,
+      costUsd: "0",
+      answeredAt: new Date(),
+      embedding: { vector, space },
+    });
+  }
+
+  /** The user's copy in a new index that compares 256 Hamming candidates in full at this width. */
+  async function loadedSearcher(userId: string, space: string, width: number) {
+    const index = createMemoryIndex({
+      db: t.db,
+      log: memoryLogger(),
+      maxBytes: 64 * 1024 * 1024,
+      rerankComponents: 256 * width,
+    });
+    const stamp = await t.db.user.findUniqueOrThrow({ where: { id: userId } });
+    const at = { version: stamp.memoryVersion, epoch: stamp.memoryEpoch };
+    expect(await index.lookup(userId, space, width, at)).toBeUndefined(); // loading starts
+    await index.settled();
+    const searcher = await index.lookup(userId, space, width, at);
+    if (!searcher) throw new Error("the index did not load the user");
+    return searcher;
+  }
+
   // 48: compared in full. 256 and 600: 400 rows are more than the 256 the test lets a search compare
   // in full, so candidates come from sign bits (the bench's recall@5 covers the default counts).
   for (const width of [48, 256, 600]) {
@@ -46,45 +93,14 @@ describe("memory index", () => {
         const c = centres[Math.floor(random() * centres.length)]!;
         return c.map((x) => x + (random() - 0.5) * 0.8);
       };
-      for (let i = 0; i < 400; i++) {
-        const ex = await t.db.exchange.create({
-          data: {
-            userId: user.id,
-            platform: "discord",
-            channelId: "c",
-            userMessageId: `m${i}`,
-            userText: `q${i}`,
-            rating: i % 5 === 0 ? 5 : i % 7 === 0 ? 2 : null,
-          },
-        });
-        await storeAnswer(t.db, {
-          exchangeId: ex.id,
-          userId: user.id,
-          replyText: `a${i}`,
-          model: "m",
-          promptTokens: 1,
-          completionTokens: 1,
-          costUsd: "0",
-          answeredAt: new Date(),
-          embedding: { vector: vector(), space },
-        });
-      }
-      const index = createMemoryIndex({
-        db: t.db,
-        log: memoryLogger(),
-        maxBytes: 64 * 1024 * 1024,
-        rerankComponents: 256 * width,
-      });
-      const stamp = await t.db.user.findUniqueOrThrow({ where: { id: user.id } });
-      const at = { version: stamp.memoryVersion, epoch: stamp.memoryEpoch };
-      expect(await index.lookup(user.id, space, width, at)).toBeUndefined(); // loading starts
-      await index.settled();
-      const searcher = await index.lookup(user.id, space, width, at);
-      expect(searcher?.rows).toBe(400);
+      for (let i = 0; i < 400; i++)
+        await addExchange(user.id, i, vector(), space, i % 5 === 0 ? 5 : i % 7 === 0 ? 2 : null);
+      const searcher = await loadedSearcher(user.id, space, width);
+      expect(searcher.rows).toBe(400);
       for (let q = 0; q < 25; q++) {
         const query = vector();
         // A reply's two searches in one call, as conversation.ts makes them, and each alone.
-        const both = searcher!.search(query, [{ limit: 5 }, { limit: 5, minRating: 4 }]);
+        const both = searcher.search(query, [{ limit: 5 }, { limit: 5, minRating: 4 }]);
         for (const [r, minRating] of [undefined, 4].entries()) {
           const exact = await nearestExchanges(t.db, {
             userId: user.id,
@@ -93,7 +109,7 @@ describe("memory index", () => {
             limit: 5,
             ...(minRating ? { minRating } : {}),
           });
-          for (const got of [searcher!.nearest(query, 5, minRating), both[r]!]) {
+          for (const got of [searcher.nearest(query, 5, minRating), both[r]!]) {
             expect(got.map((g) => g.id)).toEqual(exact.map((e) => e.id));
             for (const [i, g] of got.entries()) expect(g.similarity).toBeCloseTo(exact[i]!.similarity, 5);
           }
@@ -101,6 +117,33 @@ describe("memory index", () => {
       }
     });
   }
+
+  // One search walks the rows once for all its requests, each with its own cut-off by Hamming
+  // distance. Here the sign bits mislead on purpose: 250 rows match the query's signs exactly but lie
+  // far from it (all rated), 20 differ in one sign and lie close (half rated). Each request compares
+  // 256 rows in full: its 250 at distance 0 and the first 6 of its own rows at distance 1.
+  it("gives each request of a shared search its own cut-off (rows tied at the cut-off distance)", async () => {
+    const width = 256;
+    const user = await t.db.user.create({ data: { externalId: "discord:2", platform: "discord" } });
+    const space = embeddingSpace("test-embed", width);
+    const far = (j: number) => Array.from({ length: width }, (_, k) => (k === j % width ? 10 : 0.001));
+    const close = (j: number) =>
+      Array.from({ length: width }, (_, k) => (k === width - 1 ? -0.001 : 1 + j / 100));
+    for (let j = 0; j < 250; j++) await addExchange(user.id, j, far(j), space, 5);
+    for (let j = 0; j < 20; j++) await addExchange(user.id, 250 + j, close(j), space, j % 2 ? 5 : null);
+    const searcher = await loadedSearcher(user.id, space, width);
+    const query = Array.from({ length: width }, () => 1);
+    const closeRows = (found: MemoryMatch[]) => found.filter((m) => m.similarity > 0.9).length;
+    const [memory = [], fewShot = [], none = []] = searcher.search(query, [
+      { limit: 30 },
+      { limit: 30, minRating: 5 },
+      { limit: 0 },
+    ]);
+    expect(closeRows(memory)).toBe(6);
+    expect(closeRows(fewShot)).toBe(6);
+    expect(none).toEqual([]);
+    expect(closeRows(searcher.nearest(query, 30, 5))).toBe(6);
+  });
 
   describe("two bot processes on one database", () => {
     let llm: LlmHarness;
