@@ -1,6 +1,9 @@
 // The WebAssembly kernel of the memory index (src/core/vector-kernel.ts) against plain JavaScript:
-// its Hamming distances and dot products on random data at widths that do not fill its vectors.
+// its Hamming distances and dot products on random data at widths that do not fill its vectors, and
+// UserVectors' searches over it (rows in the kernel's memory) through growth, replacement and removal,
+// against a direct reading of what a search promises.
 import { describe, expect, it } from "vitest";
+import { BINARY_FROM, UserVectors } from "../src/core/memory-index.ts";
 import { createKernel } from "../src/core/vector-kernel.ts";
 
 /** A small seeded generator, so the data (and so the test) are the same every run. */
@@ -59,6 +62,109 @@ describe("vector kernel", () => {
         for (let k = 0; k < dims; k++) sum += vectors[row * dims + k]! * query[k]!;
         expect(dots[c]).toBeCloseTo(sum, 12);
       });
+    });
+  }
+});
+
+interface Row {
+  id: bigint;
+  rating: number | null;
+  vector: Float32Array;
+}
+
+/**
+ * What a search promises, read directly: each request's rows in row order; from a long history at a
+ * width with sign bits the `rerank` nearest by Hamming distance (ties in row order); of those the
+ * `limit` most similar by cosine (ties in row order).
+ */
+function expected(
+  rows: readonly Row[],
+  dims: number,
+  rerank: number,
+  query: number[],
+  limit: number,
+  minRating?: number,
+) {
+  const norm = Math.hypot(...query);
+  const q = query.map((x) => x / norm);
+  const cosine = (v: Float32Array) => {
+    let dot = 0;
+    let n = 0;
+    for (let k = 0; k < dims; k++) {
+      dot += v[k]! * q[k]!;
+      n += v[k]! * v[k]!;
+    }
+    return dot / Math.sqrt(n);
+  };
+  const hamming = (v: Float32Array) => {
+    let h = 0;
+    for (let k = 0; k < dims; k++) if (v[k]! > 0 !== q[k]! > 0) h++;
+    return h;
+  };
+  let taken = rows.map((r, i) => ({ i, r })).filter(({ r }) => (r.rating ?? -1) >= (minRating ?? -Infinity));
+  if (dims >= BINARY_FROM && rows.length > rerank)
+    taken = taken
+      .map((t) => ({ ...t, h: hamming(t.r.vector) }))
+      .sort((a, b) => a.h - b.h || a.i - b.i)
+      .slice(0, rerank);
+  return taken
+    .map(({ i, r }) => ({ i, id: r.id, similarity: cosine(r.vector) }))
+    .sort((a, b) => b.similarity - a.similarity || a.i - b.i)
+    .slice(0, limit);
+}
+
+describe("UserVectors over the kernel", () => {
+  for (const dims of [48, 600]) {
+    it(`finds what a search promises after growing, replacing and removing rows (width ${dims})`, () => {
+      const random = seeded(1000 + dims);
+      const rerank = 40;
+      // Capacity 1: every few rows grow the memory, so rows written after a growth must land in the
+      // new views, and the sign bits written before it must have moved with their region.
+      const vectors = new UserVectors(dims, 1, rerank);
+      const rows: Row[] = [];
+      const newRow = (id: bigint): Row => ({
+        id,
+        rating: random() < 0.3 ? 1 + Math.floor(random() * 5) : null,
+        vector: Float32Array.from({ length: dims }, () => random() * 2 - 1),
+      });
+      const check = () => {
+        for (let t = 0; t < 5; t++) {
+          const query = Array.from({ length: dims }, () => random() * 2 - 1);
+          const [memory, fewShot] = vectors.search(query, [{ limit: 11 }, { limit: 9, minRating: 4 }]);
+          for (const [got, want] of [
+            [memory!, expected(rows, dims, rerank, query, 11)],
+            [fewShot!, expected(rows, dims, rerank, query, 9, 4)],
+          ] as const) {
+            expect(got.map((m) => m.id)).toEqual(want.map((m) => m.id));
+            for (const [j, m] of got.entries()) expect(m.similarity).toBeCloseTo(want[j]!.similarity, 12);
+          }
+        }
+      };
+      let next = 0n;
+      for (let round = 0; round < 6; round++) {
+        for (let n = 0; n < 60; n++) {
+          const row = newRow(next++);
+          vectors.upsert(row);
+          rows.push(row);
+        }
+        // A row delivered again with another vector and rating replaces it in place.
+        const at = Math.floor(random() * rows.length);
+        rows[at] = newRow(rows[at]!.id);
+        vectors.upsert(rows[at]!);
+        // Removals move the last row into the hole.
+        for (let n = 0; n < 15; n++) {
+          const i = Math.floor(random() * rows.length);
+          vectors.remove(rows[i]!.id);
+          const last = rows.pop()!;
+          if (i < rows.length) rows[i] = last;
+        }
+        expect(vectors.size).toBe(rows.length);
+        check();
+      }
+      expect(rows.length).toBeGreaterThan(rerank * 5);
+      // The copy's size is the memory's own: whole 64 KiB pages, at least the rows it holds.
+      expect(vectors.bytes % 8).toBe(0);
+      expect(vectors.bytes).toBeGreaterThan(rows.length * dims * 4);
     });
   }
 });
