@@ -1,7 +1,7 @@
 // The WebAssembly kernel of the memory index (src/core/vector-kernel.ts) against plain JavaScript:
-// its Hamming distances and dot products on random data at widths that do not fill its vectors, and
-// UserVectors' searches over it (rows in the kernel's memory) through growth, replacement and removal,
-// against a direct reading of what a search promises.
+// its Hamming distances, histograms and dot products on random data (widths that do not fill its
+// vectors), and UserVectors' searches over it (rows and ratings in the kernel's memory) through
+// growth, replacement and removal, against a direct reading of what a search promises.
 import { describe, expect, it } from "vitest";
 import { BINARY_FROM, UserVectors } from "../src/core/memory-index.ts";
 import { createKernel } from "../src/core/vector-kernel.ts";
@@ -112,6 +112,29 @@ function expected(
     .sort((a, b) => b.similarity - a.similarity || a.i - b.i)
     .slice(0, limit);
 }
+
+describe("vector kernel histogram", () => {
+  it("counts the rows rated at least the floor by distance", () => {
+    const random = seeded(7);
+    const rows = 500;
+    const span = 49;
+    const at = { distances: 0, ratings: 4_096, out: 8_192 };
+    const { memory, kernel } = createKernel(1);
+    const distances = new Uint16Array(memory.buffer, at.distances, rows);
+    const ratings = new Int32Array(memory.buffer, at.ratings, rows);
+    for (let i = 0; i < rows; i++) {
+      distances[i] = Math.floor(random() * span);
+      ratings[i] = random() < 0.5 ? -1 : Math.floor(random() * 6);
+    }
+    for (const floor of [-(2 ** 31), -1, 0, 4, 6]) {
+      const out = new Uint32Array(memory.buffer, at.out, span).fill(0);
+      kernel.histogram(at.distances, at.ratings, rows, floor, at.out);
+      const want = new Array<number>(span).fill(0);
+      for (let i = 0; i < rows; i++) if (ratings[i]! >= floor) want[distances[i]!]!++;
+      expect([...out]).toEqual(want);
+    }
+  });
+});
 
 describe("UserVectors over the kernel", () => {
   for (const dims of [48, 600]) {

@@ -66,8 +66,9 @@ const MAX_MEMORY = 65_536 * PAGE;
 
 /**
  * Where each part of a user's copy lies in its kernel memory, in bytes, for a capacity in rows.
- * The rows come right after the query, so growing moves only the (32 times smaller) sign bits; the
- * scratch of a search (distances, candidates, scores) is as long as the rows, the most a search uses.
+ * The rows come right after the query, so growing moves only the (32 times smaller) sign bits and
+ * the ratings; the scratch of a search (distances, candidates, scores) is as long as the rows, the
+ * most a search uses, and a histogram has a count for each Hamming distance.
  */
 function layout(dims: number, vectorsPerRow: number, capacity: number) {
   const at16 = (n: number) => Math.ceil(n / 16) * 16;
@@ -75,11 +76,24 @@ function layout(dims: number, vectorsPerRow: number, capacity: number) {
   const queryBits = at16(dims * 8);
   const vectors = queryBits + vectorsPerRow * 16;
   const bits = at16(vectors + capacity * dims * 4);
-  const distances = bits + capacity * vectorsPerRow * 16;
+  const ratings = bits + capacity * vectorsPerRow * 16;
+  const distances = ratings + capacity * 4;
   const candidates = at16(distances + capacity * 2);
   const scores = at16(candidates + capacity * 4);
-  const end = scores + capacity * 8;
-  return { query, queryBits, vectors, bits, distances, candidates, scores, pages: Math.ceil(end / PAGE) };
+  const histogram = scores + capacity * 8;
+  const end = histogram + (dims + 1) * 4;
+  return {
+    query,
+    queryBits,
+    vectors,
+    bits,
+    ratings,
+    distances,
+    candidates,
+    scores,
+    histogram,
+    pages: Math.ceil(end / PAGE),
+  };
 }
 
 /**
@@ -89,7 +103,8 @@ function layout(dims: number, vectorsPerRow: number, capacity: number) {
  */
 export class UserVectors {
   ids: bigint[] = [];
-  ratings: number[] = [];
+  /** Unrated rows -1 (ratings are the database's int4). */
+  ratings!: Int32Array;
   /** Row i at [i * dims, (i + 1) * dims). */
   vectors!: Float32Array;
   inverseNorms: Float64Array;
@@ -107,6 +122,7 @@ export class UserVectors {
   private distances!: Uint16Array;
   private candidates!: Int32Array;
   private scores!: Float64Array;
+  private histogram!: Uint32Array;
 
   /** The memory a copy of this capacity takes (what `bytes` is for it when empty), or Infinity. */
   static bytesFor(dims: number, capacity: number): number {
@@ -135,9 +151,11 @@ export class UserVectors {
     this.queryBits = new Uint32Array(buffer, at.queryBits, this.words);
     this.vectors = new Float32Array(buffer, at.vectors, capacity * this.dims);
     this.bits = new Uint32Array(buffer, at.bits, capacity * this.words);
+    this.ratings = new Int32Array(buffer, at.ratings, capacity);
     this.distances = new Uint16Array(buffer, at.distances, capacity);
     this.candidates = new Int32Array(buffer, at.candidates, capacity);
     this.scores = new Float64Array(buffer, at.scores, capacity);
+    this.histogram = new Uint32Array(buffer, at.histogram, this.dims + 1);
   }
 
   /** The kernel memory as it is (it grows in 64 KiB pages and never shrinks) and the rest. */
@@ -153,8 +171,10 @@ export class UserVectors {
     if (at.pages * PAGE > MAX_MEMORY) throw new RangeError("memory index: a user's copy would pass 4 GiB");
     const old = this.at;
     this.memory.grow(at.pages - this.memory.buffer.byteLength / PAGE);
-    // The sign bits move up behind the longer rows (copyWithin copies as if through a buffer).
+    // The sign bits and the ratings move up behind the longer rows, the ratings (higher up) first
+    // so the sign bits do not overwrite them (copyWithin copies as if through a buffer).
     const bytes = new Uint8Array(this.memory.buffer);
+    bytes.copyWithin(at.ratings, old.ratings, old.ratings + this.size * 4);
     bytes.copyWithin(at.bits, old.bits, old.bits + this.size * this.words * 4);
     this.at = at;
     const n = new Float64Array(capacity);
@@ -206,7 +226,6 @@ export class UserVectors {
       this.position.set(lastId, i);
     }
     this.ids.length = last;
-    this.ratings.length = last;
     this.size = last;
   }
 
@@ -291,39 +310,37 @@ export class UserVectors {
 
   /**
    * Each request's `rerank` nearest rows by Hamming distance to the query's sign bits, as a cut-off:
-   * the rows nearer than `cut`, and the first `atCut` rows at it. The kernel measures every row;
-   * one pass counts the distances of each request's rows.
+   * the rows nearer than `cut`, and the first `atCut` rows at it. The kernel measures every row,
+   * then counts each request's rows by distance.
    */
   private closestByBits(least: readonly number[]): Cuts {
     const at = this.at;
     this.kernel.hamming(at.bits, at.queryBits, this.size, this.words / 4, at.distances);
-    const distance = this.distances;
-    const ratings = this.ratings;
-    const n = least.length;
-    const span = this.dims + 1;
-    const floor = Math.min(...least);
-    const histogram = new Uint32Array(n * span);
-    const eligibleRows = least.map(() => 0);
-    for (let i = 0; i < this.size; i++) {
-      const rating = ratings[i]!;
-      if (rating < floor) continue;
-      const h = distance[i]!;
-      for (let r = 0; r < n; r++) {
-        if (rating < least[r]!) continue;
-        histogram[r * span + h]!++;
-        eligibleRows[r]!++;
-      }
-    }
+    const histogram = this.histogram;
     const cut: number[] = [];
     const atCut: number[] = [];
-    for (let r = 0; r < n; r++) {
-      const wanted = Math.min(this.rerank, eligibleRows[r]!);
+    for (const f of least) {
+      histogram.fill(0);
+      // Ratings are int4: rated at least f is rated at least ceil(f), and none is rated above 2^31 - 1
+      // (nor taken by a request that takes none, whose f is Infinity).
+      if (f <= 2 ** 31 - 1)
+        this.kernel.histogram(
+          at.distances,
+          at.ratings,
+          this.size,
+          Math.max(-(2 ** 31), Math.ceil(f)),
+          at.histogram,
+        );
+      let eligible = 0;
+      for (let c = 0; c <= this.dims; c++) eligible += histogram[c]!;
+      const wanted = Math.min(this.rerank, eligible);
       let c = 0;
       let below = 0;
-      while (c <= this.dims && below + histogram[r * span + c]! < wanted) below += histogram[r * span + c++]!;
+      while (c <= this.dims && below + histogram[c]! < wanted) below += histogram[c++]!;
       cut.push(c);
       atCut.push(wanted - below);
     }
+    const distance = this.distances;
     return { distance, cut, atCut };
   }
 }

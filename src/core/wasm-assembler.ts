@@ -52,6 +52,8 @@ const END = 0x0b;
 export const ins = {
   // Control: blocks nest their bodies; br/br_if count enclosing blocks outwards from 0.
   block: (...body: Code[]): Code => [0x02, EMPTY_BLOCK, ...body.flat(), END],
+  /** Runs `body` if the i32 on the stack is not zero. */
+  if: (...body: Code[]): Code => [0x04, EMPTY_BLOCK, ...body.flat(), END],
   loop: (...body: Code[]): Code => [0x03, EMPTY_BLOCK, ...body.flat(), END],
   br: (depth: number): Code => [0x0c, ...unsigned(depth)],
   brIf: (depth: number): Code => [0x0d, ...unsigned(depth)],
@@ -60,8 +62,10 @@ export const ins = {
   localSet: (i: number): Code => [0x21, ...unsigned(i)],
 
   i32Load: (offset = 0): Code => [0x28, ...memarg(2, offset)],
+  i32Load16U: (offset = 0): Code => [0x2f, ...memarg(1, offset)],
   f32Load: (offset = 0): Code => [0x2a, ...memarg(2, offset)],
   f64Load: (offset = 0): Code => [0x2b, ...memarg(3, offset)],
+  i32Store: (offset = 0): Code => [0x36, ...memarg(2, offset)],
   f64Store: (offset = 0): Code => [0x39, ...memarg(3, offset)],
   i32Store16: (offset = 0): Code => [0x3b, ...memarg(1, offset)],
 
@@ -69,6 +73,7 @@ export const ins = {
   f64Const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0] as Code,
   i32Eqz: [0x45] as Code,
   i32LtU: [0x49] as Code,
+  i32GeS: [0x4e] as Code,
   i32Add: [0x6a] as Code,
   i32Sub: [0x6b] as Code,
   i32Mul: [0x6c] as Code,
