@@ -1,5 +1,5 @@
 // Each active user's embeddings kept in this process, so a reply's memory search is a scan of an
-// array (about 1 ms at 10k exchanges) instead of a scan of the user's rows in the database (17-87 ms
+// array (under 1 ms at 10k exchanges) instead of a scan of the user's rows in the database (17-87 ms
 // at 10k exchanges on PGlite, 13-62 ms on a server, growing with the width and with how the rows lie).
 //
 // Results are those of the exact search in exchange-embeddings.ts: a short history is compared in
@@ -97,8 +97,8 @@ function layout(dims: number, vectorsPerRow: number, capacity: number) {
 }
 
 /**
- * One user's searchable exchanges in one embedding space. The rows, their sign bits and a search's
- * scratch live in the memory of the user's own kernel instance (vector-kernel.ts); the typed arrays
+ * One user's searchable exchanges in one embedding space. The rows, their sign bits, their ratings
+ * and a search's scratch live in the memory of the user's own kernel instance (vector-kernel.ts); the typed arrays
  * below are views of it, made again whenever it grows (growing detaches the old ones).
  */
 export class UserVectors {
