@@ -1,6 +1,6 @@
-// Each active user's embeddings kept in this process, so a reply's memory search is a scan of a
-// Float32Array (a few ms) instead of a scan of the user's rows in the database (17-87 ms at 10k
-// exchanges on PGlite, 13-62 ms on a server, growing with the width and with how the rows lie).
+// Each active user's embeddings kept in this process, so a reply's memory search is a scan of an
+// array (under 1 ms at 10k exchanges) instead of a scan of the user's rows in the database (17-87 ms
+// at 10k exchanges on PGlite, 13-62 ms on a server, growing with the width and with how the rows lie).
 //
 // Results are those of the exact search in exchange-embeddings.ts: a short history is compared in
 // full; a longer one (more rows than the rerank count) goes through the sign bits of each vector,
@@ -8,7 +8,8 @@
 // prints recall@5 against exact search). The rerank count grows as the width shrinks, so every width
 // compares about the same number of components in full (RERANK_COMPONENTS): at width 256 the 1,536
 // nearest by sign bits, at 1536 the 256 nearest. A reply's two searches (memory, and few-shot among
-// the rated rows) share one Hamming pass and one set of full comparisons (`search`).
+// the rated rows) share one Hamming pass and one set of full comparisons (`search`), both run by a
+// WebAssembly kernel over the rows in its memory (vector-kernel.ts); the choices stay here.
 //
 // Consistency, including with other processes on the same database: every change search cares about
 // bumps the owner's User.memoryVersion and stamps the exchange with the new value (memorySeq), under
@@ -23,6 +24,7 @@
 import type { Database } from "../database/open-database.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import type { Logger } from "./ports.ts";
+import { createKernel, type KernelMemory, type VectorKernel } from "./vector-kernel.ts";
 
 /** From this width on, a long history keeps sign bits, and candidates come from them. */
 export const BINARY_FROM = 128;
@@ -55,18 +57,78 @@ export interface SearchRequest {
   minRating?: number;
 }
 
-/** One user's searchable exchanges in one embedding space. */
-class UserVectors {
+/** Sign-bit words per row: from BINARY_FROM, whole 16-byte vectors (the kernel reads 128 bits at once). */
+const wordsFor = (dims: number) => (dims >= BINARY_FROM ? Math.ceil(dims / 128) * 4 : 0);
+
+const PAGE = 65_536;
+/** wasm32 addresses: a user's copy beyond this stays in the database. */
+const MAX_MEMORY = 65_536 * PAGE;
+
+/**
+ * Where each part of a user's copy lies in its kernel memory, in bytes, for a capacity in rows.
+ * The rows come right after the query, so growing moves only the (32 times smaller) sign bits and
+ * the ratings; the scratch of a search (distances, candidates, scores) is as long as the rows, the
+ * most a search uses, and a histogram has a count for each Hamming distance.
+ */
+function layout(dims: number, vectorsPerRow: number, capacity: number) {
+  const at16 = (n: number) => Math.ceil(n / 16) * 16;
+  const query = 0;
+  const queryBits = at16(dims * 8);
+  const vectors = queryBits + vectorsPerRow * 16;
+  const bits = at16(vectors + capacity * dims * 4);
+  const ratings = bits + capacity * vectorsPerRow * 16;
+  const distances = ratings + capacity * 4;
+  const candidates = at16(distances + capacity * 2);
+  const scores = at16(candidates + capacity * 4);
+  const histogram = scores + capacity * 8;
+  const end = histogram + (dims + 1) * 4;
+  return {
+    query,
+    queryBits,
+    vectors,
+    bits,
+    ratings,
+    distances,
+    candidates,
+    scores,
+    histogram,
+    pages: Math.ceil(end / PAGE),
+  };
+}
+
+/**
+ * One user's searchable exchanges in one embedding space. The rows, their sign bits, their ratings
+ * and a search's scratch live in the memory of the user's own kernel instance (vector-kernel.ts); the typed arrays
+ * below are views of it, made again whenever it grows (growing detaches the old ones).
+ */
+export class UserVectors {
   ids: bigint[] = [];
-  ratings: number[] = [];
+  /** Unrated rows -1 (ratings are the database's int4). */
+  ratings!: Int32Array;
   /** Row i at [i * dims, (i + 1) * dims). */
-  vectors: Float32Array;
+  vectors!: Float32Array;
   inverseNorms: Float64Array;
-  /** Sign bits, `words` 32-bit words per row (only from BINARY_FROM). */
-  bits: Uint32Array;
+  /** Sign bits, `words` 32-bit words per row (only from BINARY_FROM), zero-padded to 16 bytes. */
+  bits!: Uint32Array;
   readonly words: number;
   size = 0;
   private readonly position = new Map<bigint, number>();
+  private readonly memory: KernelMemory;
+  private readonly kernel: VectorKernel;
+  private at: ReturnType<typeof layout>;
+  /** The unit query (f64, as the comparisons multiply) and its sign bits. */
+  private query!: Float64Array;
+  private queryBits!: Uint32Array;
+  private distances!: Uint16Array;
+  private candidates!: Int32Array;
+  private scores!: Float64Array;
+  private histogram!: Uint32Array;
+
+  /** The memory a copy of this capacity takes (what `bytes` is for it when empty), or Infinity. */
+  static bytesFor(dims: number, capacity: number): number {
+    const pages = layout(dims, wordsFor(dims) / 4, Math.max(1, capacity)).pages;
+    return pages * PAGE > MAX_MEMORY ? Infinity : pages * PAGE + Math.max(1, capacity) * 8;
+  }
 
   constructor(
     readonly dims: number,
@@ -74,29 +136,51 @@ class UserVectors {
     /** Hamming candidates compared in full (rerankCount); histories up to this size are scanned in full. */
     readonly rerank: number = rerankCount(dims),
   ) {
-    this.words = dims >= BINARY_FROM ? Math.ceil(dims / 32) : 0;
-    this.vectors = new Float32Array(Math.max(1, capacity) * dims);
+    this.words = wordsFor(dims);
+    this.at = layout(dims, this.words / 4, Math.max(1, capacity));
+    ({ memory: this.memory, kernel: this.kernel } = createKernel(this.at.pages));
     this.inverseNorms = new Float64Array(Math.max(1, capacity));
-    this.bits = new Uint32Array(Math.max(1, capacity) * this.words);
+    this.view();
   }
 
+  private view(): void {
+    const buffer = this.memory.buffer;
+    const at = this.at;
+    const capacity = this.inverseNorms.length;
+    this.query = new Float64Array(buffer, at.query, this.dims);
+    this.queryBits = new Uint32Array(buffer, at.queryBits, this.words);
+    this.vectors = new Float32Array(buffer, at.vectors, capacity * this.dims);
+    this.bits = new Uint32Array(buffer, at.bits, capacity * this.words);
+    this.ratings = new Int32Array(buffer, at.ratings, capacity);
+    this.distances = new Uint16Array(buffer, at.distances, capacity);
+    this.candidates = new Int32Array(buffer, at.candidates, capacity);
+    this.scores = new Float64Array(buffer, at.scores, capacity);
+    this.histogram = new Uint32Array(buffer, at.histogram, this.dims + 1);
+  }
+
+  /** The kernel memory as it is (it grows in 64 KiB pages and never shrinks) and the rest. */
   get bytes(): number {
-    return this.vectors.byteLength + this.inverseNorms.byteLength + this.bits.byteLength + this.size * 48;
+    return this.memory.buffer.byteLength + this.inverseNorms.byteLength + this.size * 48;
   }
 
   private grow(): void {
     // A quarter more, not double: a long history at a large width is hundreds of MB, and doubling it
     // for one new row would push it over MEMORY_INDEX_MB and evict it.
     const capacity = Math.max(16, Math.ceil(this.inverseNorms.length * 1.25));
-    const v = new Float32Array(capacity * this.dims);
-    v.set(this.vectors);
-    this.vectors = v;
+    const at = layout(this.dims, this.words / 4, capacity);
+    if (at.pages * PAGE > MAX_MEMORY) throw new RangeError("memory index: a user's copy would pass 4 GiB");
+    const old = this.at;
+    this.memory.grow(at.pages - this.memory.buffer.byteLength / PAGE);
+    // The sign bits and the ratings move up behind the longer rows, the ratings (higher up) first
+    // so the sign bits do not overwrite them (copyWithin copies as if through a buffer).
+    const bytes = new Uint8Array(this.memory.buffer);
+    bytes.copyWithin(at.ratings, old.ratings, old.ratings + this.size * 4);
+    bytes.copyWithin(at.bits, old.bits, old.bits + this.size * this.words * 4);
+    this.at = at;
     const n = new Float64Array(capacity);
     n.set(this.inverseNorms);
     this.inverseNorms = n;
-    const b = new Uint32Array(capacity * this.words);
-    b.set(this.bits);
-    this.bits = b;
+    this.view();
   }
 
   /** Adds or replaces a row (a catch-up may deliver a row that is already here). */
@@ -142,31 +226,7 @@ class UserVectors {
       this.position.set(lastId, i);
     }
     this.ids.length = last;
-    this.ratings.length = last;
     this.size = last;
-  }
-
-  /** Cosine similarity of row i to the unit vector q. */
-  private similarity(i: number, q: Float64Array): number {
-    const d = this.dims;
-    const base = i * d;
-    const v = this.vectors;
-    // Four sums, not one: each addition waits for the one before it, so a single sum runs at the
-    // adder's latency (twice as slow at width 1536). The order of additions changes, so a score can
-    // differ from the single sum's in its last bits; equal rows still score equal.
-    let a = 0;
-    let b = 0;
-    let c = 0;
-    let e = 0;
-    let k = 0;
-    for (; k + 3 < d; k += 4) {
-      a += v[base + k]! * q[k]!;
-      b += v[base + k + 1]! * q[k + 1]!;
-      c += v[base + k + 2]! * q[k + 2]!;
-      e += v[base + k + 3]! * q[k + 3]!;
-    }
-    for (; k < d; k++) a += v[base + k]! * q[k]!;
-    return (a + b + (c + e)) * this.inverseNorms[i]!;
   }
 
   /** The `limit` rows most similar to `query`, most similar first (rated >= minRating if given). */
@@ -180,48 +240,52 @@ class UserVectors {
    */
   search(query: readonly number[], requests: readonly SearchRequest[]): MemoryMatch[][] {
     if (this.size === 0 || query.length !== this.dims) return requests.map(() => []);
-    const q = this.unit(query);
+    this.setQuery(query);
     // The lowest rating each request takes (unrated rows are -1); one that wants nothing takes none.
     const least = requests.map((r) => (r.limit <= 0 ? Infinity : (r.minRating ?? -Infinity)));
     const quantised = this.words > 0 && this.size > this.rerank;
-    const cuts = quantised ? this.closestByBits(q, least) : undefined;
+    const cuts = quantised ? this.closestByBits(least) : undefined;
     const tops = requests.map((r) => new TopK(r.limit));
-    this.rank(q, least, cuts, tops);
+    this.rank(least, cuts, tops);
     return tops.map((top) =>
       top.sorted().map(({ item, score }) => ({ id: this.ids[item]!, similarity: score })),
     );
   }
 
-  private unit(query: readonly number[]): Float64Array {
-    const q = new Float64Array(this.dims);
+  /** The unit query and its sign bits into the kernel's memory. */
+  private setQuery(query: readonly number[]): void {
+    const q = this.query;
     let norm = 0;
     for (let k = 0; k < this.dims; k++) norm += query[k]! * query[k]!;
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
     for (let k = 0; k < this.dims; k++) q[k] = query[k]! * inv;
-    return q;
+    if (!this.words) return;
+    const qb = this.queryBits;
+    qb.fill(0);
+    for (let k = 0; k < this.dims; k++) if (q[k]! > 0) qb[k >>> 5]! |= 1 << (k & 31);
   }
 
   /**
    * Offers each request the rows it takes, in row order, each row compared in full once however
    * many requests take it. Without cuts a request takes every row rated at least its `least`.
+   * The rows taken are listed first, compared in one call of the kernel, then offered in order.
    */
-  private rank(
-    q: Float64Array,
-    least: readonly number[],
-    cuts: Cuts | undefined,
-    tops: readonly TopK[],
-  ): void {
+  private rank(least: readonly number[], cuts: Cuts | undefined, tops: readonly TopK[]): void {
     const n = least.length;
     const ratings = this.ratings;
     const distance = cuts?.distance;
     const cut = cuts?.cut ?? least.map(() => Infinity);
     const atCut = cuts?.atCut ?? [];
     const farthest = Math.max(...cut);
+    const candidates = this.candidates;
+    /** Pairs (candidate, request): request r takes candidates[c]. */
+    const offers: number[] = [];
+    let count = 0;
     for (let i = 0; i < this.size; i++) {
       const h = distance ? distance[i]! : 0;
       if (h > farthest) continue;
       const rating = ratings[i]!;
-      let score: number | undefined;
+      let taken = false;
       for (let r = 0; r < n; r++) {
         if (rating < least[r]! || h > cut[r]!) continue;
         // Rows at the cut-off distance fill up in row order.
@@ -229,101 +293,56 @@ class UserVectors {
           if (atCut[r]! === 0) continue;
           atCut[r]!--;
         }
-        score ??= this.similarity(i, q);
-        tops[r]!.offer(i, score);
+        taken = true;
+        offers.push(count, r);
       }
+      if (taken) candidates[count++] = i;
+    }
+    const at = this.at;
+    this.kernel.dots(at.vectors, this.dims, at.query, at.candidates, count, at.scores);
+    const scores = this.scores;
+    for (let o = 0; o < offers.length; o += 2) {
+      const c = offers[o]!;
+      const i = candidates[c]!;
+      tops[offers[o + 1]!]!.offer(i, scores[c]! * this.inverseNorms[i]!);
     }
   }
 
   /**
-   * Each request's `rerank` nearest rows by Hamming distance to q's sign bits, as a cut-off: the
-   * rows nearer than `cut`, and the first `atCut` rows at it. One pass counts the distances of
-   * every request's rows; rows no request takes (rated below them all) are left at distance 0.
+   * Each request's `rerank` nearest rows by Hamming distance to the query's sign bits, as a cut-off:
+   * the rows nearer than `cut`, and the first `atCut` rows at it. The kernel measures every row,
+   * then counts each request's rows by distance.
    */
-  private closestByBits(q: Float64Array, least: readonly number[]): Cuts {
-    const words = this.words;
-    const bits = this.bits;
-    const ratings = this.ratings;
-    const n = least.length;
-    const span = this.dims + 1;
-    const qb = new Uint32Array(words);
-    for (let k = 0; k < this.dims; k++) if (q[k]! > 0) qb[k >>> 5]! |= 1 << (k & 31);
-    const floor = Math.min(...least);
-    const distance = new Uint16Array(this.size);
-    const histogram = new Uint32Array(n * span);
-    const eligibleRows = least.map(() => 0);
-    for (let i = 0; i < this.size; i++) {
-      const rating = ratings[i]!;
-      if (rating < floor) continue;
-      const h = hamming(bits, i * words, qb);
-      distance[i] = h;
-      for (let r = 0; r < n; r++) {
-        if (rating < least[r]!) continue;
-        histogram[r * span + h]!++;
-        eligibleRows[r]!++;
-      }
-    }
+  private closestByBits(least: readonly number[]): Cuts {
+    const at = this.at;
+    this.kernel.hamming(at.bits, at.queryBits, this.size, this.words / 4, at.distances);
+    const histogram = this.histogram;
     const cut: number[] = [];
     const atCut: number[] = [];
-    for (let r = 0; r < n; r++) {
-      const wanted = Math.min(this.rerank, eligibleRows[r]!);
+    for (const f of least) {
+      histogram.fill(0);
+      // Ratings are int4: rated at least f is rated at least ceil(f), and none is rated above 2^31 - 1
+      // (nor taken by a request that takes none, whose f is Infinity).
+      if (f <= 2 ** 31 - 1)
+        this.kernel.histogram(
+          at.distances,
+          at.ratings,
+          this.size,
+          Math.max(-(2 ** 31), Math.ceil(f)),
+          at.histogram,
+        );
+      let eligible = 0;
+      for (let c = 0; c <= this.dims; c++) eligible += histogram[c]!;
+      const wanted = Math.min(this.rerank, eligible);
       let c = 0;
       let below = 0;
-      while (c <= this.dims && below + histogram[r * span + c]! < wanted) below += histogram[r * span + c++]!;
+      while (c <= this.dims && below + histogram[c]! < wanted) below += histogram[c++]!;
       cut.push(c);
       atCut.push(wanted - below);
     }
+    const distance = this.distances;
     return { distance, cut, atCut };
   }
-}
-
-/**
- * The number of bits in which the row's words from `w0` differ from `qb`. Three words are counted
- * together (carry-save): their 4-bit partial counts (at most 4 each) add up without overflow, and
- * the bytes are summed every 8 triples (at most 192 each), a fifth fewer steps than word by word.
- */
-function hamming(bits: Uint32Array, w0: number, qb: Uint32Array): number {
-  const words = qb.length;
-  let h = 0;
-  let bytes = 0;
-  let triples = 0;
-  let w = 0;
-  for (; w + 2 < words; w += 3) {
-    bytes += nibbleCounts(
-      bits[w0 + w]! ^ qb[w]!,
-      bits[w0 + w + 1]! ^ qb[w + 1]!,
-      bits[w0 + w + 2]! ^ qb[w + 2]!,
-    );
-    if (++triples === 8) {
-      h += sumBytes(bytes);
-      bytes = 0;
-      triples = 0;
-    }
-  }
-  for (; w < words; w++) bytes += nibbleCounts(bits[w0 + w]! ^ qb[w]!, 0, 0);
-  return h + sumBytes(bytes);
-}
-
-/** The set bits of x, y and z counted per byte (each byte at most 24). */
-function nibbleCounts(x: number, y: number, z: number): number {
-  // "| 0": the subtraction is exact modulo 2^32, and int32 keeps it out of floating point.
-  x = (x - ((x >>> 1) & 0x55555555)) | 0;
-  y = (y - ((y >>> 1) & 0x55555555)) | 0;
-  z = (z - ((z >>> 1) & 0x55555555)) | 0;
-  const s =
-    (x & 0x33333333) +
-    ((x >>> 2) & 0x33333333) +
-    (y & 0x33333333) +
-    ((y >>> 2) & 0x33333333) +
-    (z & 0x33333333) +
-    ((z >>> 2) & 0x33333333);
-  return (s & 0x0f0f0f0f) + ((s >>> 4) & 0x0f0f0f0f);
-}
-
-/** The sum of x's four bytes (which may add up to more than a byte holds). */
-function sumBytes(x: number): number {
-  const pairs = (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
-  return (pairs & 0xffff) + (pairs >>> 16);
 }
 
 /** Which rows the Hamming pass leaves each request (see closestByBits). */
@@ -442,18 +461,15 @@ export function createMemoryIndex(deps: {
     if (!stamp) return;
     const expected = Number(stamp.n);
     // Room for the new exchanges of a while without growing.
-    const vectors = new UserVectors(
-      dims,
-      expected + Math.max(64, Math.ceil(expected / 50)),
-      rerankCount(dims, deps.rerankComponents),
-    );
-    if (vectors.bytes > maxBytes) {
+    const capacity = expected + Math.max(64, Math.ceil(expected / 50));
+    if (UserVectors.bytesFor(dims, capacity) > maxBytes) {
       tooBig.set(key, stamp.epoch);
       log.info("memory index: user too large for MEMORY_INDEX_MB; their searches stay in the database", {
         rows: expected,
       });
       return;
     }
+    const vectors = new UserVectors(dims, capacity, rerankCount(dims, deps.rerankComponents));
     // The ids first (one scan of the user's index entries), then the vectors by primary key, a page
     // at a time: paging with "id > last" re-read every row of the user for each page.
     const ids = await db.$queryRaw<Array<{ id: bigint }>>`
