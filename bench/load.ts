@@ -10,9 +10,12 @@
 //   BENCH_LOAD_MENTIONS=200 BENCH_LOAD_USERS=50
 //
 // Slack: 200 app_mention events from 50 users, sent at once as signed HTTP requests to Bolt's
-// /slack/events from a worker thread (as from Slack's side); ack latency = the HTTP response time. Discord: 200 MESSAGE_CREATE dispatches over
-// the gateway to discord.js, one channel each; ack latency = dispatch to the bot's first REST call
-// for it (the typing indicator, or the reply for one that waited in the queue). Also a statement's round trip in-process vs over the worker's socket.
+// /slack/events from a worker thread (as from Slack's side); ack latency = the HTTP response time.
+// Discord: 200 MESSAGE_CREATE dispatches over the gateway to discord.js, one channel each, and one
+// /assistant status per person right after them; ack latency = a command's dispatch to its
+// interaction callback (gateway messages need no acknowledgement). A mention's dispatch to the
+// bot's first REST call for it is reported beside it. Also a statement's round trip in-process vs
+// over the worker's socket.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -36,9 +39,20 @@ export interface BurstResult {
   platform: "slack" | "discord";
   mentions: number;
   users: number;
+  /**
+   * What the platform waits on: Slack, the HTTP response to each event; Discord, the callback to
+   * each slash command sent during the burst (gateway messages need no acknowledgement).
+   */
   ack: Summary;
-  /** Acks that took longer than Slack's 3 s (Slack would have retried them) or never came. */
+  /** Acks that took longer than the platforms' 3 s (Slack retries, Discord fails the command) or never came. */
   acksOver3s: number;
+  /** How many acks were asked for: the events (Slack) or the slash commands (Discord). */
+  acksAsked: number;
+  /**
+   * Discord: a mention's dispatch to the bot's first REST call for it (its typing indicator, or the
+   * answer for one that waited in the queue). Not an ack; bounded by the REST budget.
+   */
+  firstCall?: Summary;
   /** Mention sent to its answer posted (the first chat.postMessage / message POST for it). */
   answer: Summary;
   health: Summary;
@@ -201,7 +215,7 @@ async function slackBurst(
     if (refused) throw new Error(`Bolt answered ${refused.status}`);
     // The sender gives up after 15 s (Slack itself after 3 s, then retries): that is an ack of at
     // least that long, and counted among those over 3 s.
-    return { acks: deliveries.map((d) => d.ms), answers: postsFor, answerTimes };
+    return { acks: deliveries.map((d) => d.ms), acksAsked: mentions, answers: postsFor, answerTimes };
   });
 }
 
@@ -253,6 +267,19 @@ async function discordBurst(
       });
       sent.push({ id: m.id, channelId, at });
     }
+    // One /assistant status per person while the mentions' replies queue: what Discord waits on
+    // (a callback within 3 s) must not wait behind them.
+    const commands = Array.from({ length: users }, (_, u) => {
+      const at = Date.now();
+      const id = emu.slashCommand({
+        userId: String(5000 + u),
+        guildId: GUILD,
+        channelId: String(3000 + u),
+        name: "assistant",
+        subcommand: "status",
+      });
+      return { id, at };
+    });
     const answers = () => {
       const byId = new Map<string, string[]>();
       const ids = new Set(sent.map((s) => s.id));
@@ -267,7 +294,14 @@ async function discordBurst(
     // first REST call for a mention is its typing indicator, or its reply when it waited in the
     // queue (queued replies skip typing: see src/bots/discord/messages.ts).
     await waitAll(() => answers().size, mentions, 180_000);
-    const acks = sent.map((s) => {
+    const callbackAt = (c: { id: string; at: number }) =>
+      emu.sent.find((r) => r.method === "POST" && r.path.startsWith(`/interactions/${c.id}/`))?.at;
+    await waitAll(() => commands.filter((c) => callbackAt(c) !== undefined).length, commands.length, 30_000);
+    const acks = commands.flatMap((c) => {
+      const at = callbackAt(c);
+      return at === undefined ? [] : [at - c.at];
+    });
+    const firstCalls = sent.map((s) => {
       const first = emu.sent.find(
         (r) =>
           r.method === "POST" &&
@@ -283,7 +317,13 @@ async function discordBurst(
         );
         return first ? [first.at - s.at] : [];
       });
-    return { acks: acks.filter((a) => !Number.isNaN(a)), answers, answerTimes };
+    return {
+      acks,
+      acksAsked: commands.length,
+      firstCalls: firstCalls.filter((a) => !Number.isNaN(a)),
+      answers,
+      answerTimes,
+    };
   });
 }
 
@@ -293,7 +333,13 @@ async function burst(
   platform: "slack" | "discord",
   mentions: number,
   users: number,
-  send: () => Promise<{ acks: number[]; answers: () => Map<string, string[]>; answerTimes: () => number[] }>,
+  send: () => Promise<{
+    acks: number[];
+    acksAsked: number;
+    firstCalls?: number[];
+    answers: () => Map<string, string[]>;
+    answerTimes: () => number[];
+  }>,
 ): Promise<BurstResult> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -303,7 +349,7 @@ async function burst(
   }, 50);
   const select1 = poller(() => db.$queryRaw`SELECT 1`, 100);
   const started = performance.now();
-  const { acks, answers, answerTimes } = await send();
+  const { acks, acksAsked, firstCalls, answers, answerTimes } = await send();
   await waitAll(() => answers().size, mentions, 180_000);
   const elapsedSeconds = (performance.now() - started) / 1000;
   loop.disable();
@@ -318,7 +364,9 @@ async function burst(
     mentions,
     users,
     ack: summarize(acks),
-    acksOver3s: acks.filter((a) => a > 3_000).length + (mentions - acks.length),
+    acksOver3s: acks.filter((a) => a > 3_000).length + (acksAsked - acks.length),
+    acksAsked,
+    ...(firstCalls ? { firstCall: summarize(firstCalls) } : {}),
     answer: summarize(answerTimes()),
     health: healthSummary,
     select1: select1Summary,
@@ -450,7 +498,7 @@ export function loadTables(results: LoadResults[]): string[] {
     out.push("");
   }
   out.push(
-    "Load: mentions sent at once, the model answering instantly (ms; ack = Slack's HTTP response / Discord's dispatch to the first REST call)",
+    "Load: mentions sent at once, the model answering instantly (ms). ack = what the platform waits on: Slack's HTTP response to each event; Discord's callback to a slash command (one per person, sent during the burst). first call = Discord: a mention's dispatch to the bot's first REST call for it, bounded by discord.js's 50 requests/s budget, not an ack",
   );
   out.push(
     table(
@@ -458,10 +506,12 @@ export function loadTables(results: LoadResults[]): string[] {
         "database",
         "platform",
         "mentions",
+        "acks",
         "ack p50",
         "ack p95",
         "ack p99",
         "ack >3s",
+        "first call p99",
         "answer p50",
         "answer p99",
         "healthz p50",
@@ -479,10 +529,12 @@ export function loadTables(results: LoadResults[]): string[] {
           r.target,
           b.platform,
           `${b.mentions} from ${b.users}`,
+          b.acksAsked,
           fmt(b.ack.p50),
           fmt(b.ack.p95),
           fmt(b.ack.p99),
           b.acksOver3s,
+          b.firstCall ? fmt(b.firstCall.p99) : "-",
           fmt(b.answer.p50),
           fmt(b.answer.p99),
           fmt(b.health.p50),
@@ -505,9 +557,9 @@ export function loadVerdicts(results: LoadResults[]) {
   return results.flatMap((r) =>
     r.bursts.flatMap((b) => [
       {
-        target: `ack p99 < ${LOAD_TARGETS.ackP99Ms} ms (${r.target}, ${b.platform}, ${b.mentions} mentions)`,
-        measured: `${fmt(b.ack.p99)} ms`,
-        met: b.ack.p99 < LOAD_TARGETS.ackP99Ms,
+        target: `ack p99 < ${LOAD_TARGETS.ackP99Ms} ms (${r.target}, ${b.platform}, ${b.platform === "slack" ? `${b.mentions} mentions` : `${b.acksAsked} slash commands during ${b.mentions} mentions`})`,
+        measured: `${fmt(b.ack.p99)} ms${b.acksOver3s ? `, ${b.acksOver3s} over 3 s or missing` : ""}`,
+        met: b.ack.p99 < LOAD_TARGETS.ackP99Ms && b.acksOver3s === 0,
       },
       {
         target: `/healthz p99 < ${LOAD_TARGETS.healthP99Ms} ms under that load (${r.target}, ${b.platform})`,
