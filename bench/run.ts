@@ -160,17 +160,23 @@ if (wanted.includes("postgres") && !server)
 const serverUrl = server?.url;
 const kinds = wanted.filter((k) => k !== "postgres" || server);
 const targets: TargetResults[] = [];
+let load: LoadResults[] = [];
 try {
   for (const kind of kinds) targets.push(await runTarget(kind));
+  // The load test on the same databases: the worker's, and the server while it is still there.
+  if (process.env.BENCH_LOAD !== "0")
+    load = await loadSuite({
+      targets: loadTargetsFromEnv(Boolean(serverUrl)),
+      mentions: quick ? 100 : 200,
+      users: 50,
+      progress,
+      ...(serverUrl ? { serverUrl } : {}),
+    });
 } finally {
   await server?.release();
 }
 progress("dataset build and token count");
 const dataset: DatasetResults = datasetSuite({ sizes: config.datasetSizes, runs: quick ? 1 : 2 });
-const load: LoadResults[] =
-  process.env.BENCH_LOAD === "0"
-    ? []
-    : await loadSuite({ targets: loadTargetsFromEnv(), mentions: quick ? 100 : 200, users: 50, progress });
 memory.stop();
 machine.loadAverageEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
 const peakMemoryMb = memory.peakMb();
