@@ -8,21 +8,10 @@ import { runRetention } from "../src/core/retention.ts";
 import { buildCore, memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { type LlmHarness, startOpenAIHarness } from "./support/llm-harness.ts";
+import { seeded } from "./support/seeded.ts";
 
 const alice = { externalId: "discord:111", platform: "discord" as const };
 let seq = 0;
-
-/** A small seeded generator, so the vectors (and so the test) are the same every run. */
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("memory index", () => {
   let t: TestDatabase;

@@ -5,18 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { BINARY_FROM, UserVectors } from "../src/core/memory-index.ts";
 import { createKernel } from "../src/core/vector-kernel.ts";
-
-/** A small seeded generator, so the data (and so the test) are the same every run. */
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from "./support/seeded.ts";
 
 const popcount = (x: number) => {
   let n = 0;
