@@ -2,13 +2,13 @@
 // the database, at a width searched in full and at one searched through sign bits, and kept current
 // when another process (a replica on the same database) answers, rates or deletes.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { rng as seeded } from "../bench/random.ts";
 import { embeddingSpace, nearestExchanges, storeAnswer } from "../src/core/exchange-embeddings.ts";
 import { createMemoryIndex, type MemoryMatch } from "../src/core/memory-index.ts";
 import { runRetention } from "../src/core/retention.ts";
 import { buildCore, memoryLogger, TestClock } from "./support/core.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { type LlmHarness, startOpenAIHarness } from "./support/llm-harness.ts";
-import { seeded } from "./support/seeded.ts";
 
 const alice = { externalId: "discord:111", platform: "discord" as const };
 let seq = 0;

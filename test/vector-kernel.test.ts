@@ -3,9 +3,9 @@
 // vectors), and UserVectors' searches over it (rows and ratings in the kernel's memory) through
 // growth, replacement and removal, against a direct reading of what a search promises.
 import { describe, expect, it } from "vitest";
+import { rng as seeded } from "../bench/random.ts";
 import { BINARY_FROM, UserVectors } from "../src/core/memory-index.ts";
 import { createKernel } from "../src/core/vector-kernel.ts";
-import { seeded } from "./support/seeded.ts";
 
 const popcount = (x: number) => {
   let n = 0;
