@@ -389,18 +389,21 @@ describe("chat budget", () => {
       const budgets = createBudgets({ db, clock });
       const alice = await newUser(db);
       const bob = await newUser(db);
+      // As storeAnswer books a reply: the ledger row's statement, at the clock's time.
+      const recordChat = (input: { userId: string; exchangeId: bigint; amountUsd: number }) =>
+        db.$executeRaw(budgets.chatLedgerRow({ ...input, at: clock.now() }));
 
       expect(await budgets.checkChat()).toEqual({ ok: true }); // no limit set
       await budgets.setLimits({ chatPerDayUsd: 0.05 }, "slack:T1:U1");
 
       clock.set("2026-11-15T00:00:00Z");
-      await budgets.recordChat({ userId: alice, exchangeId: 1n, amountUsd: 0.02 });
-      await budgets.recordChat({ userId: alice, exchangeId: 1n, amountUsd: 0.02 }); // retried: once
-      await budgets.recordChat({ userId: bob, exchangeId: 2n, amountUsd: 0.02 });
+      await recordChat({ userId: alice, exchangeId: 1n, amountUsd: 0.02 });
+      await recordChat({ userId: alice, exchangeId: 1n, amountUsd: 0.02 }); // retried: once
+      await recordChat({ userId: bob, exchangeId: 2n, amountUsd: 0.02 });
       expect(await budgets.checkChat()).toEqual({ ok: true });
 
       clock.set("2026-11-15T23:59:59Z");
-      await budgets.recordChat({ userId: bob, exchangeId: 3n, amountUsd: 0.01 });
+      await recordChat({ userId: bob, exchangeId: 3n, amountUsd: 0.01 });
       expect(await budgets.checkChat()).toEqual({ ok: false, limit: 0.05, used: 0.05 });
 
       clock.set("2026-11-16T00:00:00Z");

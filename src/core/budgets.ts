@@ -258,9 +258,10 @@ export interface Budgets {
    * entries changed.
    */
   anonymiseUser(tx: TrainingTx, person: { userId: string; externalId: string }): Promise<number>;
-  /** Records the cost of one answer. A second call for the same exchange records nothing. */
-  recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }): Promise<void>;
-  /** The same, as the statement storeAnswer runs with the answer (chatLedgerInsert). */
+  /**
+   * The cost of one answer, as the ledger row's statement that storeAnswer runs with the answer
+   * (chatLedgerInsert). Run again for the same exchange, it records nothing.
+   */
   chatLedgerRow(input: {
     userId: string | null;
     exchangeId: bigint;
@@ -290,8 +291,8 @@ async function lockLimits(tx: Tx): Promise<Limits> {
 const NO_LIMIT_CACHE_MS = 1_000;
 
 /**
- * The ledger row of one chat reply's cost, as a statement of its own (recordChat) or inside the
- * statement that stores the answer (storeAnswer), so an answer is never kept without its cost.
+ * The ledger row of one chat reply's cost, as a statement to run inside the one that stores the
+ * answer (storeAnswer), so an answer is never kept without its cost.
  * No lock: answers are frequent and the chat limit is checked before an answer whose cost is only
  * known afterwards, so it can be overshot by the answers in flight anyway. Duplicates are prevented
  * upstream (one exchange per platform message); the unique (kind, exchangeId) covers retries, in
@@ -484,11 +485,6 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
          OR "exchangeId" IN (SELECT "id" FROM "Exchange" WHERE "userId" = ${userId}::uuid)`;
   }
 
-  async function recordChat(input: { userId: string | null; exchangeId: bigint; amountUsd: number }) {
-    // The clock's time, not the database's, so the UTC day and month follow the injected clock.
-    await db.$executeRaw(chatLedgerInsert({ ...input, at: clock.now() }));
-  }
-
   async function chatToday(userId?: string): Promise<Decimal> {
     const { start, end } = utcDay(clock.now());
     const agg = await db.costLedgerEntry.aggregate({
@@ -568,7 +564,6 @@ export function createBudgets(deps: { db: Database; clock: Clock }): Budgets {
     releaseTraining,
     withTrainingLock,
     anonymiseUser,
-    recordChat,
     chatLedgerRow: chatLedgerInsert,
     checkChat,
     spend,
